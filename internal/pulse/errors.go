@@ -1,0 +1,89 @@
+package pulse
+
+import (
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Error codes. Each maps to exactly one HTTP status in httpapi; nothing else
+// in the code base decides a status.
+const (
+	ECONFLICT     = "conflict"      // 409: the resource exists with other content
+	EINTERNAL     = "internal"      // 500: a bug or an unexpected failure; details are logged, never shown
+	EINVALID      = "invalid"       // 422: the request is well-formed but a field breaks a rule
+	EBADREQUEST   = "bad_request"   // 400: the body is not JSON, or the request cannot be parsed
+	ENOTFOUND     = "not_found"     // 404
+	EUNAUTHORIZED = "unauthorized"  // 401: missing, unknown, revoked or expired credentials
+	EFORBIDDEN    = "forbidden"     // 403: valid credentials without the right to do this
+	ETOOLARGE     = "too_large"     // 413
+	EUNSUPPORTED  = "unsupported"   // 415: wrong Content-Type or Content-Encoding
+	ERATELIMITED  = "rate_limited"  // 429
+	EUNAVAILABLE  = "unavailable"   // 503: the database or a dependency is down; retry later
+	EINSUFFICIENT = "insufficient"  // 507: the disk is full
+	EMETHOD       = "method"        // 405
+)
+
+// FieldError names one field (or query parameter) that broke a rule. Reason
+// is a stable machine-readable code such as "severity.invalid".
+type FieldError struct {
+	Field   string `json:"field"`
+	Message string `json:"message"`
+	Reason  string `json:"reason,omitempty"`
+}
+
+// Error is the one error type that crosses package boundaries toward the
+// HTTP layer. Message is written for the user; wrapped errors are for logs.
+type Error struct {
+	Code       string
+	Message    string
+	Fields     []FieldError
+	ID         string        // the conflicting resource's id, for ECONFLICT
+	RetryAfter time.Duration // for ERATELIMITED and EUNAVAILABLE
+	Err        error         // the cause, logged but never shown
+}
+
+func (e *Error) Error() string {
+	if e.Err != nil {
+		return fmt.Sprintf("%s: %s: %v", e.Code, e.Message, e.Err)
+	}
+	return fmt.Sprintf("%s: %s", e.Code, e.Message)
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// Errorf returns an *Error with a formatted user-facing message.
+func Errorf(code, format string, args ...any) *Error {
+	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// Invalid returns an EINVALID error listing the broken fields.
+func Invalid(fields ...FieldError) *Error {
+	msg := "validation failed"
+	if len(fields) == 1 {
+		msg = fields[0].Field + ": " + fields[0].Message
+	}
+	return &Error{Code: EINVALID, Message: msg, Fields: fields}
+}
+
+// Unavailable wraps a dependency failure as a retryable EUNAVAILABLE.
+func Unavailable(err error, retryAfter time.Duration) *Error {
+	return &Error{Code: EUNAVAILABLE, Message: "the service is temporarily unavailable, retry later", Err: err, RetryAfter: retryAfter}
+}
+
+// ErrNotFound is returned by stores for a missing row (never nil, nil).
+var ErrNotFound = &Error{Code: ENOTFOUND, Message: "not found"}
+
+// ErrorCode returns the code of the *Error in err's chain, EINTERNAL otherwise.
+func ErrorCode(err error) string {
+	var e *Error
+	if err == nil {
+		return ""
+	} else if errors.As(err, &e) {
+		return e.Code
+	}
+	return EINTERNAL
+}
+
+// IsNotFound reports whether err is (or wraps) a not-found error.
+func IsNotFound(err error) bool { return ErrorCode(err) == ENOTFOUND }

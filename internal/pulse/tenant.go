@@ -1,0 +1,89 @@
+package pulse
+
+import (
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// Defaults for a new tenant.
+const (
+	DefaultRateLimitPerMinute = 100
+	DefaultRetentionDays      = 30
+	MaxRetentionDays          = 3650
+	MaxRateLimitPerMinute     = 1_000_000_000
+)
+
+// Tenant is one application team. Every event, key and rule belongs to one.
+type Tenant struct {
+	ID                 string    `json:"id"`
+	Name               string    `json:"name"`
+	RateLimitPerMinute int       `json:"rate_limit_per_minute"`
+	RetentionDays      int       `json:"retention_days"`
+	Disabled           bool      `json:"disabled"`
+	CreatedAt          time.Time `json:"created_at"`
+}
+
+// Retention is how long the tenant's events are kept.
+func (t *Tenant) Retention() time.Duration {
+	return time.Duration(t.RetentionDays) * 24 * time.Hour
+}
+
+// TenantPatch lists the fields of a tenant that may change; nil means unchanged.
+type TenantPatch struct {
+	Name               *string `json:"name"`
+	RateLimitPerMinute *int    `json:"rate_limit_per_minute"`
+	RetentionDays      *int    `json:"retention_days"`
+	Disabled           *bool   `json:"disabled"`
+}
+
+// Apply validates p and applies it to t.
+func (p TenantPatch) Apply(t *Tenant) error {
+	var errs []FieldError
+	if p.Name != nil {
+		t.Name = strings.TrimSpace(*p.Name)
+	}
+	if p.RateLimitPerMinute != nil {
+		t.RateLimitPerMinute = *p.RateLimitPerMinute
+	}
+	if p.RetentionDays != nil {
+		t.RetentionDays = *p.RetentionDays
+	}
+	if p.Disabled != nil {
+		t.Disabled = *p.Disabled
+	}
+	errs = append(errs, t.validate()...)
+	if len(errs) > 0 {
+		return Invalid(errs...)
+	}
+	return nil
+}
+
+// NewTenant builds a validated tenant; zero limits take the defaults.
+func NewTenant(id, name string, rateLimit, retentionDays int, now time.Time) (*Tenant, error) {
+	if rateLimit == 0 {
+		rateLimit = DefaultRateLimitPerMinute
+	}
+	if retentionDays == 0 {
+		retentionDays = DefaultRetentionDays
+	}
+	t := &Tenant{ID: id, Name: strings.TrimSpace(name), RateLimitPerMinute: rateLimit, RetentionDays: retentionDays, CreatedAt: now.UTC().Truncate(time.Microsecond)}
+	if errs := t.validate(); len(errs) > 0 {
+		return nil, Invalid(errs...)
+	}
+	return t, nil
+}
+
+func (t *Tenant) validate() []FieldError {
+	var errs []FieldError
+	if t.Name == "" || utf8.RuneCountInString(t.Name) > 128 || strings.ContainsRune(t.Name, 0) || !utf8.ValidString(t.Name) {
+		errs = append(errs, FieldError{Field: "name", Message: "must be 1-128 characters", Reason: "name.invalid"})
+	}
+	if t.RateLimitPerMinute < 1 || t.RateLimitPerMinute > MaxRateLimitPerMinute {
+		errs = append(errs, FieldError{Field: "rate_limit_per_minute", Message: "must be between 1 and 1000000000", Reason: "rate_limit_per_minute.invalid"})
+	}
+	if t.RetentionDays < 1 || t.RetentionDays > MaxRetentionDays {
+		errs = append(errs, FieldError{Field: "retention_days", Message: "must be between 1 and 3650", Reason: "retention_days.invalid"})
+	}
+	return errs
+}

@@ -1,0 +1,334 @@
+package pulse
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// Limits on one event. MaxPayloadBytes is configurable; the rest are the
+// documented contract.
+const (
+	MaxEventTypeLen  = 128
+	MaxServiceLen    = 128
+	MaxEndpointLen   = 512
+	MaxUserIDLen     = 256
+	MaxMessageBytes  = 16 << 10
+	MaxTags          = 50
+	MaxTagKeyLen     = 64
+	MaxTagValueLen   = 256
+	MaxExternalIDLen = 256
+	MaxFutureSkew    = time.Hour
+
+	DefaultMaxPayloadBytes = 5 << 20
+)
+
+// ParseOptions are the per-request inputs of event validation.
+type ParseOptions struct {
+	Now             time.Time     // the receive time, used when timestamp is absent
+	Retention       time.Duration // events older than Now-Retention are refused
+	MaxPayloadBytes int
+}
+
+// eventIn is the wire shape. Pointers tell "absent" from "empty"; status_code
+// and payload stay raw so their JSON type can be checked exactly.
+type eventIn struct {
+	EventType  *string           `json:"event_type"`
+	Severity   *string           `json:"severity"`
+	Service    *string           `json:"service"`
+	Endpoint   *string           `json:"endpoint"`
+	StatusCode json.RawMessage   `json:"status_code"`
+	UserID     *string           `json:"user_id"`
+	Message    *string           `json:"message"`
+	Tags       map[string]string `json:"tags"`
+	Timestamp  *string           `json:"timestamp"`
+	ExternalID *string           `json:"external_id"`
+	Payload    json.RawMessage   `json:"payload"`
+}
+
+// ParseEvent decodes and validates one event object. It returns EBADREQUEST
+// when raw is not JSON and EINVALID (listing every broken field) otherwise.
+// The returned event has no ID or TenantID yet.
+func ParseEvent(raw []byte, opt ParseOptions) (*Event, error) {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 || raw[0] != '{' {
+		if len(raw) > 0 && !json.Valid(raw) {
+			return nil, Errorf(EBADREQUEST, "the body is not valid JSON")
+		}
+		return nil, Invalid(FieldError{Field: "event", Message: "must be a JSON object", Reason: "event.not_object"})
+	}
+	var in eventIn
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	var errs []FieldError
+	if err := dec.Decode(&in); err != nil {
+		fe, ok := decodeFieldError(err)
+		if !ok {
+			return nil, Errorf(EBADREQUEST, "the body is not valid JSON")
+		}
+		errs = append(errs, fe)
+	} else if dec.More() {
+		return nil, Errorf(EBADREQUEST, "the body holds more than one JSON value")
+	}
+	if err := checkDuplicateKeys(raw); err != nil {
+		errs = append(errs, *err)
+	}
+	e := &Event{}
+	h := newHasher()
+
+	e.EventType, errs = reqString(in.EventType, "event_type", MaxEventTypeLen, errs)
+	if e.EventType != "" && !validEventType(e.EventType) {
+		errs = append(errs, FieldError{Field: "event_type", Message: "may only contain letters, digits and _ . : -", Reason: "event_type.invalid"})
+	}
+	h.add(e.EventType)
+
+	e.Severity = SeverityInfo
+	if in.Severity != nil {
+		e.Severity = Severity(*in.Severity)
+		if e.Severity.Rank() < 0 {
+			errs = append(errs, FieldError{Field: "severity", Message: "must be one of debug, info, warning, error, critical", Reason: "severity.invalid"})
+		}
+	}
+	h.add(string(e.Severity))
+
+	e.Service, errs = reqString(in.Service, "service", MaxServiceLen, errs)
+	h.add(e.Service)
+	e.Endpoint, errs = optString(in.Endpoint, "endpoint", MaxEndpointLen, false, errs)
+	h.add(e.Endpoint)
+
+	if sc := bytes.TrimSpace(in.StatusCode); len(sc) > 0 && string(sc) != "null" {
+		n, err := strconv.Atoi(string(sc))
+		if err != nil || n < 100 || n > 599 {
+			errs = append(errs, FieldError{Field: "status_code", Message: "must be an integer from 100 to 599", Reason: "status_code.invalid"})
+		} else {
+			e.StatusCode = n
+		}
+	}
+	h.add(strconv.Itoa(e.StatusCode))
+
+	e.UserID, errs = optString(in.UserID, "user_id", MaxUserIDLen, false, errs)
+	h.add(e.UserID)
+	e.Message, errs = optString(in.Message, "message", MaxMessageBytes, true, errs)
+	h.add(e.Message)
+
+	if len(in.Tags) > 0 {
+		errs = checkTags(in.Tags, errs)
+		e.Tags = in.Tags
+		keys := make([]string, 0, len(in.Tags))
+		for k := range in.Tags {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		h.add(strconv.Itoa(len(keys)))
+		for _, k := range keys {
+			h.add(k)
+			h.add(in.Tags[k])
+		}
+	} else {
+		h.add("0")
+	}
+
+	e.Timestamp = opt.Now
+	if in.Timestamp != nil {
+		ts, err := time.Parse(time.RFC3339Nano, *in.Timestamp)
+		switch {
+		case err != nil:
+			errs = append(errs, FieldError{Field: "timestamp", Message: "must be an RFC 3339 time such as 2026-01-02T15:04:05Z", Reason: "timestamp.invalid"})
+		case ts.After(opt.Now.Add(MaxFutureSkew)):
+			errs = append(errs, FieldError{Field: "timestamp", Message: "must not be more than 1 hour in the future", Reason: "timestamp.future"})
+		case opt.Retention > 0 && ts.Before(opt.Now.Add(-opt.Retention)):
+			errs = append(errs, FieldError{Field: "timestamp", Message: "is older than the tenant's retention period", Reason: "timestamp.too_old"})
+		default:
+			e.Timestamp = ts
+		}
+		h.add(*in.Timestamp)
+	} else {
+		h.add("")
+	}
+	e.Timestamp = e.Timestamp.UTC().Truncate(time.Microsecond)
+
+	if in.ExternalID != nil {
+		e.ExternalID, errs = reqString(in.ExternalID, "external_id", MaxExternalIDLen, errs)
+		if strings.ContainsAny(e.ExternalID, "\r\n") {
+			errs = append(errs, FieldError{Field: "external_id", Message: "must not contain line breaks", Reason: "external_id.invalid"})
+		}
+	}
+	h.add(e.ExternalID)
+
+	if p := bytes.TrimSpace(in.Payload); len(p) > 0 && string(p) != "null" {
+		max := opt.MaxPayloadBytes
+		if max <= 0 {
+			max = DefaultMaxPayloadBytes
+		}
+		switch {
+		case p[0] != '{':
+			errs = append(errs, FieldError{Field: "payload", Message: "must be a JSON object", Reason: "payload.invalid"})
+		case len(p) > max:
+			errs = append(errs, FieldError{Field: "payload", Message: fmt.Sprintf("must be at most %d bytes", max), Reason: "payload.too_large"})
+		case bytes.IndexByte(p, 0) >= 0 || bytes.Contains(p, []byte(`\u0000`)):
+			errs = append(errs, FieldError{Field: "payload", Message: "must not contain NUL characters", Reason: "payload.invalid"})
+		default:
+			var buf bytes.Buffer
+			buf.Grow(len(p))
+			if err := json.Compact(&buf, p); err != nil {
+				errs = append(errs, FieldError{Field: "payload", Message: "must be a JSON object", Reason: "payload.invalid"})
+			} else {
+				e.Payload = buf.Bytes()
+			}
+		}
+	}
+	h.addBytes(e.Payload)
+
+	if len(errs) > 0 {
+		return nil, Invalid(errs...)
+	}
+	e.ContentHash = h.sum()
+	return e, nil
+}
+
+// decodeFieldError turns a decoder error that concerns one field into a
+// FieldError; syntax errors return false.
+func decodeFieldError(err error) (FieldError, bool) {
+	var te *json.UnmarshalTypeError
+	if errors.As(err, &te) {
+		field := te.Field
+		if i := strings.IndexByte(field, '.'); i >= 0 {
+			field = field[:i]
+		}
+		if field == "" {
+			return FieldError{Field: "event", Message: "must be a JSON object", Reason: "event.not_object"}, true
+		}
+		msg := "has the wrong type"
+		if field == "tags" {
+			msg = "must be an object of string values"
+		} else if te.Type != nil && te.Type.Kind().String() == "ptr" || te.Type != nil && te.Type.String() == "string" {
+			msg = "must be a string"
+		}
+		return FieldError{Field: field, Message: msg, Reason: field + ".type"}, true
+	}
+	if msg := err.Error(); strings.HasPrefix(msg, "json: unknown field ") {
+		name, _ := strconv.Unquote(strings.TrimPrefix(msg, "json: unknown field "))
+		if len(name) > 64 {
+			name = name[:64]
+		}
+		return FieldError{Field: name, Message: "is not a known field", Reason: "field.unknown"}, true
+	}
+	return FieldError{}, false
+}
+
+func reqString(v *string, field string, max int, errs []FieldError) (string, []FieldError) {
+	if v == nil || *v == "" {
+		return "", append(errs, FieldError{Field: field, Message: "is required", Reason: field + ".required"})
+	}
+	return optString(v, field, max, false, errs)
+}
+
+// optString checks length (in characters, or bytes when inBytes) and bans
+// NUL and invalid UTF-8, which no backend stores faithfully.
+func optString(v *string, field string, max int, inBytes bool, errs []FieldError) (string, []FieldError) {
+	if v == nil {
+		return "", errs
+	}
+	s := *v
+	n := len(s)
+	if !inBytes {
+		n = utf8.RuneCountInString(s)
+	}
+	if n > max {
+		unit := "characters"
+		if inBytes {
+			unit = "bytes"
+		}
+		return "", append(errs, FieldError{Field: field, Message: fmt.Sprintf("must be at most %d %s", max, unit), Reason: field + ".too_long"})
+	}
+	if strings.IndexByte(s, 0) >= 0 || !utf8.ValidString(s) {
+		return "", append(errs, FieldError{Field: field, Message: "must be valid UTF-8 without NUL characters", Reason: field + ".invalid"})
+	}
+	return s, errs
+}
+
+func checkTags(tags map[string]string, errs []FieldError) []FieldError {
+	if len(tags) > MaxTags {
+		return append(errs, FieldError{Field: "tags", Message: fmt.Sprintf("must have at most %d keys", MaxTags), Reason: "tags.too_many"})
+	}
+	for k, v := range tags {
+		switch {
+		case k == "" || utf8.RuneCountInString(k) > MaxTagKeyLen:
+			return append(errs, FieldError{Field: "tags", Message: fmt.Sprintf("keys must be 1-%d characters", MaxTagKeyLen), Reason: "tags.key_invalid"})
+		case utf8.RuneCountInString(v) > MaxTagValueLen:
+			return append(errs, FieldError{Field: "tags", Message: fmt.Sprintf("values must be at most %d characters", MaxTagValueLen), Reason: "tags.value_too_long"})
+		case strings.IndexByte(k, 0) >= 0 || strings.IndexByte(v, 0) >= 0 || !utf8.ValidString(k) || !utf8.ValidString(v):
+			return append(errs, FieldError{Field: "tags", Message: "must be valid UTF-8 without NUL characters", Reason: "tags.invalid"})
+		case strings.ContainsRune(k, ':'):
+			return append(errs, FieldError{Field: "tags", Message: "keys must not contain ':'", Reason: "tags.key_invalid"})
+		}
+	}
+	return errs
+}
+
+func validEventType(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '.' || c == ':' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+// checkDuplicateKeys refuses an object that names a top-level key twice:
+// encoding/json would silently keep the last one, so a client could not
+// tell which value was stored.
+func checkDuplicateKeys(raw []byte) *FieldError {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+		return nil
+	}
+	seen := make(map[string]struct{}, 12)
+	for dec.More() {
+		t, err := dec.Token()
+		if err != nil {
+			return nil
+		}
+		k, _ := t.(string)
+		if _, dup := seen[k]; dup {
+			return &FieldError{Field: k, Message: "appears more than once", Reason: "field.duplicate"}
+		}
+		seen[k] = struct{}{}
+		var skip json.RawMessage
+		if err := dec.Decode(&skip); err != nil {
+			return nil
+		}
+	}
+	return nil
+}
+
+// hasher builds ContentHash from length-prefixed parts, so that no two
+// different events share a preimage.
+type hasher struct{ buf []byte }
+
+func newHasher() *hasher { return &hasher{buf: make([]byte, 0, 256)} }
+
+func (h *hasher) add(s string) {
+	h.buf = binary.AppendUvarint(h.buf, uint64(len(s)))
+	h.buf = append(h.buf, s...)
+}
+
+func (h *hasher) addBytes(b []byte) {
+	h.buf = binary.AppendUvarint(h.buf, uint64(len(b)))
+	h.buf = append(h.buf, b...)
+}
+
+func (h *hasher) sum() string {
+	s := sha256.Sum256(h.buf)
+	return hex.EncodeToString(s[:16])
+}
