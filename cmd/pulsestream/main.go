@@ -1,0 +1,73 @@
+// Command pulsestream is PulseStream's one binary: the server, migrations,
+// tenant and key administration, and the load generator.
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+const usage = `pulsestream — event ingestion, search and alerting
+
+Usage:
+  pulsestream serve    [flags]                 run the HTTP server
+  pulsestream migrate  [--database URL]        apply schema migrations
+  pulsestream tenant create NAME [--rate-limit N] [--retention-days N]
+  pulsestream tenant list
+  pulsestream apikey create TENANT_ID [--name N] [--scopes ingest,read,admin] [--expires-in 720h]
+  pulsestream apikey list TENANT_ID
+  pulsestream apikey revoke TENANT_ID KEY_ID
+  pulsestream version
+
+Every flag can also be set with a PULSESTREAM_* environment variable
+(--database: PULSESTREAM_DATABASE_URL, --redis: PULSESTREAM_REDIS_URL,
+--addr: PULSESTREAM_ADDR, ...). Run "pulsestream serve -h" for all flags.
+`
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// run is main without the process: testable with any args and environment.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	var err error
+	switch args[0] {
+	case "serve":
+		err = serve(ctx, args[1:], getenv, stderr)
+	case "migrate":
+		err = migrate(ctx, args[1:], getenv, stdout, stderr)
+	case "tenant":
+		err = tenantCmd(ctx, args[1:], getenv, stdout, stderr)
+	case "apikey":
+		err = apikeyCmd(ctx, args[1:], getenv, stdout, stderr)
+	case "version":
+		fmt.Fprintln(stdout, "pulsestream", version)
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+	default:
+		fmt.Fprintf(stderr, "unknown command %q\n\n%s", args[0], usage)
+		return 2
+	}
+	if err != nil {
+		if err == errUsage {
+			return 2
+		}
+		fmt.Fprintln(stderr, "error:", err)
+		return 1
+	}
+	return 0
+}

@@ -1,0 +1,238 @@
+// Package app wires PulseStream together from a config.Config: it opens the
+// store named by the database URL, picks the rate limiter, builds the
+// ingest service and the HTTP server, and owns every background goroutine
+// (usage flushing, limiter sweeping, maintenance). cmd/pulsestream, the
+// black-box tests and the bench command all start the server through it.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"pulsestream/internal/config"
+	"pulsestream/internal/httpapi"
+	"pulsestream/internal/ingest"
+	"pulsestream/internal/inmem"
+	"pulsestream/internal/postgres"
+	"pulsestream/internal/pulse"
+	"pulsestream/internal/redis"
+	"pulsestream/internal/sqlite"
+)
+
+// Options are what a caller supplies besides the config.
+type Options struct {
+	Clock  pulse.Clock  // default: the system clock
+	Logger *slog.Logger // default: discard
+	Stderr io.Writer    // where a generated admin token is printed; default io.Discard
+}
+
+// App is one running PulseStream node.
+type App struct {
+	cfg      config.Config
+	opts     Options
+	Store    pulse.Store
+	Registry *prometheus.Registry
+	server   *httpapi.Server
+	usage    *ingest.Usage
+	limiter  *inmem.Limiter
+	closers  []func() error
+
+	bgCancel context.CancelFunc
+	bgWG     sync.WaitGroup
+}
+
+// OpenStore opens (and migrates) the store named by cfg.DatabaseURL.
+func OpenStore(ctx context.Context, cfg config.Config, logger *slog.Logger) (pulse.Store, error) {
+	switch {
+	case strings.HasPrefix(cfg.DatabaseURL, "postgres://"), strings.HasPrefix(cfg.DatabaseURL, "postgresql://"):
+		return postgres.Open(ctx, cfg.DatabaseURL, postgres.Config{
+			MaxConns: int32(cfg.PGMaxConns), StatementTimeout: cfg.PGStatementTimeout, Logger: logger,
+		})
+	case strings.HasPrefix(cfg.DatabaseURL, "sqlite:"):
+		return sqlite.Open(ctx, cfg.DatabaseURL, sqlite.Config{Synchronous: strings.ToUpper(cfg.SQLiteSynchronous)})
+	}
+	return nil, fmt.Errorf("unsupported database URL (use sqlite://PATH or postgres://...)")
+}
+
+// AdminTokenSetting is the settings key holding the operator token's hash.
+const AdminTokenSetting = "admin_token_hash"
+
+// New builds a node: opens the store, settles the admin token and wires the
+// HTTP server. Call Start to run the background work and Close at the end.
+func New(ctx context.Context, cfg config.Config, opts Options) (*App, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if opts.Clock == nil {
+		opts.Clock = pulse.SystemClock{}
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Stderr == nil {
+		opts.Stderr = io.Discard
+	}
+	a := &App{cfg: cfg, opts: opts, Registry: prometheus.NewRegistry()}
+	a.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+
+	store, err := OpenStore(ctx, cfg, opts.Logger)
+	if err != nil {
+		return nil, fmt.Errorf("open database: %w", err)
+	}
+	a.Store = store
+	a.closers = append(a.closers, store.Close)
+
+	adminHash, err := a.adminTokenHash(ctx)
+	if err != nil {
+		a.Close()
+		return nil, err
+	}
+
+	a.limiter = inmem.NewLimiter(inmem.LimiterConfig{Clock: opts.Clock})
+	var limiter pulse.Limiter = a.limiter
+	if cfg.RedisURL != "" {
+		client, err := redis.NewClient(cfg.RedisURL)
+		if err != nil {
+			a.Close()
+			return nil, fmt.Errorf("redis: %w", err)
+		}
+		a.closers = append(a.closers, client.Close)
+		limiter = redis.NewLimiter(client, redis.LimiterConfig{
+			Clock: opts.Clock, Fallback: a.limiter, FailClosed: cfg.RateLimitFailure == "closed",
+			Logger: opts.Logger, Registerer: a.Registry,
+		})
+	}
+
+	a.usage = ingest.NewUsage(store, opts.Logger)
+	svc := ingest.New(ingest.Config{
+		Store: store, Limiter: limiter, Clock: opts.Clock, Usage: a.usage,
+		MaxPayloadBytes: cfg.MaxPayloadBytes, Registerer: a.Registry,
+	})
+	a.server = httpapi.New(httpapi.Config{
+		Store: store, Ingest: svc, Keys: httpapi.NewKeyCache(store, opts.Clock, cfg.KeyCacheTTL),
+		AdminTokenHash: adminHash, Clock: opts.Clock, Logger: opts.Logger,
+		Registerer: a.Registry, Gatherer: a.Registry,
+		MaxBodyBytes: cfg.MaxBodyBytes, MaxBatchEvents: cfg.MaxBatchEvents,
+		RequestTimeout: cfg.RequestTimeout, Pprof: cfg.Pprof,
+	})
+	return a, nil
+}
+
+// adminTokenHash returns the hash of the configured token, or settles a
+// generated one: the first node to start stores its hash and prints the
+// token once; later starts find the hash and print nothing.
+func (a *App) adminTokenHash(ctx context.Context) (string, error) {
+	if a.cfg.AdminToken != "" {
+		return pulse.HashSecret(a.cfg.AdminToken), nil
+	}
+	token := pulse.GenerateSecret("psadm_", 40)
+	hash := pulse.HashSecret(token)
+	stored, err := a.Store.SetSettingIfAbsent(ctx, AdminTokenSetting, hash)
+	if err != nil {
+		return "", fmt.Errorf("store admin token: %w", err)
+	}
+	if stored == hash {
+		fmt.Fprintf(a.opts.Stderr, "\nGenerated admin token (shown once; only its hash is stored):\n\n    %s\n\nUse it as: Authorization: Bearer <token> on /admin/v1. Set PULSESTREAM_ADMIN_TOKEN to use your own.\n\n", token)
+	} else {
+		a.opts.Logger.Info("using the admin token generated at first start (set PULSESTREAM_ADMIN_TOKEN to replace it)")
+	}
+	return stored, nil
+}
+
+// Handler is the HTTP handler of the node.
+func (a *App) Handler() http.Handler { return a.server.Handler() }
+
+// Server is the HTTP API (for route introspection in tests).
+func (a *App) Server() *httpapi.Server { return a.server }
+
+// Start runs the background goroutines; Close stops them.
+func (a *App) Start() {
+	ctx, cancel := context.WithCancel(context.Background())
+	a.bgCancel = cancel
+	a.goFn(func() { a.limiter.Run(ctx) })
+	a.goFn(func() { a.usage.Run(ctx, time.Second) })
+	a.goFn(func() { a.maintain(ctx) })
+}
+
+func (a *App) goFn(f func()) {
+	a.bgWG.Add(1)
+	go func() {
+		defer a.bgWG.Done()
+		f()
+	}()
+}
+
+// maintain runs retention and partition upkeep now and every interval.
+// The stores make sure only one node works at a time.
+func (a *App) maintain(ctx context.Context) {
+	t := time.NewTicker(a.cfg.MaintenanceInterval)
+	defer t.Stop()
+	for {
+		n, err := a.Store.Maintain(ctx, a.opts.Clock.Now(), 5000)
+		if err != nil && ctx.Err() == nil {
+			a.opts.Logger.Warn("maintenance failed; will retry", "err", err)
+		} else if n > 0 {
+			a.opts.Logger.Info("retention removed expired events", "events", n)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// Serve serves HTTP on ln until ctx is done, then shuts down gracefully:
+// stops accepting, lets in-flight requests finish (up to the shutdown
+// timeout), and returns. Close the App afterwards.
+func (a *App) Serve(ctx context.Context, ln net.Listener) error {
+	srv := &http.Server{
+		Handler:           a.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       60 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(a.opts.Logger.Handler(), slog.LevelWarn),
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	a.opts.Logger.Info("shutting down: finishing in-flight requests")
+	sctx, cancel := context.WithTimeout(context.Background(), a.cfg.ShutdownTimeout)
+	defer cancel()
+	err := srv.Shutdown(sctx)
+	if e := <-errc; !errors.Is(e, http.ErrServerClosed) && err == nil {
+		err = e
+	}
+	return err
+}
+
+// Close stops the background work (flushing usage counters) and closes the
+// store and Redis.
+func (a *App) Close() error {
+	if a.bgCancel != nil {
+		a.bgCancel()
+		a.bgWG.Wait()
+	}
+	var errs []error
+	for i := len(a.closers) - 1; i >= 0; i-- {
+		errs = append(errs, a.closers[i]())
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,90 @@
+package config
+
+import (
+	"flag"
+	"io"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestParseFlagsAndEnv(t *testing.T) {
+	t.Parallel()
+	env := map[string]string{
+		"PULSESTREAM_ADDR":             ":9999",
+		"PULSESTREAM_DATABASE_URL":     "postgres://x/y",
+		"PULSESTREAM_REDIS_URL":        "redis://127.0.0.1:6379/0",
+		"PULSESTREAM_KEY_CACHE_TTL":    "1s",
+		"PULSESTREAM_MAX_BATCH_EVENTS": "10",
+	}
+	c := Default()
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	ServeFlags(fs, &c)
+	if err := Parse(fs, []string{"--addr", ":7000"}, func(k string) string { return env[k] }); err != nil {
+		t.Fatal(err)
+	}
+	if c.Addr != ":7000" {
+		t.Errorf("flag must win over env: addr = %q", c.Addr)
+	}
+	if c.DatabaseURL != "postgres://x/y" || c.RedisURL != "redis://127.0.0.1:6379/0" || c.KeyCacheTTL != time.Second || c.MaxBatchEvents != 10 {
+		t.Errorf("env not applied: %+v", c)
+	}
+	if err := c.Validate(); err != nil {
+		t.Errorf("valid config refused: %v", err)
+	}
+}
+
+func TestEveryFlagHasEnv(t *testing.T) {
+	t.Parallel()
+	c := Default()
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	ServeFlags(fs, &c)
+	fs.VisitAll(func(f *flag.Flag) {
+		if !strings.HasPrefix(EnvName(f.Name), "PULSESTREAM_") {
+			t.Errorf("flag %s has no PULSESTREAM_ variable", f.Name)
+		}
+	})
+	if EnvName("database") != "PULSESTREAM_DATABASE_URL" || EnvName("rate-limit-failure") != "PULSESTREAM_RATE_LIMIT_FAILURE" {
+		t.Error("unexpected env names")
+	}
+}
+
+func TestValidate(t *testing.T) {
+	t.Parallel()
+	if err := Default().Validate(); err != nil {
+		t.Fatalf("default config invalid: %v", err)
+	}
+	cases := map[string]func(*Config){
+		"database":           func(c *Config) { c.DatabaseURL = "mysql://x" },
+		"rate-limit-failure": func(c *Config) { c.RateLimitFailure = "maybe" },
+		"key-cache-ttl":      func(c *Config) { c.KeyCacheTTL = time.Minute },
+		"max-batch-events":   func(c *Config) { c.MaxBatchEvents = 0 },
+		"sqlite-synchronous": func(c *Config) { c.SQLiteSynchronous = "OFF" },
+		"log-level":          func(c *Config) { c.LogLevel = "loud" },
+	}
+	for name, mut := range cases {
+		c := Default()
+		mut(&c)
+		err := c.Validate()
+		if err == nil || !strings.Contains(err.Error(), name) {
+			t.Errorf("%s: want an error naming it, got %v", name, err)
+		}
+	}
+}
+
+func TestBadEnvValue(t *testing.T) {
+	t.Parallel()
+	c := Default()
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	ServeFlags(fs, &c)
+	err := Parse(fs, nil, func(k string) string {
+		if k == "PULSESTREAM_MAX_BATCH_EVENTS" {
+			return "lots"
+		}
+		return ""
+	})
+	if err == nil || !strings.Contains(err.Error(), "PULSESTREAM_MAX_BATCH_EVENTS") {
+		t.Fatalf("want error naming the variable, got %v", err)
+	}
+}

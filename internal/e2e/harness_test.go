@@ -1,0 +1,236 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"pulsestream/internal/app"
+	"pulsestream/internal/config"
+)
+
+// fakeClock is the only fake in these tests: time moves when a test says.
+type fakeClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func newFakeClock() *fakeClock {
+	return &fakeClock{now: time.Now().UTC().Truncate(time.Second)}
+}
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *fakeClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.now = c.now.Add(d)
+	c.mu.Unlock()
+}
+
+// backends returns the database URLs to run black-box tests on: a new
+// SQLite file always, and a new PostgreSQL schema when configured.
+type backend struct {
+	name string
+	url  func(t *testing.T) string
+}
+
+func backends() []backend {
+	bs := []backend{{name: "sqlite", url: func(t *testing.T) string {
+		return "sqlite://" + t.TempDir() + "/pulsestream.db"
+	}}}
+	bs = append(bs, backend{name: "postgres", url: postgresURL})
+	return bs
+}
+
+const adminToken = "test-admin-token-0123456789"
+
+// postgresURL creates a fresh schema and returns a URL whose search_path
+// points at it. Unset variable: skip; unreachable server: fail.
+func postgresURL(t *testing.T) string {
+	base := os.Getenv("PULSESTREAM_TEST_POSTGRES_URL")
+	if base == "" {
+		t.Skip("PULSESTREAM_TEST_POSTGRES_URL not set; skipping PostgreSQL black-box tests")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, base)
+	if err != nil {
+		t.Fatalf("PULSESTREAM_TEST_POSTGRES_URL is set but PostgreSQL is unreachable: %v", err)
+	}
+	defer conn.Close(ctx)
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	schema := "e2e_" + hex.EncodeToString(b[:])
+	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
+		t.Fatalf("create schema: %v", err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		c, err := pgx.Connect(ctx, base)
+		if err != nil {
+			return
+		}
+		defer c.Close(ctx)
+		_, _ = c.Exec(ctx, "DROP SCHEMA "+schema+" CASCADE")
+	})
+	sep := "?"
+	if strings.Contains(base, "?") {
+		sep = "&"
+	}
+	return base + sep + "search_path=" + schema
+}
+
+// node is one running PulseStream server under test.
+type node struct {
+	t     *testing.T
+	URL   string
+	App   *app.App
+	Clock *fakeClock
+}
+
+// startNode starts a node on dbURL; mutate may change the config.
+func startNode(t *testing.T, dbURL string, clock *fakeClock, mutate func(*config.Config)) *node {
+	t.Helper()
+	cfg := config.Default()
+	cfg.DatabaseURL = dbURL
+	cfg.AdminToken = adminToken
+	cfg.MaintenanceInterval = time.Hour
+	if mutate != nil {
+		mutate(&cfg)
+	}
+	a, err := app.New(context.Background(), cfg, app.Options{Clock: clock})
+	if err != nil {
+		t.Fatalf("start node: %v", err)
+	}
+	a.Start()
+	srv := httptest.NewServer(a.Handler())
+	t.Cleanup(func() {
+		srv.Close()
+		_ = a.Close()
+	})
+	return &node{t: t, URL: srv.URL, App: a, Clock: clock}
+}
+
+// eachBackend runs fn as a parallel sub-test per backend with a fresh node.
+func eachBackend(t *testing.T, fn func(t *testing.T, n *node)) {
+	eachBackendCfg(t, nil, fn)
+}
+
+func eachBackendCfg(t *testing.T, mutate func(*config.Config), fn func(t *testing.T, n *node)) {
+	t.Helper()
+	for _, b := range backends() {
+		t.Run(b.name, func(t *testing.T) {
+			t.Parallel()
+			fn(t, startNode(t, b.url(t), newFakeClock(), mutate))
+		})
+	}
+}
+
+type response struct {
+	Status int
+	Header http.Header
+	Body   []byte
+}
+
+func (r *response) JSON(t *testing.T) map[string]any {
+	t.Helper()
+	var m map[string]any
+	if err := json.Unmarshal(r.Body, &m); err != nil {
+		t.Fatalf("response is not a JSON object (status %d): %q", r.Status, r.Body)
+	}
+	return m
+}
+
+// do sends a request; body may be a string, []byte or any JSON value.
+func (n *node) do(method, path, key string, body any, headers ...string) *response {
+	n.t.Helper()
+	var rd io.Reader
+	switch b := body.(type) {
+	case nil:
+	case string:
+		rd = strings.NewReader(b)
+	case []byte:
+		rd = bytes.NewReader(b)
+	default:
+		data, err := json.Marshal(b)
+		if err != nil {
+			n.t.Fatal(err)
+		}
+		rd = bytes.NewReader(data)
+	}
+	req, err := http.NewRequest(method, n.URL+path, rd)
+	if err != nil {
+		n.t.Fatal(err)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if key != "" {
+		req.Header.Set("Authorization", "Bearer "+key)
+	}
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		n.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(resp.Body)
+	if err != nil {
+		n.t.Fatal(err)
+	}
+	return &response{Status: resp.StatusCode, Header: resp.Header, Body: data}
+}
+
+// tenant creates a tenant through the admin API and returns its id and key.
+func (n *node) tenant(name string, rateLimit int) (string, string) {
+	n.t.Helper()
+	body := map[string]any{"name": name}
+	if rateLimit > 0 {
+		body["rate_limit_per_minute"] = rateLimit
+	}
+	r := n.do("POST", "/admin/v1/tenants", adminToken, body)
+	if r.Status != http.StatusCreated {
+		n.t.Fatalf("create tenant: %d %s", r.Status, r.Body)
+	}
+	m := r.JSON(n.t)
+	return m["tenant"].(map[string]any)["id"].(string), m["api_key"].(string)
+}
+
+// event returns a valid event body with the given overrides.
+func event(over map[string]any) map[string]any {
+	e := map[string]any{"event_type": "http.request", "service": "checkout", "severity": "info"}
+	for k, v := range over {
+		if v == nil {
+			delete(e, k)
+		} else {
+			e[k] = v
+		}
+	}
+	return e
+}
+
+func expectStatus(t *testing.T, r *response, want int) {
+	t.Helper()
+	if r.Status != want {
+		t.Fatalf("status = %d, want %d; body: %s", r.Status, want, r.Body)
+	}
+}

@@ -1,0 +1,187 @@
+package httpapi
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strconv"
+	"time"
+
+	"pulsestream/internal/pulse"
+)
+
+// decodeJSON reads a small JSON body into v, refusing unknown fields.
+func (s *Server) decodeJSON(r *http.Request, v any) error {
+	body, err := readJSONBody(r, 1<<20)
+	if err != nil {
+		return err
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) {
+			return pulse.Invalid(pulse.FieldError{Field: te.Field, Message: "has the wrong type", Reason: te.Field + ".type"})
+		}
+		if msg := err.Error(); len(msg) > 20 && msg[:20] == "json: unknown field " {
+			name, _ := strconv.Unquote(msg[20:])
+			return pulse.Invalid(pulse.FieldError{Field: name, Message: "is not a known field", Reason: "field.unknown"})
+		}
+		return pulse.Errorf(pulse.EBADREQUEST, "the body is not valid JSON")
+	}
+	return nil
+}
+
+type createTenantRequest struct {
+	Name               string `json:"name"`
+	RateLimitPerMinute int    `json:"rate_limit_per_minute"`
+	RetentionDays      int    `json:"retention_days"`
+}
+
+func (s *Server) adminCreateTenant(w http.ResponseWriter, r *http.Request) {
+	var in createTenantRequest
+	if err := s.decodeJSON(r, &in); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	t, secret, err := pulse.CreateTenantWithKey(r.Context(), s.store, s.clock.Now(), in.Name, in.RateLimitPerMinute, in.RetentionDays)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, map[string]any{"tenant": t, "api_key": secret})
+}
+
+func (s *Server) adminListTenants(w http.ResponseWriter, r *http.Request) {
+	ts, err := s.store.ListTenants(r.Context())
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if ts == nil {
+		ts = []*pulse.Tenant{}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"tenants": ts})
+}
+
+// tenantParam loads the tenant named by the {id} path value.
+func (s *Server) tenantParam(r *http.Request) (*pulse.Tenant, error) {
+	id := r.PathValue("id")
+	if !pulse.ValidID(id) {
+		return nil, pulse.Errorf(pulse.ENOTFOUND, "tenant not found")
+	}
+	t, err := s.store.GetTenant(r.Context(), id)
+	if pulse.IsNotFound(err) {
+		return nil, pulse.Errorf(pulse.ENOTFOUND, "tenant not found")
+	}
+	return t, err
+}
+
+func (s *Server) adminGetTenant(w http.ResponseWriter, r *http.Request) {
+	t, err := s.tenantParam(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, t)
+}
+
+func (s *Server) adminPatchTenant(w http.ResponseWriter, r *http.Request) {
+	t, err := s.tenantParam(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	var p pulse.TenantPatch
+	if err := s.decodeJSON(r, &p); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if err := p.Apply(t); err != nil { // validate before writing
+		s.writeError(w, r, err)
+		return
+	}
+	t, err = s.store.UpdateTenant(r.Context(), t.ID, p)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	s.changed(t.ID)
+	writeJSON(w, http.StatusOK, t)
+}
+
+func (s *Server) changed(tenantID string) {
+	s.keys.Forget(tenantID)
+	if s.OnTenantChange != nil {
+		s.OnTenantChange(tenantID)
+	}
+}
+
+type createKeyRequest struct {
+	Name      string        `json:"name"`
+	Scopes    []pulse.Scope `json:"scopes"`
+	ExpiresAt *time.Time    `json:"expires_at"`
+}
+
+func (s *Server) adminCreateKey(w http.ResponseWriter, r *http.Request) {
+	t, err := s.tenantParam(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	var in createKeyRequest
+	if err := s.decodeJSON(r, &in); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	k, secret, err := pulse.NewAPIKey(pulse.NewID(), t.ID, in.Name, in.Scopes, in.ExpiresAt, s.clock.Now())
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if err := s.store.CreateAPIKey(r.Context(), k); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, map[string]any{"api_key": k, "key": secret})
+}
+
+func (s *Server) adminListKeys(w http.ResponseWriter, r *http.Request) {
+	t, err := s.tenantParam(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	ks, err := s.store.ListAPIKeys(r.Context(), t.ID)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if ks == nil {
+		ks = []*pulse.APIKey{}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"api_keys": ks})
+}
+
+func (s *Server) adminRevokeKey(w http.ResponseWriter, r *http.Request) {
+	t, err := s.tenantParam(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	keyID := r.PathValue("key_id")
+	if !pulse.ValidID(keyID) {
+		s.writeError(w, r, pulse.Errorf(pulse.ENOTFOUND, "API key not found"))
+		return
+	}
+	if err := s.store.RevokeAPIKey(r.Context(), t.ID, keyID, s.clock.Now()); pulse.IsNotFound(err) {
+		s.writeError(w, r, pulse.Errorf(pulse.ENOTFOUND, "API key not found"))
+		return
+	} else if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	s.changed(t.ID)
+	w.WriteHeader(http.StatusNoContent)
+}

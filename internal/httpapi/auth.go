@@ -1,0 +1,170 @@
+package httpapi
+
+import (
+	"context"
+	"crypto/subtle"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"pulsestream/internal/pulse"
+)
+
+type ctxKey int
+
+const (
+	ctxTenant ctxKey = iota
+	ctxAPIKey
+	ctxRequestID
+)
+
+// tenantFrom returns the authenticated tenant; handlers behind requireKey
+// can rely on it being set.
+func tenantFrom(ctx context.Context) *pulse.Tenant {
+	t, _ := ctx.Value(ctxTenant).(*pulse.Tenant)
+	return t
+}
+
+func apiKeyFrom(ctx context.Context) *pulse.APIKey {
+	k, _ := ctx.Value(ctxAPIKey).(*pulse.APIKey)
+	return k
+}
+
+type keyStore interface {
+	pulse.KeyStore
+	pulse.TenantStore
+}
+
+// KeyCache resolves API keys to (key, tenant) without a database round trip
+// on every request. An entry lives ttl (≤ 5 s), so a revocation, expiry or
+// tenant change made on any node takes effect everywhere within ttl.
+type KeyCache struct {
+	store keyStore
+	clock pulse.Clock
+	ttl   time.Duration
+
+	mu      sync.Mutex
+	entries map[string]keyEntry
+}
+
+type keyEntry struct {
+	key     *pulse.APIKey
+	tenant  *pulse.Tenant
+	expires time.Time
+}
+
+const maxKeyCacheEntries = 100_000
+
+// NewKeyCache returns a cache over store.
+func NewKeyCache(store keyStore, clock pulse.Clock, ttl time.Duration) *KeyCache {
+	return &KeyCache{store: store, clock: clock, ttl: ttl, entries: map[string]keyEntry{}}
+}
+
+// Authenticate returns the key and tenant for secret, or EUNAUTHORIZED for
+// an unknown, revoked or expired key.
+func (c *KeyCache) Authenticate(ctx context.Context, secret string) (*pulse.APIKey, *pulse.Tenant, error) {
+	now := c.clock.Now()
+	hash := pulse.HashSecret(secret)
+	c.mu.Lock()
+	e, ok := c.entries[hash]
+	c.mu.Unlock()
+	if !ok || !now.Before(e.expires) {
+		k, err := c.store.GetAPIKeyByHash(ctx, hash)
+		if pulse.IsNotFound(err) {
+			return nil, nil, errUnauthorized
+		} else if err != nil {
+			return nil, nil, err
+		}
+		t, err := c.store.GetTenant(ctx, k.TenantID)
+		if err != nil {
+			return nil, nil, err
+		}
+		e = keyEntry{key: k, tenant: t, expires: now.Add(c.ttl)}
+		c.mu.Lock()
+		if len(c.entries) >= maxKeyCacheEntries {
+			for h, old := range c.entries {
+				if !now.Before(old.expires) {
+					delete(c.entries, h)
+				}
+			}
+		}
+		if len(c.entries) < maxKeyCacheEntries {
+			c.entries[hash] = e
+		}
+		c.mu.Unlock()
+	}
+	if !e.key.Active(now) {
+		return nil, nil, errUnauthorized
+	}
+	return e.key, e.tenant, nil
+}
+
+// Forget drops every cached entry of a tenant (after a change on this node).
+func (c *KeyCache) Forget(tenantID string) {
+	c.mu.Lock()
+	for h, e := range c.entries {
+		if e.tenant.ID == tenantID {
+			delete(c.entries, h)
+		}
+	}
+	c.mu.Unlock()
+}
+
+var errUnauthorized = pulse.Errorf(pulse.EUNAUTHORIZED, "a valid API key is required (Authorization: Bearer ps_... or X-API-Key)")
+
+// credential returns the key from Authorization: Bearer or X-API-Key.
+func credential(r *http.Request) string {
+	if h := r.Header.Get("Authorization"); h != "" {
+		if len(h) > 7 && strings.EqualFold(h[:7], "bearer ") {
+			return strings.TrimSpace(h[7:])
+		}
+		return ""
+	}
+	return strings.TrimSpace(r.Header.Get("X-API-Key"))
+}
+
+// requireKey authenticates the request with an API key that has scope and
+// belongs to an enabled tenant, and puts key and tenant in the context.
+func (s *Server) requireKey(scope pulse.Scope, h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		secret := credential(r)
+		if secret == "" || len(secret) > 200 {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="pulsestream"`)
+			s.writeError(w, r, errUnauthorized)
+			return
+		}
+		k, t, err := s.keys.Authenticate(r.Context(), secret)
+		if err != nil {
+			if pulse.ErrorCode(err) == pulse.EUNAUTHORIZED {
+				w.Header().Set("WWW-Authenticate", `Bearer realm="pulsestream"`)
+			}
+			s.writeError(w, r, err)
+			return
+		}
+		if t.Disabled {
+			s.writeError(w, r, pulse.Errorf(pulse.EFORBIDDEN, "this tenant is disabled"))
+			return
+		}
+		if !k.Has(scope) {
+			s.writeError(w, r, pulse.Errorf(pulse.EFORBIDDEN, "this API key lacks the %q scope", scope))
+			return
+		}
+		ctx := context.WithValue(context.WithValue(r.Context(), ctxTenant, t), ctxAPIKey, k)
+		h(w, r.WithContext(ctx))
+	}
+}
+
+// requireAdmin checks the operator token in constant time.
+func (s *Server) requireAdmin(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		secret := credential(r)
+		got := pulse.HashSecret(secret)
+		if secret == "" || subtle.ConstantTimeCompare([]byte(got), []byte(s.adminHash)) != 1 {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="pulsestream-admin"`)
+			s.writeError(w, r, pulse.Errorf(pulse.EUNAUTHORIZED, "the admin token is required (Authorization: Bearer <token>)"))
+			return
+		}
+		h(w, r)
+	}
+}

@@ -1,0 +1,58 @@
+package httpapi
+
+import (
+	"compress/gzip"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"strings"
+
+	"pulsestream/internal/pulse"
+)
+
+// readJSONBody checks Content-Type and Content-Encoding and reads the body,
+// refusing more than max bytes after decompression (so a gzip bomb stops at
+// max). A body cut off mid-stream is a 400.
+func readJSONBody(r *http.Request, max int64) ([]byte, error) {
+	ct := r.Header.Get("Content-Type")
+	mt, _, err := mime.ParseMediaType(ct)
+	if ct == "" || err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json")) {
+		return nil, pulse.Errorf(pulse.EUNSUPPORTED, "Content-Type must be application/json")
+	}
+	if r.ContentLength > max && r.Header.Get("Content-Encoding") == "" {
+		return nil, pulse.Errorf(pulse.ETOOLARGE, "the body is larger than %d bytes", max)
+	}
+	var body io.Reader = r.Body
+	switch enc := strings.ToLower(strings.TrimSpace(r.Header.Get("Content-Encoding"))); enc {
+	case "", "identity":
+	case "gzip":
+		zr, err := gzip.NewReader(io.LimitReader(r.Body, max+1))
+		if err != nil {
+			return nil, pulse.Errorf(pulse.EBADREQUEST, "the body is not valid gzip")
+		}
+		defer zr.Close()
+		body = zr
+	default:
+		return nil, pulse.Errorf(pulse.EUNSUPPORTED, "Content-Encoding must be gzip or identity")
+	}
+	data, err := io.ReadAll(io.LimitReader(body, max+1))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return nil, pulse.Errorf(pulse.ETOOLARGE, "the body is larger than %d bytes", max)
+		}
+		if errors.Is(err, gzip.ErrChecksum) || errors.Is(err, gzip.ErrHeader) {
+			return nil, pulse.Errorf(pulse.EBADREQUEST, "the body is not valid gzip")
+		}
+		return nil, &pulse.Error{Code: pulse.EBADREQUEST, Message: "the body could not be read completely", Err: fmt.Errorf("read body: %w", err)}
+	}
+	if int64(len(data)) > max {
+		return nil, pulse.Errorf(pulse.ETOOLARGE, "the body is larger than %d bytes", max)
+	}
+	if len(data) == 0 {
+		return nil, pulse.Errorf(pulse.EBADREQUEST, "the body is empty")
+	}
+	return data, nil
+}

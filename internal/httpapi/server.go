@@ -1,0 +1,188 @@
+package httpapi
+
+import (
+	"errors"
+	"log/slog"
+	"net/http"
+	"net/http/pprof"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"pulsestream/internal/apidocs"
+	"pulsestream/internal/ingest"
+	"pulsestream/internal/pulse"
+)
+
+// Config wires the server's dependencies and limits.
+type Config struct {
+	Store          pulse.Store
+	Ingest         *ingest.Service
+	Keys           *KeyCache
+	AdminTokenHash string // SHA-256 hex of the operator token
+	Clock          pulse.Clock
+	Logger         *slog.Logger
+	Registerer     prometheus.Registerer
+	Gatherer       prometheus.Gatherer
+	MaxBodyBytes   int64
+	MaxBatchEvents int
+	RequestTimeout time.Duration
+	Pprof          bool
+	// OnTenantChange is called after a tenant or key changes on this node
+	// (e.g. to drop caches); may be nil.
+	OnTenantChange func(tenantID string)
+}
+
+// Server serves the HTTP API.
+type Server struct {
+	Config
+	store     pulse.Store
+	ingest    *ingest.Service
+	keys      *KeyCache
+	adminHash string
+	clock     pulse.Clock
+	logger    *slog.Logger
+	metrics   *httpMetrics
+	mux       *http.ServeMux
+	routeList []string
+}
+
+var errPanic = errors.New("panic in handler")
+
+// New builds the server and its routes.
+func New(cfg Config) *Server {
+	if cfg.Clock == nil {
+		cfg.Clock = pulse.SystemClock{}
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.MaxBodyBytes == 0 {
+		cfg.MaxBodyBytes = 10 << 20
+	}
+	if cfg.MaxBatchEvents == 0 {
+		cfg.MaxBatchEvents = 1000
+	}
+	if cfg.RequestTimeout == 0 {
+		cfg.RequestTimeout = 10 * time.Second
+	}
+	s := &Server{
+		Config: cfg, store: cfg.Store, ingest: cfg.Ingest, keys: cfg.Keys, adminHash: cfg.AdminTokenHash,
+		clock: cfg.Clock, logger: cfg.Logger, metrics: newHTTPMetrics(cfg.Registerer), mux: http.NewServeMux(),
+	}
+	s.routes()
+	return s
+}
+
+// Handler returns the root handler with all middleware.
+func (s *Server) Handler() http.Handler { return s.observe(s.notFound(s.mux)) }
+
+// Routes lists "METHOD /pattern" of every registered route, for the test
+// that keeps the OpenAPI document complete.
+func (s *Server) Routes() []string { return s.routeList }
+
+func (s *Server) handle(pattern string, h http.HandlerFunc) {
+	s.mux.HandleFunc(pattern, h)
+	s.routeList = append(s.routeList, pattern)
+}
+
+func (s *Server) routes() {
+	// Operations.
+	s.handle("GET /health", s.health)
+	s.handle("GET /ready", s.ready)
+	gatherer := s.Gatherer
+	if gatherer == nil {
+		gatherer = prometheus.DefaultGatherer
+	}
+	metrics := promhttp.HandlerFor(gatherer, promhttp.HandlerOpts{})
+	s.handle("GET /metrics", metrics.ServeHTTP)
+	s.handle("GET /openapi.json", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(apidocs.Spec())
+	})
+	docs := apidocs.Handler()
+	s.handle("GET /docs", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Security-Policy", apidocs.CSP)
+		w.Header().Set("Cache-Control", "no-cache")
+		docs.ServeHTTP(w, r)
+	})
+	s.mux.HandleFunc("GET /docs/", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Security-Policy", apidocs.CSP)
+		w.Header().Set("Cache-Control", "no-cache")
+		docs.ServeHTTP(w, r)
+	})
+
+	// Admin API (operator token).
+	s.handle("POST /admin/v1/tenants", s.requireAdmin(s.adminCreateTenant))
+	s.handle("GET /admin/v1/tenants", s.requireAdmin(s.adminListTenants))
+	s.handle("GET /admin/v1/tenants/{id}", s.requireAdmin(s.adminGetTenant))
+	s.handle("PATCH /admin/v1/tenants/{id}", s.requireAdmin(s.adminPatchTenant))
+	s.handle("POST /admin/v1/tenants/{id}/api-keys", s.requireAdmin(s.adminCreateKey))
+	s.handle("GET /admin/v1/tenants/{id}/api-keys", s.requireAdmin(s.adminListKeys))
+	s.handle("DELETE /admin/v1/tenants/{id}/api-keys/{key_id}", s.requireAdmin(s.adminRevokeKey))
+
+	// Tenant API (API keys).
+	s.handle("POST /api/v1/events", s.requireKey(pulse.ScopeIngest, s.postEvent))
+	s.handle("POST /api/v1/events/batch", s.requireKey(pulse.ScopeIngest, s.postBatch))
+	s.handle("GET /api/v1/events", s.requireKey(pulse.ScopeRead, s.searchEvents))
+	s.handle("GET /api/v1/events/{id}", s.requireKey(pulse.ScopeRead, s.getEvent))
+	s.handle("GET /api/v1/usage", s.requireKey(pulse.ScopeRead, s.getUsage))
+
+	if s.Pprof {
+		s.mux.HandleFunc("GET /debug/pprof/", s.requireAdmin(pprof.Index))
+		s.mux.HandleFunc("GET /debug/pprof/profile", s.requireAdmin(pprof.Profile))
+		s.mux.HandleFunc("GET /debug/pprof/trace", s.requireAdmin(pprof.Trace))
+		s.mux.HandleFunc("GET /debug/pprof/symbol", s.requireAdmin(pprof.Symbol))
+	}
+
+}
+
+// notFound answers unmatched requests with problem+json 404 or 405 (keeping
+// the mux's Allow header) instead of the mux's plain text.
+func (s *Server) notFound(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, pattern := s.mux.Handler(r); pattern != "" {
+			next.ServeHTTP(w, r)
+			return
+		}
+		probe := &discardWriter{header: http.Header{}}
+		next.ServeHTTP(probe, r)
+		if allow := probe.header.Get("Allow"); allow != "" && probe.status == http.StatusMethodNotAllowed {
+			w.Header().Set("Allow", allow)
+			s.writeError(w, r, pulse.Errorf(pulse.EMETHOD, "%s is not allowed here; allowed: %s", r.Method, allow))
+			return
+		}
+		if probe.status >= 300 && probe.status < 400 { // the mux's redirect to a cleaned path
+			for k, v := range probe.header {
+				w.Header()[k] = v
+			}
+			w.WriteHeader(probe.status)
+			return
+		}
+		s.writeError(w, r, pulse.Errorf(pulse.ENOTFOUND, "no such route: %s %s", r.Method, r.URL.Path))
+	})
+}
+
+type discardWriter struct {
+	header http.Header
+	status int
+}
+
+func (d *discardWriter) Header() http.Header         { return d.header }
+func (d *discardWriter) Write(b []byte) (int, error) { return len(b), nil }
+func (d *discardWriter) WriteHeader(code int)        { d.status = code }
+
+func (s *Server) health(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := contextWithTimeout(r, 2*time.Second)
+	defer cancel()
+	if err := s.store.Ping(ctx); err != nil {
+		s.writeError(w, r, pulse.Unavailable(err, time.Second))
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+}

@@ -1,0 +1,247 @@
+package ingest
+
+import (
+	"context"
+	"encoding/json"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"pulsestream/internal/pulse"
+)
+
+// Status of one event in a response.
+const (
+	StatusCreated     = "created"
+	StatusDuplicate   = "duplicate"
+	StatusConflict    = "conflict"
+	StatusRejected    = "rejected"
+	StatusRateLimited = "rate_limited"
+)
+
+// Result is the outcome for one input event.
+type Result struct {
+	Index  int                `json:"index"`
+	Status string             `json:"status"`
+	ID     string             `json:"id,omitempty"`
+	Errors []pulse.FieldError `json:"errors,omitempty"`
+}
+
+// Outcome is the outcome of one request.
+type Outcome struct {
+	Results     []Result
+	Accepted    int // created by this request
+	Duplicates  int
+	Rejected    int // invalid + conflicts
+	RateLimited int
+	Quota       pulse.Quota
+	// Invalid holds the validation error of each rejected event (by index);
+	// BadRequest is set when an event was not even JSON (single-event path).
+	BadRequest error
+}
+
+// Config holds the service's dependencies and settings.
+type Config struct {
+	Store           pulse.EventStore
+	Limiter         pulse.Limiter
+	Clock           pulse.Clock
+	Usage           *Usage // may be nil
+	MaxPayloadBytes int
+	Registerer      prometheus.Registerer
+}
+
+// Service ingests events for tenants.
+type Service struct {
+	cfg     Config
+	metrics *metrics
+}
+
+// New returns a Service.
+func New(cfg Config) *Service {
+	if cfg.Clock == nil {
+		cfg.Clock = pulse.SystemClock{}
+	}
+	if cfg.MaxPayloadBytes == 0 {
+		cfg.MaxPayloadBytes = pulse.DefaultMaxPayloadBytes
+	}
+	return &Service{cfg: cfg, metrics: newMetrics(cfg.Registerer)}
+}
+
+// Ingest validates and stores raws (the JSON objects of one request) for
+// tenant t. It returns an error only when nothing could be decided — the
+// limiter failed closed, or the store failed (then nothing of the request is
+// stored and the reserved quota is given back). Per-event problems are in
+// the Outcome.
+func (s *Service) Ingest(ctx context.Context, t *pulse.Tenant, raws []json.RawMessage) (*Outcome, error) {
+	now := s.cfg.Clock.Now()
+	out := &Outcome{Results: make([]Result, len(raws))}
+	usage := newTally(t.ID, now)
+
+	// 1. Validate each event on its own.
+	events := make([]*pulse.Event, len(raws))
+	var withExt []string
+	for i, raw := range raws {
+		out.Results[i].Index = i
+		e, err := pulse.ParseEvent(raw, pulse.ParseOptions{Now: now, Retention: t.Retention(), MaxPayloadBytes: s.cfg.MaxPayloadBytes})
+		if err != nil {
+			out.Results[i].Status = StatusRejected
+			if pe, ok := err.(*pulse.Error); ok && pe.Code == pulse.EINVALID {
+				out.Results[i].Errors = pe.Fields
+			} else {
+				out.Results[i].Errors = []pulse.FieldError{{Field: "event", Message: "is not valid JSON", Reason: "event.malformed"}}
+				if len(raws) == 1 {
+					out.BadRequest = err
+				}
+			}
+			reason := out.Results[i].Errors[0].Reason
+			usage.add("rejected:" + reason)
+			s.metrics.rejected.WithLabelValues(reason).Inc()
+			continue
+		}
+		e.TenantID = t.ID
+		e.ReceivedAt = now.UTC().Truncate(time.Microsecond)
+		events[i] = e
+		if e.ExternalID != "" {
+			withExt = append(withExt, e.ExternalID)
+		}
+	}
+
+	// 2. Resolve external ids already stored: replays cost no quota.
+	var known map[string]pulse.StoredRef
+	if len(withExt) > 0 {
+		var err error
+		if known, err = s.cfg.Store.LookupExternalIDs(ctx, t.ID, withExt); err != nil {
+			return nil, err
+		}
+	}
+	first := make(map[string]int, len(withExt)) // external_id → index of its first new occurrence
+	var fresh []int                             // indexes of events that would be created
+	for i, e := range events {
+		if e == nil {
+			continue
+		}
+		if e.ExternalID != "" {
+			if ref, ok := known[e.ExternalID]; ok {
+				out.Results[i] = replay(i, ref.ID, ref.ContentHash, e.ContentHash)
+				continue
+			}
+			if _, seen := first[e.ExternalID]; seen {
+				continue // resolved after the first occurrence is stored
+			}
+			first[e.ExternalID] = i
+		}
+		fresh = append(fresh, i)
+	}
+
+	// 3. Reserve quota for the new events, in input order.
+	// Take is called even for zero events so every response can report
+	// the tenant's remaining quota.
+	start := time.Now()
+	q, err := s.cfg.Limiter.Take(ctx, t.ID, t.RateLimitPerMinute, len(fresh))
+	s.metrics.limiterLatency.Observe(time.Since(start).Seconds())
+	if err != nil {
+		return nil, err
+	}
+	out.Quota = q
+	granted := q.Granted
+	toStore := make([]*pulse.Event, 0, granted)
+	for n, i := range fresh {
+		if n < granted {
+			events[i].ID = pulse.NewID()
+			toStore = append(toStore, events[i])
+		} else {
+			out.Results[i] = Result{Index: i, Status: StatusRateLimited}
+		}
+	}
+
+	// 4. Store in one transaction; give back what was not created.
+	created := 0
+	if len(toStore) > 0 {
+		res, err := s.cfg.Store.InsertEvents(ctx, t.ID, toStore)
+		if err != nil {
+			s.refund(ctx, t, granted)
+			return nil, err
+		}
+		for n, e := range toStore {
+			i := fresh[n]
+			switch res[n].Status {
+			case pulse.Created:
+				created++
+				out.Results[i] = Result{Index: i, Status: StatusCreated, ID: e.ID}
+			case pulse.Duplicate: // a concurrent request stored it first
+				out.Results[i] = Result{Index: i, Status: StatusDuplicate, ID: res[n].ID}
+			default:
+				out.Results[i] = conflict(i, res[n].ID)
+			}
+		}
+		if unused := granted - created; unused > 0 {
+			s.refund(ctx, t, unused)
+			out.Quota.Remaining = min(out.Quota.Remaining+unused, out.Quota.Limit)
+		}
+	}
+
+	// 5. Repeats inside the request follow their first occurrence.
+	for i, e := range events {
+		if e == nil || e.ExternalID == "" || out.Results[i].Status != "" {
+			continue
+		}
+		f := first[e.ExternalID]
+		fr := out.Results[f]
+		switch {
+		case fr.Status == StatusRateLimited:
+			out.Results[i] = Result{Index: i, Status: StatusRateLimited}
+		case fr.Status != StatusConflict && events[f].ContentHash == e.ContentHash:
+			out.Results[i] = Result{Index: i, Status: StatusDuplicate, ID: fr.ID}
+		default:
+			out.Results[i] = conflict(i, fr.ID)
+		}
+	}
+
+	// 6. Count.
+	for _, r := range out.Results {
+		switch r.Status {
+		case StatusCreated:
+			out.Accepted++
+		case StatusDuplicate:
+			out.Duplicates++
+		case StatusConflict, StatusRejected:
+			out.Rejected++
+		case StatusRateLimited:
+			out.RateLimited++
+		}
+		if r.Status != StatusRejected { // rejections were counted with their reason
+			usage.add(r.Status)
+		}
+		s.metrics.events.WithLabelValues(r.Status).Inc()
+	}
+	if out.RateLimited > 0 {
+		s.metrics.rateLimited.WithLabelValues(t.ID).Add(float64(out.RateLimited))
+	}
+	if s.cfg.Usage != nil {
+		s.cfg.Usage.Add(usage.counts())
+	}
+	return out, nil
+}
+
+func (s *Service) refund(ctx context.Context, t *pulse.Tenant, n int) {
+	if n <= 0 {
+		return
+	}
+	// The request's context may be ending; the refund must still happen.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
+	defer cancel()
+	_ = s.cfg.Limiter.Return(ctx, t.ID, t.RateLimitPerMinute, n)
+}
+
+func replay(i int, id, storedHash, hash string) Result {
+	if storedHash == hash {
+		return Result{Index: i, Status: StatusDuplicate, ID: id}
+	}
+	return conflict(i, id)
+}
+
+func conflict(i int, id string) Result {
+	return Result{Index: i, Status: StatusConflict, ID: id, Errors: []pulse.FieldError{{
+		Field: "external_id", Message: "was already used for an event with different content", Reason: "external_id.conflict",
+	}}}
+}
