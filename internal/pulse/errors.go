@@ -9,19 +9,19 @@ import (
 // Error codes. Each maps to exactly one HTTP status in httpapi; nothing else
 // in the code base decides a status.
 const (
-	ECONFLICT     = "conflict"      // 409: the resource exists with other content
-	EINTERNAL     = "internal"      // 500: a bug or an unexpected failure; details are logged, never shown
-	EINVALID      = "invalid"       // 422: the request is well-formed but a field breaks a rule
-	EBADREQUEST   = "bad_request"   // 400: the body is not JSON, or the request cannot be parsed
-	ENOTFOUND     = "not_found"     // 404
-	EUNAUTHORIZED = "unauthorized"  // 401: missing, unknown, revoked or expired credentials
-	EFORBIDDEN    = "forbidden"     // 403: valid credentials without the right to do this
-	ETOOLARGE     = "too_large"     // 413
-	EUNSUPPORTED  = "unsupported"   // 415: wrong Content-Type or Content-Encoding
-	ERATELIMITED  = "rate_limited"  // 429
-	EUNAVAILABLE  = "unavailable"   // 503: the database or a dependency is down; retry later
-	EINSUFFICIENT = "insufficient"  // 507: the disk is full
-	EMETHOD       = "method"        // 405
+	ECONFLICT     = "conflict"     // 409: the resource exists with other content
+	EINTERNAL     = "internal"     // 500: a bug or an unexpected failure; details are logged, never shown
+	EINVALID      = "invalid"      // 422: the request is well-formed but a field breaks a rule
+	EBADREQUEST   = "bad_request"  // 400: the body is not JSON, or the request cannot be parsed
+	ENOTFOUND     = "not_found"    // 404
+	EUNAUTHORIZED = "unauthorized" // 401: missing, unknown, revoked or expired credentials
+	EFORBIDDEN    = "forbidden"    // 403: valid credentials without the right to do this
+	ETOOLARGE     = "too_large"    // 413
+	EUNSUPPORTED  = "unsupported"  // 415: wrong Content-Type or Content-Encoding
+	ERATELIMITED  = "rate_limited" // 429
+	EUNAVAILABLE  = "unavailable"  // 503: the database or a dependency is down; retry later
+	EINSUFFICIENT = "insufficient" // 507: the disk is full
+	EMETHOD       = "method"       // 405
 )
 
 // FieldError names one field (or query parameter) that broke a rule. Reason
