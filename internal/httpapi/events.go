@@ -1,10 +1,8 @@
 package httpapi
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -89,30 +87,14 @@ func (s *Server) postBatch(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	var in struct {
-		Events []json.RawMessage `json:"events"`
-	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&in); err != nil {
-		if fe, ok := batchFieldError(err); ok {
-			s.writeError(w, r, pulse.Invalid(fe))
-			return
-		}
-		s.writeError(w, r, pulse.Errorf(pulse.EBADREQUEST, "the body is not valid JSON"))
-		return
-	}
-	if dec.More() {
-		s.writeError(w, r, pulse.Errorf(pulse.EBADREQUEST, "the body holds more than one JSON value"))
-		return
-	}
-	if len(in.Events) == 0 || len(in.Events) > s.MaxBatchEvents {
-		s.writeError(w, r, pulse.Invalid(pulse.FieldError{Field: "events", Message: fmt.Sprintf("must hold 1 to %d events", s.MaxBatchEvents), Reason: "events.count"}))
+	events, err := ingest.DecodeBatch(body, s.MaxBatchEvents)
+	if err != nil {
+		s.writeError(w, r, err)
 		return
 	}
 	ctx, cancel := contextWithTimeout(r, s.RequestTimeout)
 	defer cancel()
-	out, err := s.ingest.Ingest(ctx, tenantFrom(ctx), in.Events)
+	out, err := s.ingest.Ingest(ctx, tenantFrom(ctx), events)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -132,21 +114,6 @@ func (s *Server) postBatch(w http.ResponseWriter, r *http.Request) {
 	default:
 		writeJSON(w, http.StatusOK, resp)
 	}
-}
-
-func batchFieldError(err error) (pulse.FieldError, bool) {
-	var te *json.UnmarshalTypeError
-	if errors.As(err, &te) {
-		return pulse.FieldError{Field: "events", Message: "must be an array of event objects", Reason: "events.type"}, true
-	}
-	if msg := err.Error(); len(msg) > 20 && msg[:20] == "json: unknown field " {
-		name, _ := strconv.Unquote(msg[20:])
-		if len(name) > 64 {
-			name = name[:64]
-		}
-		return pulse.FieldError{Field: name, Message: "is not a known field (the body is {\"events\": [...]})", Reason: "field.unknown"}, true
-	}
-	return pulse.FieldError{}, false
 }
 
 func (s *Server) getEvent(w http.ResponseWriter, r *http.Request) {

@@ -1,0 +1,45 @@
+package ingest
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"pulsestream/internal/pulse"
+)
+
+// DecodeBatch splits a batch body {"events": [...]} into its raw events
+// without validating them (each is validated on its own later, so one bad
+// event never sinks the others). It returns EBADREQUEST for a body that is
+// not JSON and EINVALID for a wrong shape or more than max events.
+func DecodeBatch(body []byte, max int) ([]json.RawMessage, error) {
+	var in struct {
+		Events []json.RawMessage `json:"events"`
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&in); err != nil {
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) {
+			return nil, pulse.Invalid(pulse.FieldError{Field: "events", Message: "the body must be {\"events\": [event objects]}", Reason: "events.type"})
+		}
+		if msg := err.Error(); strings.HasPrefix(msg, "json: unknown field ") {
+			name, _ := strconv.Unquote(strings.TrimPrefix(msg, "json: unknown field "))
+			if len(name) > 64 {
+				name = name[:64]
+			}
+			return nil, pulse.Invalid(pulse.FieldError{Field: name, Message: "is not a known field (the body is {\"events\": [...]})", Reason: "field.unknown"})
+		}
+		return nil, pulse.Errorf(pulse.EBADREQUEST, "the body is not valid JSON")
+	}
+	if dec.More() {
+		return nil, pulse.Errorf(pulse.EBADREQUEST, "the body holds more than one JSON value")
+	}
+	if len(in.Events) == 0 || len(in.Events) > max {
+		return nil, pulse.Invalid(pulse.FieldError{Field: "events", Message: fmt.Sprintf("must hold 1 to %d events", max), Reason: "events.count"})
+	}
+	return in.Events, nil
+}
