@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -101,6 +102,7 @@ func postgresURL(t *testing.T) string {
 type node struct {
 	t     *testing.T
 	URL   string
+	DB    string // the database URL, so a peer node can share it
 	App   *app.App
 	Clock *fakeClock
 }
@@ -115,7 +117,11 @@ func startNode(t *testing.T, dbURL string, clock *fakeClock, mutate func(*config
 	if mutate != nil {
 		mutate(&cfg)
 	}
-	a, err := app.New(context.Background(), cfg, app.Options{Clock: clock})
+	opts := app.Options{Clock: clock}
+	if os.Getenv("PULSESTREAM_TEST_LOG") != "" { // server logs on stderr, for debugging a test
+		opts.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	}
+	a, err := app.New(context.Background(), cfg, opts)
 	if err != nil {
 		t.Fatalf("start node: %v", err)
 	}
@@ -125,7 +131,7 @@ func startNode(t *testing.T, dbURL string, clock *fakeClock, mutate func(*config
 		srv.Close()
 		_ = a.Close()
 	})
-	return &node{t: t, URL: srv.URL, App: a, Clock: clock}
+	return &node{t: t, URL: srv.URL, DB: dbURL, App: a, Clock: clock}
 }
 
 // eachBackend runs fn as a parallel sub-test per backend with a fresh node.
@@ -158,9 +164,20 @@ func (r *response) JSON(t *testing.T) map[string]any {
 	return m
 }
 
-// do sends a request; body may be a string, []byte or any JSON value.
+// do sends a request; body may be a string, []byte, an io.Reader (sent
+// without a length, i.e. chunked) or any JSON value. headers are name, value
+// pairs; an empty value removes the header.
 func (n *node) do(method, path, key string, body any, headers ...string) *response {
 	n.t.Helper()
+	r, err := n.send(method, path, key, body, headers...)
+	if err != nil {
+		n.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	return r
+}
+
+// send is do without the testing.T, for use from other goroutines.
+func (n *node) send(method, path, key string, body any, headers ...string) (*response, error) {
 	var rd io.Reader
 	switch b := body.(type) {
 	case nil:
@@ -168,16 +185,18 @@ func (n *node) do(method, path, key string, body any, headers ...string) *respon
 		rd = strings.NewReader(b)
 	case []byte:
 		rd = bytes.NewReader(b)
+	case io.Reader:
+		rd = struct{ io.Reader }{b} // hide the type so the length is unknown
 	default:
 		data, err := json.Marshal(b)
 		if err != nil {
-			n.t.Fatal(err)
+			return nil, err
 		}
 		rd = bytes.NewReader(data)
 	}
 	req, err := http.NewRequest(method, n.URL+path, rd)
 	if err != nil {
-		n.t.Fatal(err)
+		return nil, err
 	}
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
@@ -186,18 +205,22 @@ func (n *node) do(method, path, key string, body any, headers ...string) *respon
 		req.Header.Set("Authorization", "Bearer "+key)
 	}
 	for i := 0; i+1 < len(headers); i += 2 {
-		req.Header.Set(headers[i], headers[i+1])
+		if headers[i+1] == "" {
+			req.Header.Del(headers[i])
+		} else {
+			req.Header.Set(headers[i], headers[i+1])
+		}
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		n.t.Fatalf("%s %s: %v", method, path, err)
+		return nil, err
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(resp.Body)
 	if err != nil {
-		n.t.Fatal(err)
+		return nil, err
 	}
-	return &response{Status: resp.StatusCode, Header: resp.Header, Body: data}
+	return &response{Status: resp.StatusCode, Header: resp.Header, Body: data}, nil
 }
 
 // tenant creates a tenant through the admin API and returns its id and key.
