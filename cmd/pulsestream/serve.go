@@ -14,6 +14,7 @@ import (
 
 	"pulsestream/internal/app"
 	"pulsestream/internal/config"
+	"pulsestream/internal/redis"
 )
 
 var errUsage = errors.New("usage")
@@ -43,6 +44,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 		return err
 	}
 	logger := newLogger(cfg, stderr)
+	redis.RouteClientLogs(logger)
 	a, err := app.New(ctx, cfg, app.Options{Logger: logger, Stderr: stderr})
 	if err != nil {
 		return err
