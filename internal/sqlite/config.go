@@ -1,0 +1,66 @@
+package sqlite
+
+import (
+	"fmt"
+	"time"
+)
+
+// Config tunes the database. The zero value is usable: Open applies
+// WithDefaults.
+type Config struct {
+	// Synchronous is SQLite's synchronous pragma: "NORMAL" (the default)
+	// never loses a committed transaction when the process crashes in WAL
+	// mode, but may lose the last ones on power loss; "FULL" survives
+	// power loss at the cost of an fsync per commit; "EXTRA" is stricter.
+	Synchronous string
+	// CacheSizeKiB is the page cache of each connection (writer and every
+	// reader). Default 64 MiB.
+	CacheSizeKiB int
+	// MmapSizeBytes is how much of the file each connection maps into
+	// memory for reads. Default 256 MiB.
+	MmapSizeBytes int64
+	// BusyTimeout is how long a statement waits for a lock held by another
+	// process before failing with EUNAVAILABLE. Default 5s.
+	BusyTimeout time.Duration
+	// ReadConns is the size of the read pool. Default 4.
+	ReadConns int
+}
+
+// WithDefaults returns c with every zero field set to its default.
+func (c Config) WithDefaults() Config {
+	if c.Synchronous == "" {
+		c.Synchronous = "NORMAL"
+	}
+	if c.CacheSizeKiB == 0 {
+		c.CacheSizeKiB = 64 << 10
+	}
+	if c.MmapSizeBytes == 0 {
+		c.MmapSizeBytes = 256 << 20
+	}
+	if c.BusyTimeout == 0 {
+		c.BusyTimeout = 5 * time.Second
+	}
+	if c.ReadConns == 0 {
+		c.ReadConns = 4
+	}
+	return c
+}
+
+func (c Config) validate() error {
+	switch c.Synchronous {
+	case "NORMAL", "FULL", "EXTRA":
+	default:
+		return fmt.Errorf("sqlite: synchronous must be NORMAL, FULL or EXTRA, not %q", c.Synchronous)
+	}
+	switch {
+	case c.CacheSizeKiB < 0:
+		return fmt.Errorf("sqlite: cache size must not be negative")
+	case c.MmapSizeBytes < 0:
+		return fmt.Errorf("sqlite: mmap size must not be negative")
+	case c.BusyTimeout < 0:
+		return fmt.Errorf("sqlite: busy timeout must not be negative")
+	case c.ReadConns < 1:
+		return fmt.Errorf("sqlite: read connections must be at least 1")
+	}
+	return nil
+}

@@ -1,0 +1,55 @@
+package sqlite
+
+import (
+	"context"
+	"time"
+)
+
+// defaultChunk is used when Maintain is given no chunk size.
+const defaultChunk = 1000
+
+// Maintain deletes, for every tenant, the events older than now minus the
+// tenant's retention, at most chunk rows per statement (each its own short
+// write transaction, so ingestion is never blocked for long). It loops
+// until no expired event is left and returns how many it removed; on error
+// it returns the count so far. Tag rows go with their events (trigger).
+func (db *DB) Maintain(ctx context.Context, now time.Time, chunk int) (int, error) {
+	if chunk <= 0 {
+		chunk = defaultChunk
+	}
+	type tenant struct {
+		id   string
+		days int
+	}
+	tenants, err := queryAll(ctx, db, "maintain", func(row scanner) (tenant, error) {
+		var t tenant
+		return t, row.Scan(&t.id, &t.days)
+	}, `SELECT id, retention_days FROM tenants ORDER BY id`)
+	if err != nil {
+		return 0, err
+	}
+
+	removed := 0
+	for _, t := range tenants {
+		cutoff := micros(now.Add(-time.Duration(t.days) * 24 * time.Hour))
+		for {
+			res, err := db.write.ExecContext(ctx, `DELETE FROM events WHERE id IN
+				(SELECT id FROM events WHERE tenant_id = ? AND ts < ? ORDER BY ts LIMIT ?)`, t.id, cutoff, chunk)
+			if err != nil {
+				return removed, storeErr("maintain: delete expired events", err)
+			}
+			n, err := res.RowsAffected()
+			if err != nil {
+				return removed, storeErr("maintain: delete expired events", err)
+			}
+			removed += int(n)
+			if n < int64(chunk) {
+				break
+			}
+		}
+	}
+	if _, err := db.write.ExecContext(ctx, `PRAGMA optimize`); err != nil {
+		return removed, storeErr("maintain: optimize", err)
+	}
+	return removed, nil
+}
