@@ -287,26 +287,50 @@ func validEventType(s string) bool {
 
 // checkDuplicateKeys refuses an object that names a top-level key twice:
 // encoding/json would silently keep the last one, so a client could not
-// tell which value was stored.
+// tell which value was stored. raw has already been decoded, so it is valid
+// JSON; this is one allocation-free pass over its bytes.
 func checkDuplicateKeys(raw []byte) *FieldError {
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
-		return nil
-	}
-	seen := make(map[string]struct{}, 12)
-	for dec.More() {
-		t, err := dec.Token()
-		if err != nil {
-			return nil
-		}
-		k, _ := t.(string)
-		if _, dup := seen[k]; dup {
-			return &FieldError{Field: k, Message: "appears more than once", Reason: "field.duplicate"}
-		}
-		seen[k] = struct{}{}
-		var skip json.RawMessage
-		if err := dec.Decode(&skip); err != nil {
-			return nil
+	var keys [16][]byte
+	n := 0
+	depth := 0
+	for i := 0; i < len(raw); i++ {
+		switch c := raw[i]; c {
+		case '{', '[':
+			depth++
+		case '}', ']':
+			depth--
+		case '"':
+			start := i + 1
+			for i++; i < len(raw) && raw[i] != '"'; i++ {
+				if raw[i] == '\\' {
+					i++
+				}
+			}
+			if depth != 1 {
+				continue
+			}
+			// A top-level string is a key when a ':' follows it.
+			j := i + 1
+			for j < len(raw) && (raw[j] == ' ' || raw[j] == '\t' || raw[j] == '\n' || raw[j] == '\r') {
+				j++
+			}
+			if j >= len(raw) || raw[j] != ':' {
+				continue
+			}
+			key := raw[start:i]
+			for _, k := range keys[:min(n, len(keys))] {
+				if bytes.Equal(k, key) {
+					name, err := strconv.Unquote(`"` + string(key) + `"`)
+					if err != nil || len(name) > 64 {
+						name = string(key[:min(len(key), 64)])
+					}
+					return &FieldError{Field: name, Message: "appears more than once", Reason: "field.duplicate"}
+				}
+			}
+			if n < len(keys) {
+				keys[n] = key
+			}
+			n++
 		}
 	}
 	return nil

@@ -24,6 +24,17 @@ type Config struct {
 	BusyTimeout time.Duration
 	// ReadConns is the size of the read pool. Default 4.
 	ReadConns int
+
+	// Group commit (see groupcommit.go). MaxGroupEvents caps the events of
+	// one merged transaction (default 5000); MaxGroupWait is how long the
+	// committer waits for more requests before committing (default 0:
+	// merge only what is already queued, adding no latency);
+	// MaxQueuedRequests bounds the queue (default 1024; beyond it, 503);
+	// GroupTimeout bounds one transaction (default 10s).
+	MaxGroupEvents    int
+	MaxGroupWait      time.Duration
+	MaxQueuedRequests int
+	GroupTimeout      time.Duration
 }
 
 // WithDefaults returns c with every zero field set to its default.
@@ -43,6 +54,15 @@ func (c Config) WithDefaults() Config {
 	if c.ReadConns == 0 {
 		c.ReadConns = 4
 	}
+	if c.MaxGroupEvents == 0 {
+		c.MaxGroupEvents = 5000
+	}
+	if c.MaxQueuedRequests == 0 {
+		c.MaxQueuedRequests = 1024
+	}
+	if c.GroupTimeout == 0 {
+		c.GroupTimeout = 10 * time.Second
+	}
 	return c
 }
 
@@ -61,6 +81,8 @@ func (c Config) validate() error {
 		return fmt.Errorf("sqlite: busy timeout must not be negative")
 	case c.ReadConns < 1:
 		return fmt.Errorf("sqlite: read connections must be at least 1")
+	case c.MaxGroupEvents < 1 || c.MaxQueuedRequests < 1 || c.MaxGroupWait < 0 || c.GroupTimeout <= 0:
+		return fmt.Errorf("sqlite: group commit settings must be positive")
 	}
 	return nil
 }

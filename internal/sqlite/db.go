@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/mattn/go-sqlite3"
@@ -32,6 +33,16 @@ type DB struct {
 	write *sql.DB // exactly one connection, BEGIN IMMEDIATE
 	read  *sql.DB // query_only connections
 	path  string
+	cfg   Config
+
+	// group commit (groupcommit.go)
+	queue     chan insertReq
+	closing   chan struct{}
+	loopDone  chan struct{}
+	closeOnce sync.Once
+	started   bool
+
+	fullInsert *sql.Stmt // the insertChunk-row insert, prepared at Open
 }
 
 // Open opens (creating if needed, with its folder) the database named by
@@ -53,7 +64,8 @@ func Open(ctx context.Context, dsn string, cfg Config) (*DB, error) {
 		return nil, fmt.Errorf("sqlite: create folder: %w", err)
 	}
 
-	db := &DB{path: path}
+	db := &DB{path: path, cfg: cfg, queue: make(chan insertReq, cfg.MaxQueuedRequests),
+		closing: make(chan struct{}), loopDone: make(chan struct{})}
 	db.write = sql.OpenDB(newConnector(path, cfg, true))
 	db.write.SetMaxOpenConns(1)
 	db.write.SetMaxIdleConns(1)
@@ -72,6 +84,13 @@ func Open(ctx context.Context, dsn string, cfg Config) (*DB, error) {
 		db.Close()
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
+	if db.fullInsert, err = db.write.PrepareContext(ctx, insertSQL(insertChunk)); err != nil {
+		db.write.Close()
+		db.read.Close()
+		return nil, fmt.Errorf("sqlite: prepare insert: %w", err)
+	}
+	db.started = true
+	go db.commitLoop()
 	return db, nil
 }
 
@@ -90,8 +109,16 @@ func (db *DB) migrate(ctx context.Context) error {
 	return nil
 }
 
-// Close closes both pools.
+// Close stops the group committer (queued writes are refused with
+// EUNAVAILABLE; a group being committed finishes) and closes both pools.
 func (db *DB) Close() error {
+	db.closeOnce.Do(func() { close(db.closing) })
+	if db.started {
+		<-db.loopDone
+	}
+	if db.fullInsert != nil {
+		db.fullInsert.Close()
+	}
 	var errs []error
 	if db.read != nil {
 		errs = append(errs, db.read.Close())

@@ -16,86 +16,163 @@ const eventColumns = `id, tenant_id, external_id, event_type, severity, service,
 // eventColumnsE is eventColumns qualified by the alias e, for joins.
 var eventColumnsE = "e." + strings.ReplaceAll(eventColumns, ", ", ", e.")
 
-// InsertEvents stores events in one IMMEDIATE transaction. The unique index
-// on (tenant_id, external_id) decides what is new; a repeated external_id
-// (stored before or earlier in the call) resolves to the stored event.
-func (db *DB) InsertEvents(ctx context.Context, tenantID string, events []*pulse.Event) ([]pulse.InsertResult, error) {
+// insertEvents stores one request's events inside tx (the group commit's
+// transaction, see groupcommit.go). The unique index on (tenant_id,
+// external_id) decides duplicates: rows go in with multi-row INSERT ... ON
+// CONFLICT DO NOTHING RETURNING id, and the rows not returned are resolved
+// against what is stored. Repeats inside the call follow their first
+// occurrence.
+func (db *DB) insertEvents(ctx context.Context, tx *sql.Tx, tenantID string, events []*pulse.Event) ([]pulse.InsertResult, error) {
+	results := make([]pulse.InsertResult, len(events))
+	firstOf := make(map[string]int, len(events)) // external_id → index of its first occurrence
+	fresh := make([]int, 0, len(events))
 	for i, e := range events {
 		if e.TenantID != tenantID {
 			return nil, fmt.Errorf("insert events: event %d belongs to another tenant", i)
 		}
-	}
-	results := make([]pulse.InsertResult, len(events))
-	if len(events) == 0 {
-		return results, nil
-	}
-	err := db.inTx(ctx, "insert events", func(tx *sql.Tx) error {
-		ins, err := tx.PrepareContext(ctx, `INSERT INTO events (`+eventColumns+`)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-			ON CONFLICT (tenant_id, external_id) WHERE external_id IS NOT NULL DO NOTHING`)
-		if err != nil {
-			return storeErr("insert events: prepare", err)
-		}
-		defer ins.Close()
-		var insTag, existing *sql.Stmt
-		// stored is what the call knows about each external_id so far.
-		stored := map[string]pulse.StoredRef{}
-		for i, e := range events {
-			if e.ExternalID != "" {
-				if ref, ok := stored[e.ExternalID]; ok {
-					results[i] = resolve(e, ref)
-					continue
-				}
-			}
-			row, err := eventRow(e)
-			if err != nil {
-				return err
-			}
-			res, err := ins.ExecContext(ctx, row...)
-			if err != nil {
-				return storeErr("insert events", err)
-			}
-			n, err := res.RowsAffected()
-			if err != nil {
-				return storeErr("insert events", err)
-			}
-			if n == 0 { // the external_id was stored before this call
-				if existing == nil {
-					if existing, err = tx.PrepareContext(ctx, `SELECT id, content_hash FROM events WHERE tenant_id = ? AND external_id = ?`); err != nil {
-						return storeErr("insert events: prepare", err)
-					}
-					defer existing.Close()
-				}
-				var ref pulse.StoredRef
-				if err := existing.QueryRowContext(ctx, tenantID, e.ExternalID).Scan(&ref.ID, &ref.ContentHash); err != nil {
-					return storeErr("insert events: resolve external id", err)
-				}
-				stored[e.ExternalID] = ref
-				results[i] = resolve(e, ref)
+		if e.ExternalID != "" {
+			if _, ok := firstOf[e.ExternalID]; ok {
 				continue
 			}
+			firstOf[e.ExternalID] = i
+		}
+		fresh = append(fresh, i)
+	}
+
+	inserted := make(map[string]struct{}, len(fresh))
+	for start := 0; start < len(fresh); start += insertChunk {
+		chunk := fresh[start:min(start+insertChunk, len(fresh))]
+		args := make([]any, 0, len(chunk)*eventColumnCount)
+		for _, i := range chunk {
+			row, err := eventRow(events[i])
+			if err != nil {
+				return nil, err
+			}
+			args = append(args, row...)
+		}
+		stmt, err := db.insertStmt(ctx, tx, len(chunk))
+		if err != nil {
+			return nil, err
+		}
+		rows, err := stmt.QueryContext(ctx, args...)
+		if err != nil {
+			return nil, storeErr("insert events", err)
+		}
+		for rows.Next() {
+			var id string
+			if err := rows.Scan(&id); err != nil {
+				rows.Close()
+				return nil, storeErr("insert events", err)
+			}
+			inserted[id] = struct{}{}
+		}
+		if err := rows.Close(); err != nil {
+			return nil, storeErr("insert events", err)
+		}
+		if err := rows.Err(); err != nil {
+			return nil, storeErr("insert events", err)
+		}
+	}
+
+	var lost []string // external ids stored before this call
+	for _, i := range fresh {
+		e := events[i]
+		if _, ok := inserted[e.ID]; ok {
 			results[i] = pulse.InsertResult{Status: pulse.Created, ID: e.ID}
-			if e.ExternalID != "" {
-				stored[e.ExternalID] = pulse.StoredRef{ID: e.ID, ContentHash: e.ContentHash}
-			}
-			if len(e.Tags) > 0 && insTag == nil {
-				if insTag, err = tx.PrepareContext(ctx, `INSERT INTO event_tags (tenant_id, key, value, ts, event_id) VALUES (?, ?, ?, ?, ?)`); err != nil {
-					return storeErr("insert events: prepare", err)
+		} else {
+			lost = append(lost, e.ExternalID)
+		}
+	}
+	if len(lost) > 0 {
+		stored, err := lookupExternalIDs(ctx, tx, tenantID, lost)
+		if err != nil {
+			return nil, err
+		}
+		for _, i := range fresh {
+			if results[i].Status == 0 {
+				ref, ok := stored[events[i].ExternalID]
+				if !ok {
+					return nil, fmt.Errorf("insert events: event %d neither stored nor found", i)
 				}
-				defer insTag.Close()
-			}
-			for k, v := range e.Tags {
-				if _, err := insTag.ExecContext(ctx, tenantID, k, v, micros(e.Timestamp), e.ID); err != nil {
-					return storeErr("insert events: tags", err)
-				}
+				results[i] = resolve(events[i], ref)
 			}
 		}
-		return nil
-	})
-	if err != nil {
-		return nil, err
+	}
+	for i, e := range events {
+		if results[i].Status == 0 { // a repeat inside the call
+			f := firstOf[e.ExternalID]
+			ref := pulse.StoredRef{ID: results[f].ID, ContentHash: events[f].ContentHash}
+			if results[f].Status == pulse.Conflict {
+				ref.ContentHash = "" // the stored content is not the first occurrence's
+			}
+			results[i] = resolve(e, ref)
+		}
+	}
+
+	var tagArgs []any
+	for _, i := range fresh {
+		e := events[i]
+		if results[i].Status != pulse.Created {
+			continue
+		}
+		for k, v := range e.Tags {
+			tagArgs = append(tagArgs, tenantID, k, v, micros(e.Timestamp), e.ID)
+		}
+	}
+	for len(tagArgs) > 0 {
+		n := min(len(tagArgs)/5, tagChunk)
+		q := "INSERT INTO event_tags (tenant_id, key, value, ts, event_id) VALUES " + placeholders(n, 5)
+		if _, err := tx.ExecContext(ctx, q, tagArgs[:n*5]...); err != nil {
+			return nil, storeErr("insert events: tags", err)
+		}
+		tagArgs = tagArgs[n*5:]
 	}
 	return results, nil
+}
+
+const (
+	eventColumnCount = 15
+	insertChunk      = 64  // rows per INSERT (15 parameters each)
+	tagChunk         = 200 // tag rows per INSERT (5 parameters each)
+)
+
+// insertStmt returns the prepared multi-row insert for n rows; full chunks
+// reuse one statement prepared on the writer connection at Open (it cannot
+// be prepared later: the only connection is then busy in the transaction).
+func (db *DB) insertStmt(ctx context.Context, tx *sql.Tx, n int) (*sql.Stmt, error) {
+	if n == insertChunk {
+		return tx.StmtContext(ctx, db.fullInsert), nil
+	}
+	stmt, err := tx.PrepareContext(ctx, insertSQL(n))
+	if err != nil {
+		return nil, storeErr("insert events: prepare", err)
+	}
+	return stmt, nil
+}
+
+func insertSQL(n int) string {
+	return "INSERT INTO events (" + eventColumns + ") VALUES " + placeholders(n, eventColumnCount) +
+		" ON CONFLICT (tenant_id, external_id) WHERE external_id IS NOT NULL DO NOTHING RETURNING id"
+}
+
+// placeholders returns "(?, ?), (?, ?)" for rows × cols.
+func placeholders(rows, cols int) string {
+	var b strings.Builder
+	b.Grow(rows * (cols*3 + 3))
+	for r := range rows {
+		if r > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteByte('(')
+		for c := range cols {
+			if c > 0 {
+				b.WriteString(", ")
+			}
+			b.WriteByte('?')
+		}
+		b.WriteByte(')')
+	}
+	return b.String()
 }
 
 func resolve(e *pulse.Event, ref pulse.StoredRef) pulse.InsertResult {
@@ -166,6 +243,16 @@ const lookupBatch = 500
 
 // LookupExternalIDs returns the stored id and hash of each known external id.
 func (db *DB) LookupExternalIDs(ctx context.Context, tenantID string, externalIDs []string) (map[string]pulse.StoredRef, error) {
+	return lookupExternalIDs(ctx, db.read, tenantID, externalIDs)
+}
+
+type querier interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+}
+
+// lookupExternalIDs reads what is stored for externalIDs, on the read pool
+// or inside a write transaction.
+func lookupExternalIDs(ctx context.Context, q querier, tenantID string, externalIDs []string) (map[string]pulse.StoredRef, error) {
 	out := make(map[string]pulse.StoredRef, len(externalIDs))
 	for len(externalIDs) > 0 {
 		batch := externalIDs[:min(lookupBatch, len(externalIDs))]
@@ -175,18 +262,25 @@ func (db *DB) LookupExternalIDs(ctx context.Context, tenantID string, externalID
 		for _, id := range batch {
 			args = append(args, id)
 		}
-		_, err := queryAll(ctx, db, "lookup external ids", func(row scanner) (struct{}, error) {
-			var ext string
-			var ref pulse.StoredRef
-			if err := row.Scan(&ext, &ref.ID, &ref.ContentHash); err != nil {
-				return struct{}{}, err
-			}
-			out[ext] = ref
-			return struct{}{}, nil
-		}, `SELECT external_id, id, content_hash FROM events
+		rows, err := q.QueryContext(ctx, `SELECT external_id, id, content_hash FROM events
 			WHERE tenant_id = ? AND external_id IN (?`+strings.Repeat(", ?", len(batch)-1)+`)`, args...)
 		if err != nil {
-			return nil, err
+			return nil, storeErr("lookup external ids", err)
+		}
+		for rows.Next() {
+			var ext string
+			var ref pulse.StoredRef
+			if err := rows.Scan(&ext, &ref.ID, &ref.ContentHash); err != nil {
+				rows.Close()
+				return nil, storeErr("lookup external ids", err)
+			}
+			out[ext] = ref
+		}
+		if err := rows.Close(); err != nil {
+			return nil, storeErr("lookup external ids", err)
+		}
+		if err := rows.Err(); err != nil {
+			return nil, storeErr("lookup external ids", err)
 		}
 	}
 	return out, nil

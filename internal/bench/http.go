@@ -1,0 +1,213 @@
+package bench
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// HTTPOptions configure the scenarios run against a server.
+type HTTPOptions struct {
+	Target        string // base URL, e.g. http://127.0.0.1:8000
+	AdminToken    string
+	ServerPID     int // 0: CPU and RSS are not reported
+	Backend       string
+	BatchEvents   int // ingest-batch / ingest-dup total events
+	BatchSize     int
+	BatchClients  int
+	SingleEvents  int
+	SingleClients int
+	SearchQueries int
+	Log           io.Writer
+}
+
+// Runner runs scenarios against one tenant it creates.
+type Runner struct {
+	o      HTTPOptions
+	client *http.Client
+	key    string
+	run    string
+
+	failures atomic.Int64
+}
+
+// NewRunner creates a tenant with a limit high enough never to throttle.
+func NewRunner(ctx context.Context, o HTTPOptions) (*Runner, error) {
+	tr := &http.Transport{MaxIdleConns: 256, MaxIdleConnsPerHost: 256, IdleConnTimeout: time.Minute}
+	r := &Runner{o: o, client: &http.Client{Transport: tr, Timeout: 60 * time.Second}, run: fmt.Sprintf("r%d", time.Now().UnixNano())}
+	body := fmt.Sprintf(`{"name":"bench-%s","rate_limit_per_minute":1000000000}`, r.run)
+	req, _ := http.NewRequestWithContext(ctx, "POST", o.Target+"/admin/v1/tenants", bytes.NewReader([]byte(body)))
+	req.Header.Set("Authorization", "Bearer "+o.AdminToken)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := r.client.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("create bench tenant: %w", err)
+	}
+	defer resp.Body.Close()
+	var out struct {
+		APIKey string `json:"api_key"`
+	}
+	if resp.StatusCode != http.StatusCreated || json.NewDecoder(resp.Body).Decode(&out) != nil {
+		return nil, fmt.Errorf("create bench tenant: status %d (is the admin token right?)", resp.StatusCode)
+	}
+	r.key = out.APIKey
+	return r, nil
+}
+
+// Run runs one named scenario.
+func (r *Runner) Run(ctx context.Context, scenario string) (Result, error) {
+	cpu0, _ := procCPU(r.o.ServerPID)
+	var res Result
+	var err error
+	switch scenario {
+	case "ingest-batch":
+		res, err = r.ingest(ctx, scenario, r.o.BatchEvents, r.o.BatchSize, r.o.BatchClients, 0)
+	case "ingest-dup":
+		res, err = r.ingest(ctx, scenario, r.o.BatchEvents, r.o.BatchSize, r.o.BatchClients, 0.3)
+	case "ingest-single":
+		res, err = r.ingest(ctx, scenario, r.o.SingleEvents, 1, r.o.SingleClients, 0)
+	case "search":
+		res, err = r.search(ctx)
+	default:
+		return Result{}, fmt.Errorf("unknown scenario %q (ingest-batch, ingest-single, ingest-dup, search)", scenario)
+	}
+	res.Backend = r.o.Backend
+	if r.o.ServerPID > 0 {
+		if cpu1, ok := procCPU(r.o.ServerPID); ok {
+			res.ServerCPUSec = cpu1 - cpu0
+			if res.Seconds > 0 {
+				res.ServerCores = res.ServerCPUSec / res.Seconds
+			}
+		}
+		res.PeakRSSMB, _ = procPeakRSS(r.o.ServerPID)
+	}
+	return res, err
+}
+
+// ingest sends total events in requests of size events from clients
+// goroutines; dupShare of the requests replay an earlier request.
+func (r *Runner) ingest(ctx context.Context, name string, total, size, clients int, dupShare float64) (Result, error) {
+	run := r.run + "-" + name // each scenario has its own external ids
+	path := "/api/v1/events/batch"
+	if size == 1 {
+		path = "/api/v1/events"
+	}
+	requests := (total + size - 1) / size
+	var next atomic.Int64
+	var errs, sent atomic.Int64
+	lat := make([]latencies, clients)
+	base := time.Now().Add(-time.Minute)
+	start := time.Now()
+	var wg sync.WaitGroup
+	for c := range clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			buf := make([]byte, 0, size*700+32)
+			for ctx.Err() == nil {
+				i := int(next.Add(1) - 1)
+				if i >= requests {
+					return
+				}
+				first := i * size
+				if dupShare > 0 && i > 0 && float64(i%10) < dupShare*10 {
+					first = (i / 2) * size // replay an earlier request's events
+				}
+				buf = buf[:0]
+				if size > 1 {
+					buf = append(buf, `{"events":[`...)
+				}
+				for k := range size {
+					if k > 0 {
+						buf = append(buf, ',')
+					}
+					buf = eventJSON(buf, run, first+k, base.Add(time.Duration(first+k)*time.Microsecond))
+				}
+				if size > 1 {
+					buf = append(buf, "]}"...)
+				}
+				t0 := time.Now()
+				ok := r.post(ctx, path, buf)
+				lat[c] = append(lat[c], time.Since(t0))
+				if !ok {
+					errs.Add(1)
+				} else {
+					sent.Add(int64(size))
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	secs := time.Since(start).Seconds()
+	var all latencies
+	for _, l := range lat {
+		all = append(all, l...)
+	}
+	return Result{
+		Scenario: name, Events: int(sent.Load()), Requests: requests, Errors: int(errs.Load()), Seconds: secs,
+		EventsPerSec: float64(sent.Load()) / secs, P50Ms: all.pct(0.5), P99Ms: all.pct(0.99),
+	}, ctx.Err()
+}
+
+func (r *Runner) post(ctx context.Context, path string, body []byte) bool {
+	req, _ := http.NewRequestWithContext(ctx, "POST", r.o.Target+path, bytes.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+r.key)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := r.client.Do(req)
+	if err != nil {
+		if r.o.Log != nil && r.failures.Add(1) <= 3 {
+			fmt.Fprintf(r.o.Log, "bench: %s: %v\n", path, err)
+		}
+		return false
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	ok := resp.StatusCode == http.StatusOK || resp.StatusCode == http.StatusCreated
+	if !ok && r.o.Log != nil && r.failures.Add(1) <= 3 {
+		fmt.Fprintf(r.o.Log, "bench: %s answered %d\n", path, resp.StatusCode)
+	}
+	return ok
+}
+
+// search runs filtered newest-100 queries over the tenant's events.
+func (r *Runner) search(ctx context.Context) (Result, error) {
+	queries := []url.Values{
+		{"service": {"checkout"}, "limit": {"100"}},
+		{"min_severity": {"error"}, "limit": {"100"}},
+		{"service": {"payments"}, "status_code_min": {"500"}, "limit": {"100"}},
+		{"tag": {"region:eu-1"}, "limit": {"100"}},
+		{"event_type": {"http.error"}, "severity": {"error"}, "limit": {"100"}},
+		{"user_id": {"user-42"}, "limit": {"100"}},
+		{"limit": {"100"}},
+	}
+	var lat latencies
+	errs := 0
+	start := time.Now()
+	for i := range r.o.SearchQueries {
+		q := queries[i%len(queries)]
+		req, _ := http.NewRequestWithContext(ctx, "GET", r.o.Target+"/api/v1/events?"+q.Encode(), nil)
+		req.Header.Set("Authorization", "Bearer "+r.key)
+		t0 := time.Now()
+		resp, err := r.client.Do(req)
+		if err != nil {
+			errs++
+			continue
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		lat = append(lat, time.Since(t0))
+		if resp.StatusCode != http.StatusOK {
+			errs++
+		}
+	}
+	secs := time.Since(start).Seconds()
+	return Result{Scenario: "search", Requests: r.o.SearchQueries, Errors: errs, Seconds: secs,
+		EventsPerSec: float64(len(lat)) / secs, P50Ms: lat.pct(0.5), P99Ms: lat.pct(0.99), Note: "events_per_sec = queries/s"}, ctx.Err()
+}

@@ -1,0 +1,139 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"time"
+
+	"pulsestream/internal/pulse"
+)
+
+// Group commit: SQLite has one writer, so concurrent InsertEvents calls are
+// queued and one committer goroutine (owned by the DB: started in Open,
+// stopped in Close) merges whatever is waiting — up to MaxGroupEvents
+// events, waiting at most MaxGroupWait for more — into ONE transaction, then
+// answers every caller. A caller is answered only after its events are
+// committed; if the commit fails, every caller of that group gets the error
+// and nothing of the group is kept. The queue is bounded: when it is full,
+// InsertEvents fails at once with EUNAVAILABLE (503 + Retry-After) instead
+// of holding unbounded memory.
+
+type insertReq struct {
+	ctx      context.Context
+	tenantID string
+	events   []*pulse.Event
+	done     chan insertResp
+}
+
+type insertResp struct {
+	results []pulse.InsertResult
+	err     error
+}
+
+// InsertEvents implements pulse.EventStore through the group committer.
+func (db *DB) InsertEvents(ctx context.Context, tenantID string, events []*pulse.Event) ([]pulse.InsertResult, error) {
+	if len(events) == 0 {
+		return []pulse.InsertResult{}, nil
+	}
+	req := insertReq{ctx: ctx, tenantID: tenantID, events: events, done: make(chan insertResp, 1)}
+	select {
+	case db.queue <- req:
+	case <-db.closing:
+		return nil, pulse.Unavailable(errClosed, time.Second)
+	default:
+		return nil, &pulse.Error{Code: pulse.EUNAVAILABLE, Message: "the server is busy writing; retry shortly", RetryAfter: time.Second}
+	}
+	// Wait for the answer even if ctx ends: the group may already be
+	// committing this request, and the caller must learn the truth.
+	resp := <-req.done
+	return resp.results, resp.err
+}
+
+var errClosed = pulse.Errorf(pulse.EUNAVAILABLE, "the database is closing")
+
+// commitLoop is the committer goroutine.
+func (db *DB) commitLoop() {
+	defer close(db.loopDone)
+	for {
+		var first insertReq
+		select {
+		case first = <-db.queue:
+		case <-db.closing:
+			db.drainClosed()
+			return
+		}
+		group := []insertReq{first}
+		n := len(first.events)
+		var timer <-chan time.Time
+		if db.cfg.MaxGroupWait > 0 {
+			timer = time.After(db.cfg.MaxGroupWait)
+		}
+	collect:
+		for n < db.cfg.MaxGroupEvents {
+			select {
+			case r := <-db.queue:
+				group = append(group, r)
+				n += len(r.events)
+			default:
+				if timer == nil {
+					break collect
+				}
+				select {
+				case r := <-db.queue:
+					group = append(group, r)
+					n += len(r.events)
+				case <-timer:
+					break collect
+				}
+			}
+		}
+		db.commitGroup(group)
+	}
+}
+
+// commitGroup runs one transaction for the whole group. A request whose
+// context already ended is answered with its error and left out.
+func (db *DB) commitGroup(group []insertReq) {
+	live := group[:0:0]
+	for _, r := range group {
+		if err := r.ctx.Err(); err != nil {
+			r.done <- insertResp{err: pulse.Unavailable(err, time.Second)}
+			continue
+		}
+		live = append(live, r)
+	}
+	if len(live) == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), db.cfg.GroupTimeout)
+	defer cancel()
+	results := make([][]pulse.InsertResult, len(live))
+	err := db.inTx(ctx, "insert events", func(tx *sql.Tx) error {
+		for i, r := range live {
+			res, err := db.insertEvents(ctx, tx, r.tenantID, r.events)
+			if err != nil {
+				return err
+			}
+			results[i] = res
+		}
+		return nil
+	})
+	for i, r := range live {
+		if err != nil {
+			r.done <- insertResp{err: err}
+		} else {
+			r.done <- insertResp{results: results[i]}
+		}
+	}
+}
+
+func (db *DB) drainClosed() {
+	for {
+		select {
+		case r := <-db.queue:
+			r.done <- insertResp{err: pulse.Unavailable(errClosed, time.Second)}
+		default:
+			return
+		}
+	}
+}
