@@ -24,6 +24,7 @@ Usage:
   pulsestream apikey create TENANT_ID [--name N] [--scopes ingest,read,admin] [--expires-in 720h]
   pulsestream apikey list TENANT_ID
   pulsestream apikey revoke TENANT_ID KEY_ID
+  pulsestream bench [storage] [--database URL | --target URL --admin-token T] [--scenarios ...]
   pulsestream version
 
 Every flag can also be set with a PULSESTREAM_* environment variable
@@ -54,6 +55,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		err = tenantCmd(ctx, args[1:], getenv, stdout, stderr)
 	case "apikey":
 		err = apikeyCmd(ctx, args[1:], getenv, stdout, stderr)
+	case "bench":
+		err = benchCmd(ctx, args[1:], getenv, stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "pulsestream", version)
 	case "help", "-h", "--help":

@@ -1,0 +1,172 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"pulsestream/internal/app"
+	"pulsestream/internal/bench"
+	"pulsestream/internal/config"
+)
+
+// benchCmd runs `pulsestream bench [storage] [flags]`.
+func benchCmd(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	storage := len(args) > 0 && args[0] == "storage"
+	if storage {
+		args = args[1:]
+	}
+	var (
+		target, admin, database, scenarios, jsonOut string
+		o                                           bench.HTTPOptions
+		storageEvents, storageClients               int
+	)
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&target, "target", "", "URL of a running server (empty: start one as a child process)")
+	fs.StringVar(&admin, "admin-token", "", "admin token of --target (to create the bench tenant)")
+	fs.StringVar(&database, "database", "", "database of the started server / of bench storage (default: a new SQLite file in a temp folder)")
+	fs.StringVar(&scenarios, "scenarios", "ingest-batch,ingest-single,ingest-dup,search", "comma-separated scenarios")
+	fs.IntVar(&o.BatchEvents, "batch-events", 1_000_000, "events in ingest-batch and ingest-dup")
+	fs.IntVar(&o.BatchSize, "batch-size", 100, "events per batch request (and per InsertEvents in bench storage)")
+	fs.IntVar(&o.BatchClients, "batch-clients", 8, "concurrent clients for batches")
+	fs.IntVar(&o.SingleEvents, "single-events", 200_000, "events in ingest-single")
+	fs.IntVar(&o.SingleClients, "single-clients", 50, "concurrent clients for single events")
+	fs.IntVar(&o.SearchQueries, "search-queries", 2000, "queries in search")
+	fs.IntVar(&storageEvents, "storage-events", 1_000_000, "rows written by bench storage")
+	fs.IntVar(&storageClients, "storage-clients", 8, "concurrent writers in bench storage")
+	fs.StringVar(&jsonOut, "json", "", "also write the results as JSON to this file")
+	if err := config.Parse(fs, args, func(string) string { return "" }); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return errUsage
+		}
+		return err
+	}
+	if database == "" {
+		dir, err := os.MkdirTemp("", "pulsestream-bench-")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(dir)
+		database = "sqlite://" + filepath.Join(dir, "bench.db")
+	}
+	o.Backend = strings.SplitN(database, ":", 2)[0]
+	if target != "" {
+		o.Backend = "remote"
+	}
+	var results []bench.Result
+
+	if storage {
+		cfg := config.Default()
+		cfg.DatabaseURL = database
+		s, err := app.OpenStore(ctx, cfg, slog.New(slog.DiscardHandler))
+		if err != nil {
+			return err
+		}
+		defer s.Close()
+		fmt.Fprintf(stderr, "bench storage: %d rows, %d per transaction, %d writers on %s\n", storageEvents, o.BatchSize, storageClients, o.Backend)
+		r, err := bench.Storage(ctx, s, o.Backend, storageEvents, o.BatchSize, storageClients)
+		if err != nil {
+			return err
+		}
+		results = append(results, r)
+	} else {
+		if target == "" {
+			admin = pulseTokenForBench()
+			srv, err := startChild(ctx, database, admin, stderr)
+			if err != nil {
+				return err
+			}
+			defer srv.stop()
+			target, o.ServerPID = srv.url, srv.cmd.Process.Pid
+		}
+		o.Target, o.AdminToken, o.Log = strings.TrimRight(target, "/"), admin, stderr
+		r, err := bench.NewRunner(ctx, o)
+		if err != nil {
+			return err
+		}
+		for _, sc := range strings.Split(scenarios, ",") {
+			sc = strings.TrimSpace(sc)
+			fmt.Fprintf(stderr, "running %s…\n", sc)
+			res, err := r.Run(ctx, sc)
+			if err != nil {
+				return err
+			}
+			results = append(results, res)
+		}
+	}
+	bench.PrintTable(stdout, results)
+	if jsonOut != "" {
+		data, _ := json.MarshalIndent(map[string]any{"date": time.Now().UTC().Format(time.RFC3339), "results": results}, "", "  ")
+		if err := os.WriteFile(jsonOut, data, 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func pulseTokenForBench() string { return fmt.Sprintf("bench-admin-%d", time.Now().UnixNano()) }
+
+type child struct {
+	cmd *exec.Cmd
+	url string
+}
+
+// startChild starts this binary as `serve` on a free port and waits for it.
+func startChild(ctx context.Context, database, admin string, stderr io.Writer) (*child, error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	cmd := exec.Command(exe, "serve", "--addr", addr, "--database", database, "--log-level", "warn")
+	cmd.Env = append(os.Environ(), "PULSESTREAM_ADMIN_TOKEN="+admin)
+	cmd.Stdout, cmd.Stderr = stderr, stderr
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	c := &child{cmd: cmd, url: "http://" + addr}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		resp, err := http.Get(c.url + "/ready")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return c, nil
+			}
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			c.stop()
+			return nil, fmt.Errorf("the bench server did not become ready")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func (c *child) stop() {
+	_ = c.cmd.Process.Signal(os.Interrupt)
+	done := make(chan struct{})
+	go func() { _ = c.cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(20 * time.Second):
+		_ = c.cmd.Process.Kill()
+		<-done
+	}
+}
