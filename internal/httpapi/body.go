@@ -8,6 +8,7 @@ import (
 	"mime"
 	"net/http"
 	"strings"
+	"unicode/utf8"
 
 	"pulsestream/internal/pulse"
 )
@@ -53,6 +54,9 @@ func readJSONBody(r *http.Request, max int64) ([]byte, error) {
 	}
 	if len(data) == 0 {
 		return nil, pulse.Errorf(pulse.EBADREQUEST, "the body is empty")
+	}
+	if !utf8.Valid(data) {
+		return nil, pulse.Errorf(pulse.EBADREQUEST, "the body is not valid UTF-8")
 	}
 	return data, nil
 }

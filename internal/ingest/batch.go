@@ -38,6 +38,9 @@ func DecodeBatch(body []byte, max int) ([]json.RawMessage, error) {
 	if dec.More() {
 		return nil, pulse.Errorf(pulse.EBADREQUEST, "the body holds more than one JSON value")
 	}
+	if fe := pulse.CheckObjectKeys(bytes.TrimSpace(body), []string{"events"}, ""); fe != nil {
+		return nil, pulse.Invalid(*fe)
+	}
 	if len(in.Events) == 0 || len(in.Events) > max {
 		return nil, pulse.Invalid(pulse.FieldError{Field: "events", Message: fmt.Sprintf("must hold 1 to %d events", max), Reason: "events.count"})
 	}

@@ -49,13 +49,24 @@ func (db *DB) InsertEvents(ctx context.Context, tenantID string, events []*pulse
 		if err = db.ensurePartitions(ctx, db.pool, times); err != nil {
 			return nil, err
 		}
-		err = pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
-			var err error
-			results, err = insertEvents(ctx, tx, tenantID, events)
-			return err
-		})
+		var commitUnknown bool
+		results, commitUnknown, err = db.insertTx(ctx, tenantID, events)
 		if err == nil {
 			return results, nil
+		}
+		if commitUnknown {
+			// The connection broke during COMMIT: the rows may or may not be
+			// stored. Ask the database on a fresh connection, so that a
+			// committed batch is never answered with a 503.
+			committed, cerr := db.committed(ctx, tenantID, events, results)
+			switch {
+			case cerr == nil && committed:
+				return results, nil
+			case cerr == nil:
+				return nil, dbError("insert events", err) // not stored: a clean 503
+			default:
+				return nil, pulse.Unavailable(fmt.Errorf("insert events: commit outcome unknown: %w (check: %v)", err, cerr), retryAfter)
+			}
 		}
 		if attempt == maxAttempts {
 			break
@@ -73,6 +84,45 @@ func (db *DB) InsertEvents(ctx context.Context, tenantID string, events []*pulse
 		return nil, pulse.Unavailable(fmt.Errorf("insert events: %w", err), retryAfter)
 	}
 	return nil, dbError("insert events", err)
+}
+
+// insertTx runs one attempt; commitUnknown reports that COMMIT itself failed
+// without an answer from the server.
+func (db *DB) insertTx(ctx context.Context, tenantID string, events []*pulse.Event) (results []pulse.InsertResult, commitUnknown bool, err error) {
+	tx, err := db.pool.Begin(ctx)
+	if err != nil {
+		return nil, false, err
+	}
+	results, err = insertEvents(ctx, tx, tenantID, events)
+	if err != nil {
+		_ = tx.Rollback(context.WithoutCancel(ctx))
+		return nil, false, err
+	}
+	if err := tx.Commit(ctx); err != nil {
+		var pgErr *pgconn.PgError
+		return results, !errors.As(err, &pgErr), err
+	}
+	return results, false, nil
+}
+
+// committed reports whether the first event the attempt created is stored.
+func (db *DB) committed(ctx context.Context, tenantID string, events []*pulse.Event, results []pulse.InsertResult) (bool, error) {
+	var probe *pulse.Event
+	for i, r := range results {
+		if r.Status == pulse.Created {
+			probe = events[i]
+			break
+		}
+	}
+	if probe == nil {
+		return true, nil // nothing was to be written
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 3*time.Second)
+	defer cancel()
+	var ok bool
+	err := db.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM events WHERE tenant_id = $1 AND ts = $2 AND id = $3)`,
+		tenantID, probe.Timestamp, probe.ID).Scan(&ok)
+	return ok, err
 }
 
 func insertEvents(ctx context.Context, tx pgx.Tx, tenantID string, events []*pulse.Event) ([]pulse.InsertResult, error) {

@@ -234,11 +234,15 @@ func DecodeCursor(s string) (Cursor, error) {
 		return Cursor{}, Errorf(EINVALID, "bad cursor")
 	}
 	id := string(b[8:])
-	if !validUUID(id) {
+	us := int64(binary.BigEndian.Uint64(b[:8]))
+	// Only times an event can have: after 1970, before the year 10000.
+	if !validUUID(id) || us < 0 || us > maxCursorMicros {
 		return Cursor{}, Errorf(EINVALID, "bad cursor")
 	}
-	return Cursor{Timestamp: time.UnixMicro(int64(binary.BigEndian.Uint64(b[:8]))).UTC(), ID: id}, nil
+	return Cursor{Timestamp: time.UnixMicro(us).UTC(), ID: id}, nil
 }
+
+const maxCursorMicros = 253402300799_999999 // 9999-12-31T23:59:59.999999Z
 
 // CursorAfter is the cursor pointing just past e.
 func CursorAfter(e *Event) Cursor { return Cursor{Timestamp: e.Timestamp, ID: e.ID} }

@@ -71,6 +71,9 @@ type EventStore interface {
 	GetEvent(ctx context.Context, tenantID, id string) (*Event, error)
 	// SearchEvents returns at most f.Limit events matching f, newest first
 	// by (timestamp, id), starting after f.After or skipping f.Offset.
+	// Limit 0 means DefaultSearchLimit; callers may ask for up to
+	// MaxSearchLimit+1 (a full page and one more, to learn whether another
+	// page follows).
 	SearchEvents(ctx context.Context, tenantID string, f EventFilter) ([]*Event, error)
 }
 

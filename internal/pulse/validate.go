@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -42,17 +43,17 @@ type ParseOptions struct {
 // eventIn is the wire shape. Pointers tell "absent" from "empty"; status_code
 // and payload stay raw so their JSON type can be checked exactly.
 type eventIn struct {
-	EventType  *string           `json:"event_type"`
-	Severity   *string           `json:"severity"`
-	Service    *string           `json:"service"`
-	Endpoint   *string           `json:"endpoint"`
-	StatusCode json.RawMessage   `json:"status_code"`
-	UserID     *string           `json:"user_id"`
-	Message    *string           `json:"message"`
-	Tags       map[string]string `json:"tags"`
-	Timestamp  *string           `json:"timestamp"`
-	ExternalID *string           `json:"external_id"`
-	Payload    json.RawMessage   `json:"payload"`
+	EventType  *string         `json:"event_type"`
+	Severity   *string         `json:"severity"`
+	Service    *string         `json:"service"`
+	Endpoint   *string         `json:"endpoint"`
+	StatusCode json.RawMessage `json:"status_code"`
+	UserID     *string         `json:"user_id"`
+	Message    *string         `json:"message"`
+	Tags       json.RawMessage `json:"tags"`
+	Timestamp  *string         `json:"timestamp"`
+	ExternalID *string         `json:"external_id"`
+	Payload    json.RawMessage `json:"payload"`
 }
 
 // ParseEvent decodes and validates one event object. It returns EBADREQUEST
@@ -60,6 +61,10 @@ type eventIn struct {
 // The returned event has no ID or TenantID yet.
 func ParseEvent(raw []byte, opt ParseOptions) (*Event, error) {
 	raw = bytes.TrimSpace(raw)
+	if !utf8.Valid(raw) {
+		// encoding/json would silently store U+FFFD instead of the bytes sent.
+		return nil, Errorf(EBADREQUEST, "the body is not valid UTF-8")
+	}
 	if len(raw) == 0 || raw[0] != '{' {
 		if len(raw) > 0 && !json.Valid(raw) {
 			return nil, Errorf(EBADREQUEST, "the body is not valid JSON")
@@ -79,8 +84,13 @@ func ParseEvent(raw []byte, opt ParseOptions) (*Event, error) {
 	} else if dec.More() {
 		return nil, Errorf(EBADREQUEST, "the body holds more than one JSON value")
 	}
-	if err := checkDuplicateKeys(raw); err != nil {
+	if err := CheckObjectKeys(raw, eventFields, ""); err != nil {
 		errs = append(errs, *err)
+	}
+	if tags := bytes.TrimSpace(in.Tags); len(tags) > 0 && tags[0] == '{' {
+		if err := CheckObjectKeys(tags, nil, "tags."); err != nil {
+			errs = append(errs, *err)
+		}
 	}
 	e := &Event{}
 	h := newHasher()
@@ -120,18 +130,24 @@ func ParseEvent(raw []byte, opt ParseOptions) (*Event, error) {
 	e.Message, errs = optString(in.Message, "message", MaxMessageBytes, true, errs)
 	h.add(e.Message)
 
-	if len(in.Tags) > 0 {
-		errs = checkTags(in.Tags, errs)
-		e.Tags = in.Tags
-		keys := make([]string, 0, len(in.Tags))
-		for k := range in.Tags {
+	var tags map[string]string
+	if t := bytes.TrimSpace(in.Tags); len(t) > 0 && string(t) != "null" {
+		if err := json.Unmarshal(t, &tags); err != nil {
+			errs = append(errs, FieldError{Field: "tags", Message: "must be an object of string values", Reason: "tags.type"})
+		}
+	}
+	if len(tags) > 0 {
+		errs = checkTags(tags, errs)
+		e.Tags = tags
+		keys := make([]string, 0, len(tags))
+		for k := range tags {
 			keys = append(keys, k)
 		}
 		sort.Strings(keys)
 		h.add(strconv.Itoa(len(keys)))
 		for _, k := range keys {
 			h.add(k)
-			h.add(in.Tags[k])
+			h.add(tags[k])
 		}
 	} else {
 		h.add("0")
@@ -285,12 +301,20 @@ func validEventType(s string) bool {
 	return true
 }
 
-// checkDuplicateKeys refuses an object that names a top-level key twice:
-// encoding/json would silently keep the last one, so a client could not
-// tell which value was stored. raw has already been decoded, so it is valid
-// JSON; this is one allocation-free pass over its bytes.
-func checkDuplicateKeys(raw []byte) *FieldError {
-	var keys [16][]byte
+// eventFields are the exact top-level names of an event. encoding/json
+// matches names case-insensitively ("Service" would fill service), so the
+// names are checked byte for byte here.
+var eventFields = []string{"event_type", "severity", "service", "endpoint", "status_code", "user_id",
+	"message", "tags", "timestamp", "external_id", "payload"}
+
+// CheckObjectKeys walks the top-level keys of the JSON object raw (already
+// known to be valid JSON) in one allocation-free pass. It refuses a key
+// that appears twice — encoding/json would silently keep the last one, so a
+// client could not tell which value was stored — and, when allowed is not
+// nil, a key that is not exactly one of allowed. field prefixes the name in
+// the returned error ("tags." for keys inside tags).
+func CheckObjectKeys(raw []byte, allowed []string, field string) *FieldError {
+	var keys [64][]byte
 	n := 0
 	depth := 0
 	for i := 0; i < len(raw); i++ {
@@ -318,13 +342,12 @@ func checkDuplicateKeys(raw []byte) *FieldError {
 				continue
 			}
 			key := raw[start:i]
+			if allowed != nil && !slices.Contains(allowed, string(key)) {
+				return &FieldError{Field: field + keyName(key), Message: "is not a known field (names are case-sensitive)", Reason: "field.unknown"}
+			}
 			for _, k := range keys[:min(n, len(keys))] {
 				if bytes.Equal(k, key) {
-					name, err := strconv.Unquote(`"` + string(key) + `"`)
-					if err != nil || len(name) > 64 {
-						name = string(key[:min(len(key), 64)])
-					}
-					return &FieldError{Field: name, Message: "appears more than once", Reason: "field.duplicate"}
+					return &FieldError{Field: field + keyName(key), Message: "appears more than once", Reason: "field.duplicate"}
 				}
 			}
 			if n < len(keys) {
@@ -334,6 +357,14 @@ func checkDuplicateKeys(raw []byte) *FieldError {
 		}
 	}
 	return nil
+}
+
+func keyName(key []byte) string {
+	name, err := strconv.Unquote(`"` + string(key) + `"`)
+	if err != nil || len(name) > 64 || !utf8.ValidString(name) {
+		return string(key[:min(len(key), 64)])
+	}
+	return name
 }
 
 // hasher builds ContentHash from length-prefixed parts, so that no two

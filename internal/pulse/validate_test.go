@@ -2,6 +2,7 @@ package pulse
 
 import (
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -169,4 +170,33 @@ func FuzzParseEvent(f *testing.F) {
 			t.Fatal("accepted a NUL character")
 		}
 	})
+}
+
+func TestParseEventExactNamesAndTagDuplicates(t *testing.T) {
+	t.Parallel()
+	cases := map[string]string{
+		`{"event_type":"x","service":"s","Service":"t"}`:            "Service",
+		`{"event_type":"x","SERVICE":"s"}`:                          "SERVICE",
+		`{"event_type":"x","service":"s","tags":{"a":"1","a":"2"}}`: "tags.a",
+	}
+	for body, field := range cases {
+		_, err := ParseEvent([]byte(body), parseOpts())
+		pe, ok := err.(*Error)
+		if !ok || pe.Code != EINVALID || !slices.ContainsFunc(pe.Fields, func(f FieldError) bool { return f.Field == field }) {
+			t.Errorf("%s: want EINVALID naming %s, got %v", body, field, err)
+		}
+	}
+	if _, err := ParseEvent([]byte("{\"event_type\":\"x\",\"service\":\"s\xff\"}"), parseOpts()); ErrorCode(err) != EBADREQUEST {
+		t.Errorf("invalid UTF-8: want EBADREQUEST, got %v", err)
+	}
+}
+
+func TestDecodeCursorRefusesImpossibleTimes(t *testing.T) {
+	t.Parallel()
+	id := NewID()
+	for _, ts := range []time.Time{time.Unix(-1, 0), time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)} {
+		if _, err := DecodeCursor(Cursor{Timestamp: ts, ID: id}.Encode()); err == nil {
+			t.Errorf("cursor at %v accepted", ts)
+		}
+	}
 }

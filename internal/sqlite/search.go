@@ -8,7 +8,7 @@ import (
 )
 
 // SearchEvents returns at most f.Limit (default pulse.DefaultSearchLimit,
-// at most pulse.MaxSearchLimit) events matching f, newest first by (ts, id).
+// at most pulse.MaxSearchLimit+1: a page and one more) events matching f, newest first by (ts, id).
 func (db *DB) SearchEvents(ctx context.Context, tenantID string, f pulse.EventFilter) ([]*pulse.Event, error) {
 	if f.NoMatch || f.Severities != nil && len(f.Severities) == 0 {
 		return []*pulse.Event{}, nil
@@ -92,6 +92,6 @@ func searchQuery(tenantID string, f pulse.EventFilter) (string, []any) {
 		limit = pulse.DefaultSearchLimit
 	}
 	b.WriteString(" ORDER BY " + ts + " DESC, " + id + " DESC LIMIT ? OFFSET ?")
-	args = append(args, min(limit, pulse.MaxSearchLimit), max(f.Offset, 0))
+	args = append(args, min(limit, pulse.MaxSearchLimit+1), max(f.Offset, 0))
 	return b.String(), args
 }
