@@ -66,8 +66,8 @@ func tenantCmd(ctx context.Context, args []string, getenv func(string) string, s
 	case "create":
 		var rate, retention int
 		s, pos, err := openCLIStore(ctx, "tenant create", args[1:], getenv, stderr, func(fs *flag.FlagSet) {
-			fs.IntVar(&rate, "rate-limit", 0, "events per minute (default 100)")
-			fs.IntVar(&retention, "retention-days", 0, "days events are kept (default 30)")
+			fs.IntVar(&rate, "rate-limit", pulse.DefaultRateLimitPerMinute, "events per minute")
+			fs.IntVar(&retention, "retention-days", pulse.DefaultRetentionDays, "days events are kept")
 		})
 		if err != nil {
 			return err
@@ -80,6 +80,7 @@ func tenantCmd(ctx context.Context, args []string, getenv func(string) string, s
 		if err != nil {
 			return cliError(err)
 		}
+		cliAudit(ctx, s, stderr, t.ID, "tenant.create", "tenant/"+t.ID, nil, t)
 		fmt.Fprintf(stdout, "tenant_id: %s\nname: %s\nrate_limit_per_minute: %d\nretention_days: %d\napi_key: %s\n\nThe API key is shown only once; store it now.\n",
 			t.ID, t.Name, t.RateLimitPerMinute, t.RetentionDays, secret)
 		return nil
@@ -125,10 +126,15 @@ func tenantCmd(ctx context.Context, args []string, getenv func(string) string, s
 			d := disabled == "true"
 			p.Disabled = &d
 		}
+		before, err := s.GetTenant(ctx, pos[0])
+		if err != nil {
+			return cliError(err)
+		}
 		t, err := s.UpdateTenant(ctx, pos[0], p)
 		if err != nil {
 			return cliError(err)
 		}
+		cliAudit(ctx, s, stderr, t.ID, "tenant.update", "tenant/"+t.ID, before, t)
 		fmt.Fprintf(stdout, "tenant %s updated: rate_limit_per_minute=%d retention_days=%d disabled=%t (all nodes see it within 5 s)\n", t.ID, t.RateLimitPerMinute, t.RetentionDays, t.Disabled)
 		return nil
 	}
@@ -137,16 +143,20 @@ func tenantCmd(ctx context.Context, args []string, getenv func(string) string, s
 
 func apikeyCmd(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
-		fmt.Fprintln(stderr, "usage: pulsestream apikey create|list|revoke TENANT_ID [KEY_ID]")
+		fmt.Fprintln(stderr, "usage: pulsestream apikey create|list|revoke|rotate TENANT_ID [KEY_ID]")
 		return errUsage
 	}
 	var name, scopes string
 	var expiresIn time.Duration
+	grace := pulse.DefaultRotationGrace
 	s, pos, err := openCLIStore(ctx, "apikey "+args[0], args[1:], getenv, stderr, func(fs *flag.FlagSet) {
-		if args[0] == "create" {
+		switch args[0] {
+		case "create":
 			fs.StringVar(&name, "name", "", "a label for the key")
 			fs.StringVar(&scopes, "scopes", "ingest,read,admin", "comma-separated scopes")
 			fs.DurationVar(&expiresIn, "expires-in", 0, "expire the key after this long (0: never)")
+		case "rotate":
+			fs.DurationVar(&grace, "grace", grace, "how long the old key keeps working (0: stops at once)")
 		}
 	})
 	if err != nil {
@@ -181,6 +191,7 @@ func apikeyCmd(ctx context.Context, args []string, getenv func(string) string, s
 		if err := s.CreateAPIKey(ctx, k); err != nil {
 			return cliError(err)
 		}
+		cliAudit(ctx, s, stderr, tenantID, "api_key.create", "api_key/"+k.ID, nil, k)
 		fmt.Fprintf(stdout, "key_id: %s\napi_key: %s\n\nThe API key is shown only once; store it now.\n", k.ID, secret)
 		return nil
 	case "list":
@@ -198,13 +209,32 @@ func apikeyCmd(ctx context.Context, args []string, getenv func(string) string, s
 		if len(pos) != 2 {
 			return fmt.Errorf("apikey revoke needs TENANT_ID and KEY_ID")
 		}
+		before, err := pulse.FindAPIKey(ctx, s, tenantID, pos[1])
+		if err != nil {
+			return cliError(err)
+		}
 		if err := s.RevokeAPIKey(ctx, tenantID, pos[1], now); err != nil {
 			return cliError(err)
 		}
+		after, _ := pulse.FindAPIKey(ctx, s, tenantID, pos[1])
+		cliAudit(ctx, s, stderr, tenantID, "api_key.revoke", "api_key/"+pos[1], before, after)
 		fmt.Fprintf(stdout, "key %s revoked (refused by every node within 5 s)\n", pos[1])
 		return nil
+	case "rotate":
+		if len(pos) != 2 {
+			return fmt.Errorf("apikey rotate needs TENANT_ID and KEY_ID")
+		}
+		before, _ := pulse.FindAPIKey(ctx, s, tenantID, pos[1])
+		old, next, secret, err := pulse.RotateKey(ctx, s, tenantID, pos[1], grace, now)
+		if err != nil {
+			return cliError(err)
+		}
+		cliAudit(ctx, s, stderr, tenantID, "api_key.rotate", "api_key/"+pos[1], before, map[string]any{"previous": old, "api_key": next})
+		fmt.Fprintf(stdout, "key_id: %s\napi_key: %s\nprevious key %s stops working at %s\n\nThe API key is shown only once; store it now.\n",
+			next.ID, secret, old.ID, old.RevokedAt.Format(time.RFC3339))
+		return nil
 	}
-	return fmt.Errorf("unknown apikey command %q (create, list, revoke)", args[0])
+	return fmt.Errorf("unknown apikey command %q (create, list, revoke, rotate)", args[0])
 }
 
 func joinScopes(s []pulse.Scope) string {

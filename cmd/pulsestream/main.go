@@ -24,6 +24,10 @@ Usage:
   pulsestream apikey create TENANT_ID [--name N] [--scopes ingest,read,admin] [--expires-in 720h]
   pulsestream apikey list TENANT_ID
   pulsestream apikey revoke TENANT_ID KEY_ID
+  pulsestream apikey rotate TENANT_ID KEY_ID [--grace 24h]
+  pulsestream audit-log [TENANT_ID] [--limit 50]
+  pulsestream backup FILE                      consistent online copy of the SQLite database
+  pulsestream restore FILE                     replace the SQLite database (servers stopped)
   pulsestream bench [storage] [--database URL | --target URL --admin-token T] [--scenarios ...]
   pulsestream version
 
@@ -55,6 +59,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		err = tenantCmd(ctx, args[1:], getenv, stdout, stderr)
 	case "apikey":
 		err = apikeyCmd(ctx, args[1:], getenv, stdout, stderr)
+	case "audit-log":
+		err = auditLogCmd(ctx, args[1:], getenv, stdout, stderr)
+	case "backup":
+		err = backupCmd(ctx, args[1:], getenv, stdout, stderr)
+	case "restore":
+		err = restoreCmd(ctx, args[1:], getenv, stdout, stderr)
 	case "bench":
 		err = benchCmd(ctx, args[1:], getenv, stdout, stderr)
 	case "version":

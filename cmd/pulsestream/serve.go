@@ -9,8 +9,11 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"strings"
+	"sync"
+	"syscall"
 
 	"pulsestream/internal/app"
 	"pulsestream/internal/config"
@@ -55,7 +58,9 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
 	}
 	a.Start()
-	logger.Info("pulsestream listening", "addr", ln.Addr().String(), "database", redactURL(cfg.DatabaseURL), "version", version)
+	stopHUP := reloadOnSIGHUP(ctx, a, logger)
+	defer stopHUP()
+	logger.Info("pulsestream listening", "addr", ln.Addr().String(), "tls", a.TLS(), "database", redactURL(cfg.DatabaseURL), "version", version)
 	if err := a.Serve(ctx, ln); err != nil {
 		return err
 	}
@@ -112,4 +117,34 @@ func migrate(ctx context.Context, args []string, getenv func(string) string, std
 	}
 	fmt.Fprintln(stdout, "migrations applied to", redactURL(cfg.DatabaseURL))
 	return s.Close()
+}
+
+// reloadOnSIGHUP re-reads the TLS certificate on every SIGHUP until ctx
+// ends or the returned stop is called (which waits for the goroutine).
+func reloadOnSIGHUP(ctx context.Context, a *app.App, logger *slog.Logger) (stop func()) {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-done:
+				return
+			case <-hup:
+				if err := a.ReloadTLS(); err != nil {
+					logger.Error("SIGHUP: TLS certificate not reloaded; still serving the previous one", "err", err)
+				} else if a.TLS() {
+					logger.Info("SIGHUP: TLS certificate reloaded")
+				}
+			}
+		}
+	})
+	return func() {
+		signal.Stop(hup)
+		close(done)
+		wg.Wait()
+	}
 }

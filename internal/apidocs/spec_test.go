@@ -63,6 +63,14 @@ func TestRoutes(t *testing.T) {
 		"POST /admin/v1/tenants/{id}/api-keys", "GET /admin/v1/tenants/{id}/api-keys",
 		"DELETE /admin/v1/tenants/{id}/api-keys/{key_id}",
 		"POST /api/v1/events", "POST /api/v1/events/batch", "GET /api/v1/events", "GET /api/v1/events/{id}", "GET /api/v1/usage",
+		"POST /api/v1/alert-rules", "GET /api/v1/alert-rules", "GET /api/v1/alert-rules/{id}", "PUT /api/v1/alert-rules/{id}",
+		"PATCH /api/v1/alert-rules/{id}", "DELETE /api/v1/alert-rules/{id}", "POST /api/v1/alert-rules/{id}/test",
+		"GET /api/v1/alerts", "GET /api/v1/alerts/{id}", "POST /api/v1/alerts/{id}/acknowledge", "GET /api/v1/alerts/{id}/notifications",
+		"GET /api/v1/notifications/{id}", "POST /api/v1/notifications/{id}/retry",
+		"POST /api/v1/silences", "GET /api/v1/silences", "DELETE /api/v1/silences/{id}",
+		"POST /admin/v1/tenants/{id}/api-keys/{key_id}/rotate", "GET /admin/v1/audit-log",
+		"GET /api/v1/api-keys", "POST /api/v1/api-keys", "DELETE /api/v1/api-keys/{id}", "POST /api/v1/api-keys/{id}/rotate",
+		"GET /api/v1/signing-secrets", "POST /api/v1/signing-secrets", "DELETE /api/v1/signing-secrets/{id}", "GET /api/v1/audit-log",
 	}
 	slices.Sort(want)
 	got := Routes()

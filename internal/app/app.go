@@ -7,6 +7,8 @@ package app
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -27,6 +29,7 @@ import (
 	"pulsestream/internal/postgres"
 	"pulsestream/internal/pulse"
 	"pulsestream/internal/redis"
+	"pulsestream/internal/secretbox"
 	"pulsestream/internal/sqlite"
 )
 
@@ -35,6 +38,12 @@ type Options struct {
 	Clock  pulse.Clock  // default: the system clock
 	Logger *slog.Logger // default: discard
 	Stderr io.Writer    // where a generated admin token is printed; default io.Discard
+	// WebhookBackoff is the wait before webhook retry n (tests shorten it);
+	// default exponential from 30 s, capped at 1 h, with jitter.
+	WebhookBackoff func(attempt int) time.Duration
+	// QueuePollInterval is how often an idle notification queue looks for
+	// work; default 1 s.
+	QueuePollInterval time.Duration
 }
 
 // App is one running PulseStream node.
@@ -47,6 +56,11 @@ type App struct {
 	usage    *ingest.Usage
 	limiter  *inmem.Limiter
 	closers  []func() error
+
+	authLimiter *inmem.Limiter // failed authentications per client IP
+	keyUsage    *httpapi.KeyUsage
+	certs       *httpapi.CertReloader // nil without TLS
+	alerting    *alerting
 
 	bgCancel context.CancelFunc
 	bgWG     sync.WaitGroup
@@ -109,11 +123,30 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*App, error) {
 		}
 		a.closers = append(a.closers, client.Close)
 		limiter = redis.NewLimiter(client, redis.LimiterConfig{
-			Clock: opts.Clock, Fallback: a.limiter, FailClosed: cfg.RateLimitFailure == "closed",
+			Timeout: cfg.RedisTimeout,
+			Clock:   opts.Clock, Fallback: a.limiter, FailClosed: cfg.RateLimitFailure == "closed",
 			Logger: opts.Logger, Registerer: a.Registry,
 		})
 	}
 
+	box, err := a.secretBox(ctx)
+	if err != nil {
+		a.Close()
+		return nil, err
+	}
+	if cfg.TLSCert != "" {
+		if a.certs, err = httpapi.NewCertReloader(cfg.TLSCert, cfg.TLSKey, opts.Logger); err != nil {
+			a.Close()
+			return nil, err
+		}
+	}
+	a.authLimiter = inmem.NewLimiter(inmem.LimiterConfig{Clock: opts.Clock})
+	a.keyUsage = httpapi.NewKeyUsage(store, opts.Clock, opts.Logger)
+
+	if err := a.openAlerting(ctx); err != nil {
+		a.Close()
+		return nil, err
+	}
 	a.usage = ingest.NewUsage(store, opts.Logger)
 	svc := ingest.New(ingest.Config{
 		Store: store, Limiter: limiter, Clock: opts.Clock, Usage: a.usage,
@@ -125,6 +158,9 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*App, error) {
 		Registerer: a.Registry, Gatherer: a.Registry,
 		MaxBodyBytes: cfg.MaxBodyBytes, MaxBatchEvents: cfg.MaxBatchEvents,
 		RequestTimeout: cfg.RequestTimeout, Pprof: cfg.Pprof,
+		AuthFailures: a.authLimiter, AuthFailuresPerMinute: cfg.AuthFailuresPerMinute,
+		TrustedProxies: cfg.TrustedProxyPrefixes(), MaxInFlight: cfg.MaxInFlight,
+		SecretBox: box, KeyUsage: a.keyUsage,
 	})
 	return a, nil
 }
@@ -163,6 +199,9 @@ func (a *App) Start() {
 	a.goFn(func() { a.limiter.Run(ctx) })
 	a.goFn(func() { a.usage.Run(ctx, time.Second) })
 	a.goFn(func() { a.maintain(ctx) })
+	a.goFn(func() { a.authLimiter.Run(ctx) })
+	a.goFn(func() { a.keyUsage.Run(ctx, 10*time.Second) })
+	a.startAlerting(ctx)
 }
 
 func (a *App) goFn(f func()) {
@@ -199,15 +238,20 @@ func (a *App) maintain(ctx context.Context) {
 func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 	srv := &http.Server{
 		Handler:           a.Handler(),
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       60 * time.Second,
-		WriteTimeout:      60 * time.Second,
-		IdleTimeout:       120 * time.Second,
-		MaxHeaderBytes:    64 << 10,
+		ReadHeaderTimeout: a.cfg.ReadHeaderTimeout,
+		ReadTimeout:       a.cfg.ReadTimeout,
+		WriteTimeout:      a.cfg.WriteTimeout,
+		IdleTimeout:       a.cfg.IdleTimeout,
+		MaxHeaderBytes:    a.cfg.MaxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(a.opts.Logger.Handler(), slog.LevelWarn),
 	}
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	if a.certs != nil {
+		srv.TLSConfig = a.certs.TLSConfig() // ServeTLS adds HTTP/2
+		go func() { errc <- srv.ServeTLS(ln, "", "") }()
+	} else {
+		go func() { errc <- srv.Serve(ln) }()
+	}
 	select {
 	case err := <-errc:
 		return err
@@ -221,6 +265,45 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 		err = e
 	}
 	return err
+}
+
+// ReloadTLS re-reads the TLS certificate and key (on SIGHUP); without TLS
+// it does nothing. On error the previous certificate stays in use.
+func (a *App) ReloadTLS() error {
+	if a.certs == nil {
+		return nil
+	}
+	return a.certs.Reload()
+}
+
+// TLS reports whether Serve serves HTTPS.
+func (a *App) TLS() bool { return a.certs != nil }
+
+// DevSecretKeySetting holds the generated secret key of a development
+// deployment without PULSESTREAM_SECRET_KEY.
+const DevSecretKeySetting = "dev_secret_key"
+
+// secretBox opens the key that encrypts secrets at rest. Without
+// PULSESTREAM_SECRET_KEY (allowed only outside production) the first node
+// generates one and keeps it in the database, which protects nothing
+// against someone holding the database: fine for a laptop, which is why
+// --env=production refuses it.
+func (a *App) secretBox(ctx context.Context) (*secretbox.Box, error) {
+	if a.cfg.SecretKey != "" {
+		box, err := secretbox.NewFromString(a.cfg.SecretKey)
+		if err != nil {
+			return nil, fmt.Errorf("PULSESTREAM_SECRET_KEY: %w", err)
+		}
+		return box, nil
+	}
+	key := make([]byte, secretbox.KeySize)
+	_, _ = rand.Read(key)
+	stored, err := a.Store.SetSettingIfAbsent(ctx, DevSecretKeySetting, hex.EncodeToString(key))
+	if err != nil {
+		return nil, fmt.Errorf("store development secret key: %w", err)
+	}
+	a.opts.Logger.Warn("PULSESTREAM_SECRET_KEY is not set: secrets are encrypted with a key kept in the database (development only)")
+	return secretbox.NewFromString(stored)
 }
 
 // Close stops the background work (flushing usage counters) and closes the

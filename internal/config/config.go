@@ -7,8 +7,11 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"net/netip"
 	"strings"
 	"time"
+
+	"pulsestream/internal/secretbox"
 )
 
 // Config is everything `pulsestream serve` can be told.
@@ -16,7 +19,10 @@ type Config struct {
 	Addr        string
 	DatabaseURL string
 	RedisURL    string
-	AdminToken  string
+	// RedisTimeout bounds each rate-limit call to Redis; past it the
+	// failure mode (RateLimitFailure) decides.
+	RedisTimeout time.Duration
+	AdminToken   string
 
 	RateLimitFailure string // "open" (fall back to the node's own limiter) or "closed" (503)
 
@@ -36,6 +42,31 @@ type Config struct {
 	LogLevel  string
 	LogFormat string
 	Pprof     bool
+
+	// WebhookAllowPrivate lets alert webhooks reach loopback, private and
+	// link-local addresses (tests, or receivers on the same network).
+	WebhookAllowPrivate bool
+
+	Hardening
+}
+
+// Hardening is what a production deployment sets (see Validate for what
+// --env=production insists on).
+type Hardening struct {
+	Env            string // "development" or "production"
+	TLSCert        string // PEM certificate file (with --tls-key: serve HTTPS)
+	TLSKey         string
+	TrustedProxies string // comma-separated CIDRs or IPs whose X-Forwarded-For is believed
+	SecretKey      string // 32 bytes, base64 or hex: encrypts secrets at rest
+
+	MaxInFlight           int // concurrent requests per node (503 beyond); 0: no cap
+	AuthFailuresPerMinute int // failed authentications per client IP per minute (429 beyond)
+
+	ReadHeaderTimeout time.Duration
+	ReadTimeout       time.Duration
+	WriteTimeout      time.Duration
+	IdleTimeout       time.Duration
+	MaxHeaderBytes    int
 }
 
 // Default returns the configuration used when nothing is set.
@@ -44,6 +75,7 @@ func Default() Config {
 		Addr:                ":8000",
 		DatabaseURL:         "sqlite://./data/pulsestream.db",
 		RateLimitFailure:    "open",
+		RedisTimeout:        250 * time.Millisecond,
 		MaxBodyBytes:        10 << 20,
 		MaxPayloadBytes:     5 << 20,
 		MaxBatchEvents:      1000,
@@ -56,6 +88,16 @@ func Default() Config {
 		SQLiteSynchronous:   "NORMAL",
 		LogLevel:            "info",
 		LogFormat:           "json",
+		Hardening: Hardening{
+			Env:                   "development",
+			MaxInFlight:           1024,
+			AuthFailuresPerMinute: 20,
+			ReadHeaderTimeout:     10 * time.Second,
+			ReadTimeout:           60 * time.Second,
+			WriteTimeout:          60 * time.Second,
+			IdleTimeout:           120 * time.Second,
+			MaxHeaderBytes:        64 << 10,
+		},
 	}
 }
 
@@ -70,6 +112,9 @@ func (c Config) Validate() error {
 	}
 	if c.RedisURL != "" && !strings.HasPrefix(c.RedisURL, "redis") {
 		errs = append(errs, errors.New("--redis must be a redis://, rediss://, redis+sentinel:// or redis+cluster:// URL"))
+	}
+	if c.RedisTimeout <= 0 || c.RedisTimeout > 5*time.Second {
+		errs = append(errs, errors.New("--redis-timeout must be between 1ms and 5s"))
 	}
 	if c.RateLimitFailure != "open" && c.RateLimitFailure != "closed" {
 		errs = append(errs, errors.New("--rate-limit-failure must be open or closed"))
@@ -105,7 +150,78 @@ func (c Config) Validate() error {
 	if c.LogFormat != "json" && c.LogFormat != "text" {
 		errs = append(errs, errors.New("--log-format must be json or text"))
 	}
+	errs = append(errs, c.Hardening.validate(c.AdminToken)...)
 	return errors.Join(errs...)
+}
+
+// MinProductionAdminTokenLength is the shortest admin token production accepts.
+const MinProductionAdminTokenLength = 24
+
+func (h Hardening) validate(adminToken string) []error {
+	var errs []error
+	if h.Env != "development" && h.Env != "production" {
+		errs = append(errs, errors.New("--env must be development or production"))
+	}
+	if (h.TLSCert == "") != (h.TLSKey == "") {
+		errs = append(errs, errors.New("--tls-cert and --tls-key must be given together"))
+	}
+	if _, err := ParsePrefixes(h.TrustedProxies); err != nil {
+		errs = append(errs, fmt.Errorf("--trusted-proxies: %w", err))
+	}
+	if h.SecretKey != "" {
+		if _, err := secretbox.ParseKey(h.SecretKey); err != nil {
+			errs = append(errs, fmt.Errorf("PULSESTREAM_SECRET_KEY: %w", err))
+		}
+	}
+	if h.MaxInFlight < 0 {
+		errs = append(errs, errors.New("--max-in-flight must be 0 (no cap) or positive"))
+	}
+	if h.AuthFailuresPerMinute < 1 {
+		errs = append(errs, errors.New("--auth-failures-per-minute must be at least 1"))
+	}
+	if h.ReadHeaderTimeout <= 0 || h.ReadTimeout <= 0 || h.WriteTimeout <= 0 || h.IdleTimeout <= 0 {
+		errs = append(errs, errors.New("--read-header-timeout, --read-timeout, --write-timeout and --idle-timeout must be positive"))
+	}
+	if h.MaxHeaderBytes < 4096 {
+		errs = append(errs, errors.New("--max-header-bytes must be at least 4096"))
+	}
+	if h.Env != "production" {
+		return errs
+	}
+	if h.SecretKey == "" {
+		errs = append(errs, errors.New("--env=production: PULSESTREAM_SECRET_KEY must be set (32 bytes, base64 or hex; e.g. openssl rand -base64 32) to encrypt secrets at rest"))
+	}
+	if h.TLSCert == "" && h.TrustedProxies == "" {
+		errs = append(errs, errors.New("--env=production: serve TLS (--tls-cert and --tls-key) or name the TLS-terminating proxy with --trusted-proxies"))
+	}
+	if adminToken == "" {
+		errs = append(errs, errors.New("--env=production: set the admin token explicitly (PULSESTREAM_ADMIN_TOKEN); a generated default is not accepted"))
+	} else if len(adminToken) < MinProductionAdminTokenLength {
+		errs = append(errs, fmt.Errorf("--env=production: the admin token (PULSESTREAM_ADMIN_TOKEN) must be at least %d characters", MinProductionAdminTokenLength))
+	}
+	return errs
+}
+
+// ParsePrefixes parses a comma-separated list of CIDRs or single IPs.
+func ParsePrefixes(list string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, item := range strings.Split(list, ",") {
+		item = strings.TrimSpace(item)
+		if item == "" {
+			continue
+		}
+		if p, err := netip.ParsePrefix(item); err == nil {
+			out = append(out, p.Masked())
+			continue
+		}
+		ip, err := netip.ParseAddr(item)
+		if err != nil {
+			return nil, fmt.Errorf("%q is neither a CIDR nor an IP address", item)
+		}
+		ip = ip.Unmap()
+		out = append(out, netip.PrefixFrom(ip, ip.BitLen()))
+	}
+	return out, nil
 }
 
 // envNames maps flags whose environment variable is not simply
@@ -133,6 +249,7 @@ func ServeFlags(fs *flag.FlagSet, c *Config) {
 	fs.StringVar(&c.Addr, "addr", c.Addr, "listen address")
 	DatabaseFlag(fs, &c.DatabaseURL)
 	fs.StringVar(&c.RedisURL, "redis", c.RedisURL, "Redis URL for the shared rate limiter (empty: in-process limiter)")
+	fs.DurationVar(&c.RedisTimeout, "redis-timeout", c.RedisTimeout, "longest wait for one Redis rate-limit call before the failure mode applies")
 	fs.StringVar(&c.AdminToken, "admin-token", c.AdminToken, "operator token for /admin/v1 (empty: generated at first start and printed once)")
 	fs.StringVar(&c.RateLimitFailure, "rate-limit-failure", c.RateLimitFailure, "when Redis is unreachable: open (use this node's limiter) or closed (503)")
 	fs.Int64Var(&c.MaxBodyBytes, "max-body-bytes", c.MaxBodyBytes, "largest request body, after gzip decompression")
@@ -148,6 +265,30 @@ func ServeFlags(fs *flag.FlagSet, c *Config) {
 	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "debug, info, warn or error")
 	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, "json or text")
 	fs.BoolVar(&c.Pprof, "pprof", c.Pprof, "serve /debug/pprof/ behind the admin token")
+	fs.BoolVar(&c.WebhookAllowPrivate, "webhook-allow-private", c.WebhookAllowPrivate, "let alert webhooks reach loopback, private and link-local addresses")
+	HardeningFlags(fs, &c.Hardening)
+}
+
+// HardeningFlags registers the production-hardening flags on fs.
+func HardeningFlags(fs *flag.FlagSet, h *Hardening) {
+	fs.StringVar(&h.Env, "env", h.Env, "development or production (production refuses unsafe settings)")
+	fs.StringVar(&h.TLSCert, "tls-cert", h.TLSCert, "PEM certificate file; with --tls-key serves HTTPS (reloaded on SIGHUP or file change)")
+	fs.StringVar(&h.TLSKey, "tls-key", h.TLSKey, "PEM private key file")
+	fs.StringVar(&h.TrustedProxies, "trusted-proxies", h.TrustedProxies, "comma-separated CIDRs/IPs of proxies whose X-Forwarded-For is believed")
+	fs.StringVar(&h.SecretKey, "secret-key", h.SecretKey, "key encrypting secrets at rest (32 bytes, base64 or hex); prefer PULSESTREAM_SECRET_KEY")
+	fs.IntVar(&h.MaxInFlight, "max-in-flight", h.MaxInFlight, "concurrent requests per node before 503 (0: no cap; /health and /metrics exempt)")
+	fs.IntVar(&h.AuthFailuresPerMinute, "auth-failures-per-minute", h.AuthFailuresPerMinute, "failed authentications per client IP per minute before 429")
+	fs.DurationVar(&h.ReadHeaderTimeout, "read-header-timeout", h.ReadHeaderTimeout, "time a client has to send the request headers")
+	fs.DurationVar(&h.ReadTimeout, "read-timeout", h.ReadTimeout, "time a client has to send the whole request")
+	fs.DurationVar(&h.WriteTimeout, "write-timeout", h.WriteTimeout, "time to write the response")
+	fs.DurationVar(&h.IdleTimeout, "idle-timeout", h.IdleTimeout, "how long an idle keep-alive connection stays open")
+	fs.IntVar(&h.MaxHeaderBytes, "max-header-bytes", h.MaxHeaderBytes, "largest request header block (431 above)")
+}
+
+// TrustedProxyPrefixes returns the parsed --trusted-proxies (valid after Validate).
+func (h Hardening) TrustedProxyPrefixes() []netip.Prefix {
+	p, _ := ParsePrefixes(h.TrustedProxies)
+	return p
 }
 
 // Parse parses args into fs, then fills every flag that was not given on the

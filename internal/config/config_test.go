@@ -88,3 +88,66 @@ func TestBadEnvValue(t *testing.T) {
 		t.Fatalf("want error naming the variable, got %v", err)
 	}
 }
+
+func TestProductionRefusesUnsafeSettings(t *testing.T) {
+	t.Parallel()
+	safe := func() Config {
+		c := Default()
+		c.Env = "production"
+		c.AdminToken = "an-operator-token-of-enough-length"
+		c.SecretKey = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=" // 32 bytes, base64
+		c.TLSCert, c.TLSKey = "cert.pem", "key.pem"
+		return c
+	}
+	if err := safe().Validate(); err != nil {
+		t.Fatalf("safe production config refused: %v", err)
+	}
+	behindProxy := safe()
+	behindProxy.TLSCert, behindProxy.TLSKey, behindProxy.TrustedProxies = "", "", "10.0.0.0/8"
+	if err := behindProxy.Validate(); err != nil {
+		t.Fatalf("production behind a trusted TLS proxy refused: %v", err)
+	}
+	cases := map[string]struct {
+		mut  func(*Config)
+		want string
+	}{
+		"no secret key":       {func(c *Config) { c.SecretKey = "" }, "PULSESTREAM_SECRET_KEY"},
+		"bad secret key":      {func(c *Config) { c.SecretKey = "too-short" }, "PULSESTREAM_SECRET_KEY"},
+		"no TLS, no proxies":  {func(c *Config) { c.TLSCert, c.TLSKey = "", "" }, "--tls-cert"},
+		"generated admin":     {func(c *Config) { c.AdminToken = "" }, "PULSESTREAM_ADMIN_TOKEN"},
+		"short admin token":   {func(c *Config) { c.AdminToken = "admin" }, "PULSESTREAM_ADMIN_TOKEN"},
+		"cert without key":    {func(c *Config) { c.TLSKey = "" }, "--tls-key"},
+		"bad trusted proxies": {func(c *Config) { c.TrustedProxies = "10.0.0.0/8, nonsense" }, "--trusted-proxies"},
+		"bad env":             {func(c *Config) { c.Env = "staging" }, "--env"},
+	}
+	for name, tc := range cases {
+		c := safe()
+		tc.mut(&c)
+		err := c.Validate()
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: want an error naming %s, got %v", name, tc.want, err)
+		}
+	}
+	// Development accepts all of it.
+	dev := Default()
+	if err := dev.Validate(); err != nil {
+		t.Errorf("development default refused: %v", err)
+	}
+}
+
+func TestParsePrefixes(t *testing.T) {
+	t.Parallel()
+	got, err := ParsePrefixes(" 10.0.0.0/8,192.0.2.7, ::1 ,")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"10.0.0.0/8", "192.0.2.7/32", "::1/128"}
+	if len(got) != len(want) {
+		t.Fatalf("ParsePrefixes = %v, want %v", got, want)
+	}
+	for i := range want {
+		if got[i].String() != want[i] {
+			t.Errorf("prefix %d = %s, want %s", i, got[i], want[i])
+		}
+	}
+}

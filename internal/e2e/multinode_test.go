@@ -30,6 +30,10 @@ func cluster(t *testing.T, n int, redisURL string, mutate func(*config.Config)) 
 	for i := range nodes {
 		nodes[i] = startNode(t, db, clock, func(c *config.Config) {
 			c.RedisURL = redisURL
+			// Generous under -race on a busy machine: a call that times out
+			// falls back to the node's own limiter, which is not the shared
+			// quota these tests check. Outage tests lower it.
+			c.RedisTimeout = 2 * time.Second
 			if mutate != nil {
 				mutate(c)
 			}
@@ -119,7 +123,7 @@ func TestClusterRevocationAndLimitChangeSeenByAllNodes(t *testing.T) {
 	keyID := keys[0].(map[string]any)["id"].(string)
 	expectStatus(t, nodes[0].do("DELETE", "/admin/v1/tenants/"+tenantID+"/api-keys/"+keyID, adminToken, nil), http.StatusNoContent)
 	expectStatus(t, nodes[0].do("GET", "/api/v1/events", key, nil), http.StatusUnauthorized) // at once on the node that revoked
-	nodes[0].Clock.Advance(3 * time.Second)                                                    // < 5 s: every cache entry has expired
+	nodes[0].Clock.Advance(3 * time.Second)                                                  // < 5 s: every cache entry has expired
 	for i, n := range nodes {
 		if r := n.do("GET", "/api/v1/events", key, nil); r.Status != http.StatusUnauthorized {
 			t.Errorf("node %d still accepts a revoked key 3 s later: %d", i, r.Status)
@@ -134,7 +138,7 @@ func TestClusterRedisOutageFallsBack(t *testing.T) {
 		t.Skip("PULSESTREAM_TEST_REDIS_URL not set; skipping multi-node tests")
 	}
 	p := startProxy(t, u.Host)
-	nodes := cluster(t, 2, strings.Replace(u.String(), u.Host, p.addr, 1), nil)
+	nodes := cluster(t, 2, strings.Replace(u.String(), u.Host, p.addr, 1), func(c *config.Config) { c.RedisTimeout = 250 * time.Millisecond })
 	_, key := nodes[0].tenant("redis-down", 100000)
 	expectStatus(t, nodes[0].do("POST", "/api/v1/events", key, event(nil)), http.StatusCreated)
 	p.Cut()
@@ -157,7 +161,10 @@ func TestClusterRedisOutageFailClosed(t *testing.T) {
 		t.Skip("PULSESTREAM_TEST_REDIS_URL not set; skipping multi-node tests")
 	}
 	p := startProxy(t, u.Host)
-	nodes := cluster(t, 1, strings.Replace(u.String(), u.Host, p.addr, 1), func(c *config.Config) { c.RateLimitFailure = "closed" })
+	nodes := cluster(t, 1, strings.Replace(u.String(), u.Host, p.addr, 1), func(c *config.Config) {
+		c.RateLimitFailure = "closed"
+		c.RedisTimeout = 250 * time.Millisecond
+	})
 	_, key := nodes[0].tenant("redis-closed", 100000)
 	expectStatus(t, nodes[0].do("POST", "/api/v1/events", key, event(nil)), http.StatusCreated)
 	p.Cut()

@@ -35,8 +35,15 @@ func (s *Server) decodeJSON(r *http.Request, v any) error {
 
 type createTenantRequest struct {
 	Name               string `json:"name"`
-	RateLimitPerMinute int    `json:"rate_limit_per_minute"`
-	RetentionDays      int    `json:"retention_days"`
+	RateLimitPerMinute *int   `json:"rate_limit_per_minute"` // nil: the default
+	RetentionDays      *int   `json:"retention_days"`
+}
+
+func orDefault(p *int, def int) int {
+	if p == nil {
+		return def
+	}
+	return *p
 }
 
 func (s *Server) adminCreateTenant(w http.ResponseWriter, r *http.Request) {
@@ -45,11 +52,13 @@ func (s *Server) adminCreateTenant(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	t, secret, err := pulse.CreateTenantWithKey(r.Context(), s.store, s.clock.Now(), in.Name, in.RateLimitPerMinute, in.RetentionDays)
+	t, secret, err := pulse.CreateTenantWithKey(r.Context(), s.store, s.clock.Now(), in.Name,
+		orDefault(in.RateLimitPerMinute, pulse.DefaultRateLimitPerMinute), orDefault(in.RetentionDays, pulse.DefaultRetentionDays))
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
+	s.audit(r, t.ID, "tenant.create", "tenant/"+t.ID, nil, t)
 	writeJSON(w, http.StatusCreated, map[string]any{"tenant": t, "api_key": secret})
 }
 
@@ -98,6 +107,7 @@ func (s *Server) adminPatchTenant(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
+	before := *t
 	if err := p.Apply(t); err != nil { // validate before writing
 		s.writeError(w, r, err)
 		return
@@ -107,6 +117,7 @@ func (s *Server) adminPatchTenant(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
+	s.audit(r, t.ID, "tenant.update", "tenant/"+t.ID, &before, t)
 	s.changed(t.ID)
 	writeJSON(w, http.StatusOK, t)
 }
@@ -121,7 +132,19 @@ func (s *Server) changed(tenantID string) {
 type createKeyRequest struct {
 	Name      string        `json:"name"`
 	Scopes    []pulse.Scope `json:"scopes"`
-	ExpiresAt *time.Time    `json:"expires_at"`
+	ExpiresAt *string       `json:"expires_at"` // RFC 3339; parsed by expiry so a bad value is a 422 naming it
+}
+
+// expiry parses expires_at; nil when absent.
+func (c createKeyRequest) expiry() (*time.Time, error) {
+	if c.ExpiresAt == nil {
+		return nil, nil
+	}
+	t, err := time.Parse(time.RFC3339Nano, *c.ExpiresAt)
+	if err != nil {
+		return nil, pulse.Invalid(pulse.FieldError{Field: "expires_at", Message: "must be an RFC 3339 time such as 2027-01-02T15:04:05Z", Reason: "expires_at.invalid"})
+	}
+	return &t, nil
 }
 
 func (s *Server) adminCreateKey(w http.ResponseWriter, r *http.Request) {
@@ -130,21 +153,7 @@ func (s *Server) adminCreateKey(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	var in createKeyRequest
-	if err := s.decodeJSON(r, &in); err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	k, secret, err := pulse.NewAPIKey(pulse.NewID(), t.ID, in.Name, in.Scopes, in.ExpiresAt, s.clock.Now())
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	if err := s.store.CreateAPIKey(r.Context(), k); err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusCreated, map[string]any{"api_key": k, "key": secret})
+	s.createKeyFor(w, r, t)
 }
 
 func (s *Server) adminListKeys(w http.ResponseWriter, r *http.Request) {
@@ -170,18 +179,5 @@ func (s *Server) adminRevokeKey(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	keyID := r.PathValue("key_id")
-	if !pulse.ValidID(keyID) {
-		s.writeError(w, r, pulse.Errorf(pulse.ENOTFOUND, "API key not found"))
-		return
-	}
-	if err := s.store.RevokeAPIKey(r.Context(), t.ID, keyID, s.clock.Now()); pulse.IsNotFound(err) {
-		s.writeError(w, r, pulse.Errorf(pulse.ENOTFOUND, "API key not found"))
-		return
-	} else if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	s.changed(t.ID)
-	w.WriteHeader(http.StatusNoContent)
+	s.revokeKeyOf(w, r, t.ID, r.PathValue("key_id"))
 }

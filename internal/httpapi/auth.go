@@ -128,19 +128,28 @@ func credential(r *http.Request) string {
 // belongs to an enabled tenant, and puts key and tenant in the context.
 func (s *Server) requireKey(scope pulse.Scope, h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
+		if err := s.authBlocked(r); err != nil {
+			s.writeError(w, r, err)
+			return
+		}
 		secret := credential(r)
 		if secret == "" || len(secret) > 200 {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="pulsestream"`)
-			s.writeError(w, r, errUnauthorized)
+			s.authFailed(w, r, errUnauthorized)
 			return
 		}
 		k, t, err := s.keys.Authenticate(r.Context(), secret)
 		if err != nil {
 			if pulse.ErrorCode(err) == pulse.EUNAUTHORIZED {
 				w.Header().Set("WWW-Authenticate", `Bearer realm="pulsestream"`)
+				s.authFailed(w, r, err)
+				return
 			}
 			s.writeError(w, r, err)
 			return
+		}
+		if s.KeyUsage != nil {
+			s.KeyUsage.Touch(k, s.clock.Now())
 		}
 		if t.Disabled {
 			s.writeError(w, r, pulse.Errorf(pulse.EFORBIDDEN, "this tenant is disabled"))
@@ -158,11 +167,15 @@ func (s *Server) requireKey(scope pulse.Scope, h http.HandlerFunc) http.HandlerF
 // requireAdmin checks the operator token in constant time.
 func (s *Server) requireAdmin(h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
+		if err := s.authBlocked(r); err != nil {
+			s.writeError(w, r, err)
+			return
+		}
 		secret := credential(r)
 		got := pulse.HashSecret(secret)
 		if secret == "" || subtle.ConstantTimeCompare([]byte(got), []byte(s.adminHash)) != 1 {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="pulsestream-admin"`)
-			s.writeError(w, r, pulse.Errorf(pulse.EUNAUTHORIZED, "the admin token is required (Authorization: Bearer <token>)"))
+			s.authFailed(w, r, pulse.Errorf(pulse.EUNAUTHORIZED, "the admin token is required (Authorization: Bearer <token>)"))
 			return
 		}
 		h(w, r)

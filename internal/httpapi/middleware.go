@@ -66,6 +66,10 @@ type httpMetrics struct {
 	requests *prometheus.CounterVec
 	duration *prometheus.HistogramVec
 	inflight prometheus.Gauge
+	// shed counts requests refused by the in-flight cap; auditFailures
+	// audit entries that could not be written.
+	shed          prometheus.Counter
+	auditFailures prometheus.Counter
 }
 
 func newHTTPMetrics(reg prometheus.Registerer) *httpMetrics {
@@ -84,8 +88,16 @@ func newHTTPMetrics(reg prometheus.Registerer) *httpMetrics {
 			Help: "HTTP requests being served.",
 		}),
 	}
+	m.shed = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "pulsestream_http_requests_shed_total",
+		Help: "Requests answered 503 because the node was at --max-in-flight.",
+	})
+	m.auditFailures = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "pulsestream_audit_write_failures_total",
+		Help: "Audit log entries that could not be written (the change itself happened).",
+	})
 	if reg != nil {
-		reg.MustRegister(m.requests, m.duration, m.inflight)
+		reg.MustRegister(m.requests, m.duration, m.inflight, m.shed, m.auditFailures)
 	}
 	return m
 }
@@ -137,7 +149,7 @@ func (s *Server) observe(next http.Handler) http.Handler {
 			s.logger.LogAttrs(r.Context(), level, "request",
 				slog.String("request_id", id), slog.String("method", r.Method), slog.String("route", route),
 				slog.String("path", r.URL.Path), slog.Int("status", status), slog.Int("bytes", sw.bytes),
-				slog.Float64("duration_ms", float64(d.Microseconds())/1000), slog.String("remote", r.RemoteAddr))
+				slog.Float64("duration_ms", float64(d.Microseconds())/1000), slog.String("remote", s.clientIP(r)))
 		}()
 		next.ServeHTTP(sw, r)
 	})

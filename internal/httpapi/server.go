@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/pprof"
+	"net/netip"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -13,6 +14,7 @@ import (
 	"pulsestream/internal/apidocs"
 	"pulsestream/internal/ingest"
 	"pulsestream/internal/pulse"
+	"pulsestream/internal/secretbox"
 )
 
 // Config wires the server's dependencies and limits.
@@ -32,6 +34,19 @@ type Config struct {
 	// OnTenantChange is called after a tenant or key changes on this node
 	// (e.g. to drop caches); may be nil.
 	OnTenantChange func(tenantID string)
+
+	// AuthFailures counts failed authentications per client IP (nil: no
+	// limit); AuthFailuresPerMinute is the allowance (default 20).
+	AuthFailures          pulse.Limiter
+	AuthFailuresPerMinute int
+	// TrustedProxies are the peers whose X-Forwarded-For is believed.
+	TrustedProxies []netip.Prefix
+	// MaxInFlight caps concurrent requests (503 beyond; 0: no cap).
+	MaxInFlight int
+	// SecretBox seals signing secrets at rest (nil: they cannot be created).
+	SecretBox *secretbox.Box
+	// KeyUsage records keys' last use off the request path (may be nil).
+	KeyUsage *KeyUsage
 }
 
 // Server serves the HTTP API.
@@ -46,6 +61,8 @@ type Server struct {
 	metrics   *httpMetrics
 	mux       *http.ServeMux
 	routeList []string
+	signing   signingCache
+	inFlight  chan struct{} // the --max-in-flight slots; nil: no cap
 }
 
 var errPanic = errors.New("panic in handler")
@@ -67,16 +84,22 @@ func New(cfg Config) *Server {
 	if cfg.RequestTimeout == 0 {
 		cfg.RequestTimeout = 10 * time.Second
 	}
+	if cfg.AuthFailuresPerMinute == 0 {
+		cfg.AuthFailuresPerMinute = DefaultAuthFailuresPerMinute
+	}
 	s := &Server{
 		Config: cfg, store: cfg.Store, ingest: cfg.Ingest, keys: cfg.Keys, adminHash: cfg.AdminTokenHash,
 		clock: cfg.Clock, logger: cfg.Logger, metrics: newHTTPMetrics(cfg.Registerer), mux: http.NewServeMux(),
+	}
+	if cfg.MaxInFlight > 0 {
+		s.inFlight = make(chan struct{}, cfg.MaxInFlight)
 	}
 	s.routes()
 	return s
 }
 
 // Handler returns the root handler with all middleware.
-func (s *Server) Handler() http.Handler { return s.observe(s.notFound(s.mux)) }
+func (s *Server) Handler() http.Handler { return s.observe(s.limitInFlight(s.notFound(s.mux))) }
 
 // Routes lists "METHOD /pattern" of every registered route, for the test
 // that keeps the OpenAPI document complete.
@@ -121,13 +144,24 @@ func (s *Server) routes() {
 	s.handle("POST /admin/v1/tenants/{id}/api-keys", s.requireAdmin(s.adminCreateKey))
 	s.handle("GET /admin/v1/tenants/{id}/api-keys", s.requireAdmin(s.adminListKeys))
 	s.handle("DELETE /admin/v1/tenants/{id}/api-keys/{key_id}", s.requireAdmin(s.adminRevokeKey))
+	s.handle("POST /admin/v1/tenants/{id}/api-keys/{key_id}/rotate", s.requireAdmin(s.adminRotateKey))
+	s.handle("GET /admin/v1/audit-log", s.requireAdmin(s.adminListAuditLog))
 
 	// Tenant API (API keys).
-	s.handle("POST /api/v1/events", s.requireKey(pulse.ScopeIngest, s.postEvent))
-	s.handle("POST /api/v1/events/batch", s.requireKey(pulse.ScopeIngest, s.postBatch))
+	s.handle("POST /api/v1/events", s.requireKey(pulse.ScopeIngest, s.verifySigned(s.postEvent)))
+	s.handle("POST /api/v1/events/batch", s.requireKey(pulse.ScopeIngest, s.verifySigned(s.postBatch)))
 	s.handle("GET /api/v1/events", s.requireKey(pulse.ScopeRead, s.searchEvents))
 	s.handle("GET /api/v1/events/{id}", s.requireKey(pulse.ScopeRead, s.getEvent))
 	s.handle("GET /api/v1/usage", s.requireKey(pulse.ScopeRead, s.getUsage))
+	s.alertRoutes()
+	s.handle("GET /api/v1/api-keys", s.requireKey(pulse.ScopeAdmin, s.listKeys))
+	s.handle("POST /api/v1/api-keys", s.requireKey(pulse.ScopeAdmin, s.createKey))
+	s.handle("DELETE /api/v1/api-keys/{id}", s.requireKey(pulse.ScopeAdmin, s.revokeKey))
+	s.handle("POST /api/v1/api-keys/{id}/rotate", s.requireKey(pulse.ScopeAdmin, s.rotateKey))
+	s.handle("GET /api/v1/signing-secrets", s.requireKey(pulse.ScopeAdmin, s.listSigningSecrets))
+	s.handle("POST /api/v1/signing-secrets", s.requireKey(pulse.ScopeAdmin, s.createSigningSecret))
+	s.handle("DELETE /api/v1/signing-secrets/{id}", s.requireKey(pulse.ScopeAdmin, s.deleteSigningSecret))
+	s.handle("GET /api/v1/audit-log", s.requireKey(pulse.ScopeAdmin, s.listAuditLog))
 
 	if s.Pprof {
 		s.mux.HandleFunc("GET /debug/pprof/", s.requireAdmin(pprof.Index))

@@ -15,7 +15,10 @@ func now() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }
 
 func createTenant(t testing.TB, db *DB, retentionDays int) *pulse.Tenant {
 	t.Helper()
-	tn, err := pulse.NewTenant(newID(), "tenant", 0, retentionDays, now())
+	if retentionDays == 0 {
+		retentionDays = pulse.DefaultRetentionDays
+	}
+	tn, err := pulse.NewTenant(newID(), "tenant", pulse.DefaultRateLimitPerMinute, retentionDays, now())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -19,6 +19,10 @@ type Store interface {
 	EventStore
 	UsageStore
 	SettingStore
+	AuditStore
+	SigningSecretStore
+	KeyLifecycleStore
+	AlertStore
 
 	// Ping checks that the database answers (for /ready).
 	Ping(ctx context.Context) error

@@ -22,6 +22,9 @@ type Tenant struct {
 	RetentionDays      int       `json:"retention_days"`
 	Disabled           bool      `json:"disabled"`
 	CreatedAt          time.Time `json:"created_at"`
+	// RequireSignedRequests makes ingestion refuse requests without a valid
+	// X-PulseStream-Signature (see SigningSecret).
+	RequireSignedRequests bool `json:"require_signed_requests"`
 }
 
 // Retention is how long the tenant's events are kept.
@@ -35,6 +38,8 @@ type TenantPatch struct {
 	RateLimitPerMinute *int    `json:"rate_limit_per_minute"`
 	RetentionDays      *int    `json:"retention_days"`
 	Disabled           *bool   `json:"disabled"`
+
+	RequireSignedRequests *bool `json:"require_signed_requests"`
 }
 
 // Apply validates p and applies it to t.
@@ -52,6 +57,9 @@ func (p TenantPatch) Apply(t *Tenant) error {
 	if p.Disabled != nil {
 		t.Disabled = *p.Disabled
 	}
+	if p.RequireSignedRequests != nil {
+		t.RequireSignedRequests = *p.RequireSignedRequests
+	}
 	errs = append(errs, t.validate()...)
 	if len(errs) > 0 {
 		return Invalid(errs...)
@@ -59,14 +67,10 @@ func (p TenantPatch) Apply(t *Tenant) error {
 	return nil
 }
 
-// NewTenant builds a validated tenant; zero limits take the defaults.
+// NewTenant builds a validated tenant. Callers supply the defaults
+// (DefaultRateLimitPerMinute, DefaultRetentionDays) for values a user left
+// out: an explicit 0 is refused, not silently replaced.
 func NewTenant(id, name string, rateLimit, retentionDays int, now time.Time) (*Tenant, error) {
-	if rateLimit == 0 {
-		rateLimit = DefaultRateLimitPerMinute
-	}
-	if retentionDays == 0 {
-		retentionDays = DefaultRetentionDays
-	}
 	t := &Tenant{ID: id, Name: strings.TrimSpace(name), RateLimitPerMinute: rateLimit, RetentionDays: retentionDays, CreatedAt: now.UTC().Truncate(time.Microsecond)}
 	if errs := t.validate(); len(errs) > 0 {
 		return nil, Invalid(errs...)

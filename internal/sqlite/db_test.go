@@ -81,7 +81,10 @@ func newEvent(tenantID string, ts time.Time, tags map[string]string) *pulse.Even
 
 func newTenant(t testing.TB, db *DB, retentionDays int) *pulse.Tenant {
 	t.Helper()
-	tn, err := pulse.NewTenant(uuid.Must(uuid.NewV7()).String(), "t", 0, retentionDays, time.Now())
+	if retentionDays == 0 {
+		retentionDays = pulse.DefaultRetentionDays
+	}
+	tn, err := pulse.NewTenant(uuid.Must(uuid.NewV7()).String(), "t", pulse.DefaultRateLimitPerMinute, retentionDays, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -136,7 +139,7 @@ func TestBusyIsUnavailable(t *testing.T) {
 	}
 	defer tx.Rollback()
 
-	tn, _ := pulse.NewTenant(uuid.Must(uuid.NewV7()).String(), "t", 0, 0, time.Now())
+	tn, _ := pulse.NewTenant(uuid.Must(uuid.NewV7()).String(), "t", pulse.DefaultRateLimitPerMinute, pulse.DefaultRetentionDays, time.Now())
 	for name, err := range map[string]error{
 		"CreateTenant": db.CreateTenant(t.Context(), tn),
 		"AddUsage":     db.AddUsage(t.Context(), []pulse.UsageCount{{TenantID: tn.ID, Hour: time.Now(), Metric: "m", Count: 1}}),

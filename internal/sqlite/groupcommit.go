@@ -44,9 +44,19 @@ func (db *DB) InsertEvents(ctx context.Context, tenantID string, events []*pulse
 		return nil, &pulse.Error{Code: pulse.EUNAVAILABLE, Message: "the server is busy writing; retry shortly", RetryAfter: time.Second}
 	}
 	// Wait for the answer even if ctx ends: the group may already be
-	// committing this request, and the caller must learn the truth.
-	resp := <-req.done
-	return resp.results, resp.err
+	// committing this request, and the caller must learn the truth. If the
+	// committer has stopped (Close raced with this call), nobody will answer.
+	select {
+	case resp := <-req.done:
+		return resp.results, resp.err
+	case <-db.loopDone:
+		select {
+		case resp := <-req.done:
+			return resp.results, resp.err
+		default:
+			return nil, pulse.Unavailable(errClosed, time.Second)
+		}
+	}
 }
 
 var errClosed = pulse.Errorf(pulse.EUNAVAILABLE, "the database is closing")

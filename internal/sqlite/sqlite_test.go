@@ -54,7 +54,7 @@ func TestReopenKeepsData(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Open: %v", err)
 	}
-	tn, _ := pulse.NewTenant(uuid.Must(uuid.NewV7()).String(), "kept", 0, 0, time.Now())
+	tn, _ := pulse.NewTenant(uuid.Must(uuid.NewV7()).String(), "kept", pulse.DefaultRateLimitPerMinute, pulse.DefaultRetentionDays, time.Now())
 	if err := db.CreateTenant(t.Context(), tn); err != nil {
 		t.Fatal(err)
 	}
@@ -104,7 +104,7 @@ func testEvent(tenantID string, ts time.Time) *pulse.Event {
 
 func benchTenant(b *testing.B, db *sqlite.DB) string {
 	b.Helper()
-	tn, _ := pulse.NewTenant(uuid.Must(uuid.NewV7()).String(), "bench", 0, 0, time.Now())
+	tn, _ := pulse.NewTenant(uuid.Must(uuid.NewV7()).String(), "bench", pulse.DefaultRateLimitPerMinute, pulse.DefaultRetentionDays, time.Now())
 	if err := db.CreateTenant(b.Context(), tn); err != nil {
 		b.Fatal(err)
 	}

@@ -9,12 +9,12 @@ import (
 	"pulsestream/internal/pulse"
 )
 
-const tenantColumns = `id, name, rate_limit_per_minute, retention_days, disabled, created_at`
+const tenantColumns = `id, name, rate_limit_per_minute, retention_days, disabled, created_at, require_signed_requests`
 
 func scanTenant(row scanner) (*pulse.Tenant, error) {
 	var t pulse.Tenant
 	var created int64
-	if err := row.Scan(&t.ID, &t.Name, &t.RateLimitPerMinute, &t.RetentionDays, &t.Disabled, &created); err != nil {
+	if err := row.Scan(&t.ID, &t.Name, &t.RateLimitPerMinute, &t.RetentionDays, &t.Disabled, &created, &t.RequireSignedRequests); err != nil {
 		return nil, err
 	}
 	t.CreatedAt = fromMicros(created)
@@ -23,8 +23,8 @@ func scanTenant(row scanner) (*pulse.Tenant, error) {
 
 // CreateTenant stores t; ECONFLICT when its id exists.
 func (db *DB) CreateTenant(ctx context.Context, t *pulse.Tenant) error {
-	_, err := db.write.ExecContext(ctx, `INSERT INTO tenants (`+tenantColumns+`) VALUES (?, ?, ?, ?, ?, ?)`,
-		t.ID, t.Name, t.RateLimitPerMinute, t.RetentionDays, t.Disabled, micros(t.CreatedAt))
+	_, err := db.write.ExecContext(ctx, `INSERT INTO tenants (`+tenantColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+		t.ID, t.Name, t.RateLimitPerMinute, t.RetentionDays, t.Disabled, micros(t.CreatedAt), t.RequireSignedRequests)
 	if isConstraint(err, sqlite3.ErrConstraintPrimaryKey) {
 		return &pulse.Error{Code: pulse.ECONFLICT, Message: "a tenant with this id exists", ID: t.ID}
 	} else if err != nil {
@@ -60,8 +60,8 @@ func (db *DB) UpdateTenant(ctx context.Context, id string, p pulse.TenantPatch) 
 		if err := p.Apply(t); err != nil {
 			return err
 		}
-		_, err = tx.ExecContext(ctx, `UPDATE tenants SET name = ?, rate_limit_per_minute = ?, retention_days = ?, disabled = ? WHERE id = ?`,
-			t.Name, t.RateLimitPerMinute, t.RetentionDays, t.Disabled, id)
+		_, err = tx.ExecContext(ctx, `UPDATE tenants SET name = ?, rate_limit_per_minute = ?, retention_days = ?, disabled = ?, require_signed_requests = ? WHERE id = ?`,
+			t.Name, t.RateLimitPerMinute, t.RetentionDays, t.Disabled, t.RequireSignedRequests, id)
 		if err != nil {
 			return storeErr("update tenant", err)
 		}

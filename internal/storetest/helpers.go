@@ -30,7 +30,10 @@ func now() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }
 func createTenant(t *testing.T, s pulse.Store, retentionDays int) *pulse.Tenant {
 	t.Helper()
 	id := newID()
-	tn, err := pulse.NewTenant(id, "tenant "+id[len(id)-12:], 0, retentionDays, now())
+	if retentionDays == 0 {
+		retentionDays = pulse.DefaultRetentionDays
+	}
+	tn, err := pulse.NewTenant(id, "tenant "+id[len(id)-12:], pulse.DefaultRateLimitPerMinute, retentionDays, now())
 	if err != nil {
 		t.Fatalf("NewTenant: %v", err)
 	}

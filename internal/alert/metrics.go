@@ -1,0 +1,48 @@
+package alert
+
+import "github.com/prometheus/client_golang/prometheus"
+
+// Metrics are the alerting metrics, shared by the Evaluator and the Deliverer.
+type Metrics struct {
+	evaluations *prometheus.CounterVec
+	tickSeconds prometheus.Histogram
+	lag         prometheus.Gauge
+	alerts      *prometheus.GaugeVec
+	attempts    *prometheus.CounterVec
+	queueDepth  prometheus.Gauge
+}
+
+// NewMetrics registers the alerting metrics on reg (nil: unregistered).
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	m := &Metrics{
+		evaluations: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "pulsestream_alert_rule_evaluations_total",
+			Help: "Rule evaluations, by result (ok, or error when the tick failed).",
+		}, []string{"result"}),
+		tickSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "pulsestream_alert_evaluation_duration_seconds",
+			Help:    "Time one evaluation tick takes (read new events, match, evaluate, write transitions).",
+			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14),
+		}),
+		lag: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "pulsestream_alert_evaluation_lag_seconds",
+			Help: "Time from the newest evaluated event's receipt to the end of the tick that evaluated it.",
+		}),
+		alerts: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "pulsestream_alerts",
+			Help: "Alerts known to the evaluator on this node, by state (firing, pending).",
+		}, []string{"state"}),
+		attempts: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "pulsestream_notification_attempts_total",
+			Help: "Webhook delivery attempts, by outcome (delivered, retry, failed).",
+		}, []string{"outcome"}),
+		queueDepth: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "pulsestream_notification_queue_depth",
+			Help: "Notifications waiting to be delivered (pending), as seen by the evaluating node.",
+		}),
+	}
+	if reg != nil {
+		reg.MustRegister(m.evaluations, m.tickSeconds, m.lag, m.alerts, m.attempts, m.queueDepth)
+	}
+	return m
+}

@@ -1,0 +1,165 @@
+package alert
+
+import (
+	"time"
+
+	"pulsestream/internal/pulse"
+)
+
+// maxSlots bounds the buckets of one series: a window of w seconds uses
+// buckets of max(1 s, w/maxSlots), so a 24 h window counts in 144 s steps.
+const maxSlots = 600
+
+// ruleState is what the evaluator keeps for one rule.
+type ruleState struct {
+	rule   *pulse.Rule
+	width  int64 // bucket width in seconds
+	slots  int64 // buckets per series: the window and one more
+	series map[string]*series
+}
+
+// series is one (rule, group): a ring of time buckets (by event timestamp)
+// with running totals, so that adding an event and evaluating are O(1)
+// amortised, and the lifecycle of the group's alert.
+type series struct {
+	labels  map[string]string
+	ring    []bucket
+	expired int64                    // every bucket index <= expired has left the window
+	total   int                      // events in live buckets
+	users   map[string]int           // count_distinct: user → live buckets holding it
+	future  map[int64][]*pulse.Event // events stamped after now, added when now reaches them
+	samples []string                 // the last MaxAlertSamples matching event ids
+
+	pendingSince time.Time    // the condition holds since (waiting for for_seconds)
+	clearSince   time.Time    // the condition fails since (waiting for the cooldown)
+	alert        *pulse.Alert // the firing alert, if any
+}
+
+type bucket struct {
+	idx   int64 // which bucket (unix second / width) the slot holds; 0 = empty
+	n     int
+	users map[string]struct{}
+}
+
+func newRuleState(r *pulse.Rule) *ruleState {
+	w := int64(r.Condition.WindowSeconds)
+	width := max(1, (w+maxSlots-1)/maxSlots)
+	return &ruleState{rule: r, width: width, slots: (w+width-1)/width + 1, series: map[string]*series{}}
+}
+
+func (rs *ruleState) newSeries(labels map[string]string, now time.Time) *series {
+	s := &series{labels: labels, ring: make([]bucket, rs.slots), expired: rs.fromIdx(now)}
+	if rs.rule.Condition.Aggregate == pulse.AggregateDistinctUsers {
+		s.users = map[string]int{}
+	}
+	return s
+}
+
+// fromIdx is the newest bucket index outside the window at now.
+func (rs *ruleState) fromIdx(now time.Time) int64 {
+	return (now.Unix() - int64(rs.rule.Condition.WindowSeconds)) / rs.width
+}
+
+// add counts e if it matches and is not older than the window at now.
+func (rs *ruleState) add(e *pulse.Event, now time.Time) {
+	r := rs.rule
+	idx := e.Timestamp.Unix() / rs.width
+	if idx <= rs.fromIdx(now) || !r.Matches(e) {
+		return
+	}
+	key := r.GroupKey(e)
+	s := rs.series[key]
+	if s == nil {
+		s = rs.newSeries(r.GroupLabels(e), now)
+		rs.series[key] = s
+	}
+	if idx > now.Unix()/rs.width {
+		if s.future == nil {
+			s.future = map[int64][]*pulse.Event{}
+		}
+		s.future[idx] = append(s.future[idx], e)
+		return
+	}
+	rs.count(s, idx, e)
+}
+
+func (rs *ruleState) count(s *series, idx int64, e *pulse.Event) {
+	b := &s.ring[idx%rs.slots]
+	if b.idx != idx {
+		s.drop(b)
+		b.idx = idx
+	}
+	b.n++
+	s.total++
+	if s.users != nil && e.UserID != "" {
+		if b.users == nil {
+			b.users = map[string]struct{}{}
+		}
+		if _, ok := b.users[e.UserID]; !ok {
+			b.users[e.UserID] = struct{}{}
+			s.users[e.UserID]++
+		}
+	}
+	if len(s.samples) == pulse.MaxAlertSamples {
+		copy(s.samples, s.samples[1:])
+		s.samples = s.samples[:pulse.MaxAlertSamples-1]
+	}
+	s.samples = append(s.samples, e.ID)
+}
+
+// drop removes a bucket's counts from the running totals and empties it.
+func (s *series) drop(b *bucket) {
+	if b.idx == 0 {
+		return
+	}
+	s.total -= b.n
+	for u := range b.users {
+		if s.users[u]--; s.users[u] <= 0 {
+			delete(s.users, u)
+		}
+	}
+	*b = bucket{}
+}
+
+// value expires the buckets that left the window, brings in future events
+// whose time has come, and returns the aggregate over the window at now.
+func (rs *ruleState) value(s *series, now time.Time) float64 {
+	from := rs.fromIdx(now)
+	if from-s.expired >= rs.slots { // a long quiet time: everything left
+		for i := range s.ring {
+			s.drop(&s.ring[i])
+		}
+	} else {
+		for i := s.expired + 1; i <= from; i++ {
+			if b := &s.ring[i%rs.slots]; b.idx == i {
+				s.drop(b)
+			}
+		}
+	}
+	s.expired = max(s.expired, from)
+	if len(s.future) > 0 {
+		nowIdx := now.Unix() / rs.width
+		for idx, evs := range s.future {
+			if idx <= nowIdx {
+				delete(s.future, idx)
+				for _, e := range evs {
+					if idx > from {
+						rs.count(s, idx, e)
+					}
+				}
+			}
+		}
+	}
+	if s.total == 0 {
+		s.samples = s.samples[:0]
+	}
+	if s.users != nil {
+		return float64(len(s.users))
+	}
+	return float64(s.total)
+}
+
+// idle reports whether the series holds nothing worth keeping.
+func (s *series) idle() bool {
+	return s.total == 0 && len(s.future) == 0 && s.alert == nil && s.pendingSince.IsZero()
+}

@@ -1,0 +1,72 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"pulsestream/internal/alert"
+	"pulsestream/internal/queue"
+)
+
+// alerting is the node's share of alerting: the evaluator (which works
+// only while this node holds the lease) and the delivery queue's worker.
+type alerting struct {
+	evaluator *alert.Evaluator
+	queue     *queue.Queue
+	started   bool
+}
+
+// openAlerting builds the evaluator and opens the notification queue:
+// River on the same PostgreSQL database, or on a SQLite file of its own
+// beside the event database.
+func (a *App) openAlerting(ctx context.Context) error {
+	metrics := alert.NewMetrics(a.Registry)
+	deliverer := alert.NewDeliverer(alert.DelivererConfig{
+		Store: a.Store, Clock: a.opts.Clock, Client: alert.NewHTTPClient(a.cfg.WebhookAllowPrivate),
+		Logger: a.opts.Logger, Metrics: metrics,
+	})
+	qcfg := queue.Config{Deliver: deliverer.Deliver, Backoff: a.opts.WebhookBackoff, Logger: a.opts.Logger,
+		PollInterval: a.opts.QueuePollInterval}
+	if strings.HasPrefix(a.cfg.DatabaseURL, "postgres") {
+		qcfg.PostgresURL = a.cfg.DatabaseURL
+	} else if p, ok := a.Store.(interface{ QueuePath() string }); ok {
+		qcfg.SQLitePath = p.QueuePath()
+	}
+	q, err := queue.Open(ctx, qcfg)
+	if err != nil {
+		return fmt.Errorf("notification queue: %w", err)
+	}
+	a.alerting = &alerting{queue: q, evaluator: alert.NewEvaluator(alert.Config{
+		Store: a.Store, Queue: q, Clock: a.opts.Clock, Logger: a.opts.Logger, Metrics: metrics,
+	})}
+	a.closers = append(a.closers, a.stopAlerting)
+	return nil
+}
+
+// startAlerting starts the queue's worker and the evaluation loop.
+func (a *App) startAlerting(ctx context.Context) {
+	// Not ctx: cancelling it would hard-stop River; stopAlerting stops it gently.
+	if err := a.alerting.queue.Start(context.WithoutCancel(ctx)); err != nil {
+		a.opts.Logger.Error("notification queue did not start; webhooks wait for the next start", "err", err)
+	} else {
+		a.alerting.started = true
+	}
+	a.goFn(func() { a.alerting.evaluator.Run(ctx) })
+}
+
+// stopAlerting lets running deliveries finish (up to the shutdown timeout)
+// and closes the queue; undelivered jobs stay queued for the next start.
+func (a *App) stopAlerting() error {
+	if !a.alerting.started {
+		a.alerting.queue.Close()
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), min(a.cfg.ShutdownTimeout, 30*time.Second))
+	defer cancel()
+	return a.alerting.queue.Stop(ctx)
+}
+
+// Evaluator is the node's alert evaluator (tests call its Tick).
+func (a *App) Evaluator() *alert.Evaluator { return a.alerting.evaluator }

@@ -1,0 +1,130 @@
+package httpapi
+
+import (
+	"context"
+	"net"
+	"net/http"
+	"net/netip"
+	"strings"
+	"time"
+
+	"pulsestream/internal/pulse"
+)
+
+// DefaultAuthFailuresPerMinute is how many failed authentications one
+// client IP may make per minute (as a burst, refilling evenly) before every
+// authenticated route answers it 429 — so keys and the admin token cannot
+// be guessed.
+const DefaultAuthFailuresPerMinute = 20
+
+// clientIP is the address the request came from. The peer's address is
+// used unless the peer is a trusted proxy: then X-Forwarded-For is read
+// from the right, skipping trusted proxies, and the first other address is
+// the client (what a client writes at the left end is never believed).
+func (s *Server) clientIP(r *http.Request) string {
+	peer := remoteAddr(r.RemoteAddr)
+	if !peer.IsValid() {
+		return r.RemoteAddr
+	}
+	if !s.trusted(peer) {
+		return peer.String()
+	}
+	hops := r.Header.Values("X-Forwarded-For")
+	for i := len(hops) - 1; i >= 0; i-- {
+		parts := strings.Split(hops[i], ",")
+		for j := len(parts) - 1; j >= 0; j-- {
+			ip, err := netip.ParseAddr(strings.TrimSpace(parts[j]))
+			if err != nil {
+				return peer.String() // a malformed chain: trust only the proxy itself
+			}
+			ip = ip.Unmap()
+			if !s.trusted(ip) {
+				return ip.String()
+			}
+			peer = ip
+		}
+	}
+	return peer.String()
+}
+
+func remoteAddr(addr string) netip.Addr {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		host = addr
+	}
+	ip, err := netip.ParseAddr(host)
+	if err != nil {
+		return netip.Addr{}
+	}
+	return ip.Unmap()
+}
+
+func (s *Server) trusted(ip netip.Addr) bool {
+	for _, p := range s.TrustedProxies {
+		if p.Contains(ip) {
+			return true
+		}
+	}
+	return false
+}
+
+func authFailureKey(ip string) string { return "auth-failure:" + ip }
+
+// authBlocked returns ERATELIMITED when the client IP has used up its
+// failed authentications; it is checked before any credential is, so that
+// a right guess after the limit gains nothing.
+func (s *Server) authBlocked(r *http.Request) error {
+	if s.AuthFailures == nil {
+		return nil
+	}
+	q, err := s.AuthFailures.Take(r.Context(), authFailureKey(s.clientIP(r)), s.AuthFailuresPerMinute, 0)
+	if err != nil || q.Remaining > 0 {
+		return nil // the limiter failing must not lock everybody out
+	}
+	return tooManyFailures(q)
+}
+
+func tooManyFailures(q pulse.Quota) error {
+	return &pulse.Error{Code: pulse.ERATELIMITED, Message: "too many failed authentications from this address; retry later", RetryAfter: max(q.RetryAfter, time.Second)}
+}
+
+// authFailed answers a failed authentication (401, or 429 once the client
+// IP's failures are used up) and counts it against the IP.
+func (s *Server) authFailed(w http.ResponseWriter, r *http.Request, err error) {
+	if s.AuthFailures != nil {
+		q, lerr := s.AuthFailures.Take(context.WithoutCancel(r.Context()), authFailureKey(s.clientIP(r)), s.AuthFailuresPerMinute, 1)
+		if lerr == nil && q.Granted == 0 {
+			s.writeError(w, r, tooManyFailures(q))
+			return
+		}
+	}
+	s.writeError(w, r, err)
+}
+
+// exemptFromInFlight are routes an orchestrator or Prometheus must reach
+// even when the node is saturated.
+var exemptFromInFlight = map[string]bool{"/health": true, "/metrics": true}
+
+// limitInFlight answers 503 (Retry-After: 1) instead of queueing once
+// MaxInFlight requests are being served, so an overloaded node sheds load
+// rather than falling over. /health and /metrics are exempt.
+func (s *Server) limitInFlight(next http.Handler) http.Handler {
+	if s.inFlight == nil {
+		return next
+	}
+	sem := s.inFlight // shared by every Handler() of this server
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if exemptFromInFlight[r.URL.Path] {
+			next.ServeHTTP(w, r)
+			return
+		}
+		select {
+		case sem <- struct{}{}:
+			defer func() { <-sem }()
+			next.ServeHTTP(w, r)
+		default:
+			s.metrics.shed.Inc()
+			s.writeError(w, r, &pulse.Error{Code: pulse.EUNAVAILABLE, Message: "the server is at its limit of concurrent requests; retry later", RetryAfter: time.Second})
+		}
+	})
+}

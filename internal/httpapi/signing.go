@@ -1,0 +1,195 @@
+package httpapi
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net/http"
+	"sync"
+	"time"
+
+	"pulsestream/internal/pulse"
+)
+
+// Request signing: a tenant's signing secrets (created here, shown once,
+// stored sealed by the secret box) and the check on ingest routes.
+
+const (
+	headerSignature = "X-PulseStream-Signature"
+	headerTimestamp = "X-PulseStream-Timestamp"
+)
+
+type createSigningSecretRequest struct {
+	Name string `json:"name"`
+}
+
+// sealAD binds a sealed secret to its tenant and id.
+func sealAD(tenantID, id string) []byte { return []byte("signing_secret/" + tenantID + "/" + id) }
+
+func (s *Server) createSigningSecret(w http.ResponseWriter, r *http.Request) {
+	t := tenantFrom(r.Context())
+	var in createSigningSecretRequest
+	if r.ContentLength != 0 {
+		if err := s.decodeJSON(r, &in); err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+	}
+	if len(in.Name) > 128 {
+		s.writeError(w, r, pulse.Invalid(pulse.FieldError{Field: "name", Message: "must be at most 128 characters", Reason: "name.too_long"}))
+		return
+	}
+	if s.SecretBox == nil {
+		s.writeError(w, r, &pulse.Error{Code: pulse.EUNAVAILABLE, Message: "signing secrets need PULSESTREAM_SECRET_KEY on the server"})
+		return
+	}
+	secret := pulse.GenerateSecret(pulse.SigningSecretPrefix, 40)
+	sec := &pulse.SigningSecret{
+		ID: pulse.NewID(), TenantID: t.ID, Name: in.Name, Prefix: secret[:len(pulse.SigningSecretPrefix)+6],
+		CreatedAt: s.clock.Now().UTC().Truncate(time.Microsecond),
+	}
+	sec.Sealed = s.SecretBox.Seal([]byte(secret), sealAD(t.ID, sec.ID))
+	if err := s.store.CreateSigningSecret(r.Context(), sec); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	s.signing.forget(t.ID)
+	s.audit(r, t.ID, "signing_secret.create", "signing_secret/"+sec.ID, nil, sec)
+	writeJSON(w, http.StatusCreated, map[string]any{"signing_secret": sec, "secret": secret})
+}
+
+func (s *Server) listSigningSecrets(w http.ResponseWriter, r *http.Request) {
+	list, err := s.store.ListSigningSecrets(r.Context(), tenantFrom(r.Context()).ID)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if list == nil {
+		list = []*pulse.SigningSecret{}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"signing_secrets": list})
+}
+
+func (s *Server) deleteSigningSecret(w http.ResponseWriter, r *http.Request) {
+	t := tenantFrom(r.Context())
+	id := r.PathValue("id")
+	notFound := pulse.Errorf(pulse.ENOTFOUND, "signing secret not found")
+	if !pulse.ValidID(id) {
+		s.writeError(w, r, notFound)
+		return
+	}
+	if err := s.store.RevokeSigningSecret(r.Context(), t.ID, id, s.clock.Now()); pulse.IsNotFound(err) {
+		s.writeError(w, r, notFound)
+		return
+	} else if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	s.signing.forget(t.ID)
+	s.audit(r, t.ID, "signing_secret.revoke", "signing_secret/"+id, map[string]string{"id": id}, nil)
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// verifySigned checks the request signature when the tenant requires one
+// or the client sent one: a missing, stale (> 5 min) or wrong signature is
+// 401 and counts as a failed authentication of the client IP. The raw body
+// is read here (up to MaxBodyBytes) and handed on unchanged.
+func (s *Server) verifySigned(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		t := tenantFrom(r.Context())
+		sig, ts := r.Header.Get(headerSignature), r.Header.Get(headerTimestamp)
+		if sig == "" && ts == "" && !t.RequireSignedRequests {
+			h(w, r)
+			return
+		}
+		if sig == "" || ts == "" {
+			s.authFailed(w, r, pulse.Errorf(pulse.EUNAUTHORIZED, "this tenant requires signed requests (%s and %s)", headerTimestamp, headerSignature))
+			return
+		}
+		raw, err := io.ReadAll(io.LimitReader(r.Body, s.MaxBodyBytes+1))
+		if err != nil {
+			s.writeError(w, r, pulse.Errorf(pulse.EBADREQUEST, "the body could not be read completely"))
+			return
+		}
+		if int64(len(raw)) > s.MaxBodyBytes {
+			s.writeError(w, r, pulse.Errorf(pulse.ETOOLARGE, "the body is larger than %d bytes", s.MaxBodyBytes))
+			return
+		}
+		secrets, err := s.signing.secrets(r.Context(), s, t.ID)
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		if len(secrets) == 0 {
+			s.authFailed(w, r, pulse.Errorf(pulse.EUNAUTHORIZED, "the tenant has no active signing secret"))
+			return
+		}
+		if err := pulse.VerifySignature(secrets, ts, sig, raw, s.clock.Now()); err != nil {
+			s.authFailed(w, r, err)
+			return
+		}
+		r.Body = io.NopCloser(bytes.NewReader(raw))
+		r.ContentLength = int64(len(raw))
+		h(w, r)
+	}
+}
+
+// signingCache keeps each tenant's opened, active signing secrets for the
+// key cache's TTL, so a signed request costs no database round trip and a
+// revocation on any node holds everywhere within that TTL.
+type signingCache struct {
+	mu      sync.Mutex
+	entries map[string]signingEntry
+}
+
+type signingEntry struct {
+	secrets []string
+	expires time.Time
+}
+
+func (c *signingCache) secrets(ctx context.Context, s *Server, tenantID string) ([]string, error) {
+	now := s.clock.Now()
+	c.mu.Lock()
+	e, ok := c.entries[tenantID]
+	c.mu.Unlock()
+	if ok && now.Before(e.expires) {
+		return e.secrets, nil
+	}
+	list, err := s.store.ListSigningSecrets(ctx, tenantID)
+	if err != nil {
+		return nil, err
+	}
+	e = signingEntry{expires: now.Add(s.keys.ttl)}
+	for _, sec := range list {
+		if sec.RevokedAt != nil && !now.Before(*sec.RevokedAt) {
+			continue
+		}
+		if s.SecretBox == nil {
+			break
+		}
+		plain, err := s.SecretBox.Open(sec.Sealed, sealAD(tenantID, sec.ID))
+		if err != nil {
+			// Sealed under another PULSESTREAM_SECRET_KEY: unusable, and the
+			// operator must know.
+			s.logger.ErrorContext(ctx, "signing secret cannot be opened (wrong PULSESTREAM_SECRET_KEY?)", "tenant_id", tenantID, "secret_id", sec.ID)
+			continue
+		}
+		e.secrets = append(e.secrets, string(plain))
+	}
+	c.mu.Lock()
+	if c.entries == nil {
+		c.entries = map[string]signingEntry{}
+	}
+	if len(c.entries) >= maxKeyCacheEntries {
+		clear(c.entries)
+	}
+	c.entries[tenantID] = e
+	c.mu.Unlock()
+	return e.secrets, nil
+}
+
+func (c *signingCache) forget(tenantID string) {
+	c.mu.Lock()
+	delete(c.entries, tenantID)
+	c.mu.Unlock()
+}

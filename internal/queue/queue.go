@@ -1,0 +1,235 @@
+// Package queue runs notification deliveries as durable jobs on River
+// (riverqueue/river): riverpgxv5 on PostgreSQL (River's tables in the same
+// schema), riversqlite on a SQLite file of its own with a single connection
+// (River's advice for SQLite), so that the queue never waits on event writes.
+// River stays behind alert.Queue and the few methods here.
+package queue
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	_ "github.com/mattn/go-sqlite3" // registers "sqlite3" for the queue's own file
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+	"github.com/riverqueue/river/riverdriver/riversqlite"
+	"github.com/riverqueue/river/rivermigrate"
+
+	"pulsestream/internal/alert"
+)
+
+// Config says where the queue lives and what its worker does.
+type Config struct {
+	// PostgresURL selects River on PostgreSQL (the search_path of the URL
+	// is where River's tables go); otherwise SQLitePath is River's own file.
+	PostgresURL string
+	SQLitePath  string
+	// Deliver makes one attempt; since is when the job was queued.
+	Deliver func(ctx context.Context, j alert.Job, since time.Time) error
+	// Backoff is the wait before retry number n; default alert.Backoff(30s, 1h).
+	Backoff func(attempt int) time.Duration
+	// MaxAttempts bounds attempts; Deliver gives up after 24 h anyway. Default 100.
+	MaxAttempts int
+	Workers     int // concurrent deliveries; default 10
+	// PollInterval is how often an idle queue looks for jobs. Default 1s.
+	PollInterval time.Duration
+	Logger       *slog.Logger
+}
+
+// Queue is a River client with its database handle.
+type Queue struct {
+	insert func(ctx context.Context, args river.JobArgs, opts *river.InsertOpts) error
+	start  func(ctx context.Context) error
+	stop   func(ctx context.Context) error
+	close  func()
+	cfg    Config
+}
+
+var _ alert.Queue = (*Queue)(nil)
+
+// notifyArgs is the job: which notification, in which round.
+type notifyArgs struct {
+	alert.Job
+}
+
+func (notifyArgs) Kind() string { return "pulsestream.notify" }
+
+type worker struct {
+	river.WorkerDefaults[notifyArgs]
+	cfg Config
+}
+
+func (w *worker) Work(ctx context.Context, job *river.Job[notifyArgs]) error {
+	err := w.cfg.Deliver(ctx, job.Args.Job, job.CreatedAt)
+	if err != nil && alert.IsPermanent(err) {
+		return river.JobCancel(err)
+	}
+	return err
+}
+
+// NextRetry applies the configured backoff instead of River's default.
+func (w *worker) NextRetry(job *river.Job[notifyArgs]) time.Time {
+	return time.Now().Add(w.cfg.Backoff(job.Attempt))
+}
+
+// Timeout leaves room for the webhook's own 10 s timeout and the bookkeeping.
+func (w *worker) Timeout(*river.Job[notifyArgs]) time.Duration {
+	return alert.WebhookTimeout + 10*time.Second
+}
+
+// Open connects, migrates River's schema and builds the (stopped) client.
+func Open(ctx context.Context, cfg Config) (*Queue, error) {
+	if cfg.Deliver == nil {
+		return nil, errors.New("queue: Deliver is required")
+	}
+	if cfg.Backoff == nil {
+		cfg.Backoff = alert.Backoff(30*time.Second, time.Hour)
+	}
+	if cfg.MaxAttempts <= 0 {
+		cfg.MaxAttempts = 100
+	}
+	if cfg.Workers <= 0 {
+		cfg.Workers = 10
+	}
+	if cfg.PollInterval <= 0 {
+		cfg.PollInterval = time.Second
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	workers := river.NewWorkers()
+	river.AddWorker(workers, &worker{cfg: cfg})
+	rcfg := &river.Config{
+		Queues:            map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: cfg.Workers}},
+		Workers:           workers,
+		MaxAttempts:       cfg.MaxAttempts,
+		FetchPollInterval: cfg.PollInterval,
+		FetchCooldown:     min(100*time.Millisecond, cfg.PollInterval),
+		Logger:            cfg.Logger,
+		// Stuck deliveries (a node died mid-attempt) are run again after this.
+		RescueStuckJobsAfter: time.Minute,
+	}
+	q := &Queue{cfg: cfg}
+	if cfg.PostgresURL != "" {
+		return q, q.openPostgres(ctx, rcfg)
+	}
+	return q, q.openSQLite(ctx, rcfg)
+}
+
+func (q *Queue) openPostgres(ctx context.Context, rcfg *river.Config) error {
+	pcfg, err := pgxpool.ParseConfig(q.cfg.PostgresURL)
+	if err != nil {
+		return fmt.Errorf("queue: parse postgres url: %w", err)
+	}
+	pcfg.MaxConns = int32(q.cfg.Workers + 4)
+	pool, err := pgxpool.NewWithConfig(ctx, pcfg)
+	if err != nil {
+		return fmt.Errorf("queue: postgres pool: %w", err)
+	}
+	drv := riverpgxv5.New(pool)
+	if err := migrate(ctx, drv, q.cfg.Logger); err != nil {
+		pool.Close()
+		return err
+	}
+	client, err := river.NewClient(drv, rcfg)
+	if err != nil {
+		pool.Close()
+		return fmt.Errorf("queue: river client: %w", err)
+	}
+	bind(q, client, pool.Close)
+	return nil
+}
+
+func (q *Queue) openSQLite(ctx context.Context, rcfg *river.Config) error {
+	if q.cfg.SQLitePath == "" {
+		return errors.New("queue: a PostgreSQL URL or a SQLite path is required")
+	}
+	if err := os.MkdirAll(filepath.Dir(q.cfg.SQLitePath), 0o750); err != nil {
+		return fmt.Errorf("queue: create folder: %w", err)
+	}
+	v := url.Values{}
+	v.Set("_busy_timeout", "10000")
+	v.Set("_journal_mode", "WAL")
+	v.Set("_synchronous", "NORMAL")
+	v.Set("_txlock", "immediate")
+	db, err := sql.Open("sqlite3", "file:"+(&url.URL{Path: q.cfg.SQLitePath}).EscapedPath()+"?"+v.Encode())
+	if err != nil {
+		return fmt.Errorf("queue: open %s: %w", q.cfg.SQLitePath, err)
+	}
+	db.SetMaxOpenConns(1) // riversqlite: one connection, or SQLITE_BUSY
+	db.SetConnMaxIdleTime(0)
+	db.SetConnMaxLifetime(0)
+	drv := riversqlite.New(db)
+	if err := migrate(ctx, drv, q.cfg.Logger); err != nil {
+		db.Close()
+		return err
+	}
+	rcfg.PollOnly = true // no LISTEN/NOTIFY on SQLite
+	client, err := river.NewClient(drv, rcfg)
+	if err != nil {
+		db.Close()
+		return fmt.Errorf("queue: river client: %w", err)
+	}
+	bind(q, client, func() { db.Close() })
+	return nil
+}
+
+func migrate[TTx any](ctx context.Context, drv riverdriver.Driver[TTx], log *slog.Logger) error {
+	m, err := rivermigrate.New(drv, &rivermigrate.Config{Logger: log})
+	if err != nil {
+		return fmt.Errorf("queue: migrator: %w", err)
+	}
+	if _, err := m.Migrate(ctx, rivermigrate.DirectionUp, nil); err != nil {
+		return fmt.Errorf("queue: migrate: %w", err)
+	}
+	return nil
+}
+
+func bind[TTx any](q *Queue, c *river.Client[TTx], closeFn func()) {
+	q.insert = func(ctx context.Context, args river.JobArgs, opts *river.InsertOpts) error {
+		_, err := c.Insert(ctx, args, opts)
+		return err
+	}
+	q.start, q.stop, q.close = c.Start, c.Stop, closeFn
+}
+
+// Enqueue adds the delivery job unless the same job (tenant, notification,
+// round) is already queued, running or done.
+func (q *Queue) Enqueue(ctx context.Context, j alert.Job) error {
+	err := q.insert(ctx, notifyArgs{Job: j}, &river.InsertOpts{UniqueOpts: river.UniqueOpts{ByArgs: true}})
+	if err != nil {
+		return fmt.Errorf("queue: enqueue: %w", err)
+	}
+	return nil
+}
+
+// Start starts working jobs in the background until Stop.
+func (q *Queue) Start(ctx context.Context) error {
+	if err := q.start(ctx); err != nil {
+		return fmt.Errorf("queue: start: %w", err)
+	}
+	return nil
+}
+
+// Stop lets running deliveries finish (until ctx is done), stops the client
+// and closes its database handle. Jobs left are worked after the next start.
+func (q *Queue) Stop(ctx context.Context) error {
+	err := q.stop(ctx)
+	q.close()
+	if err != nil && !errors.Is(err, context.Canceled) {
+		return fmt.Errorf("queue: stop: %w", err)
+	}
+	return nil
+}
+
+// Close releases the database handle of a queue that was never started.
+func (q *Queue) Close() { q.close() }
