@@ -312,6 +312,20 @@ func (e *Evaluator) backfill(ctx context.Context, rebuild []*ruleState, now time
 // before it that were not seen (a transaction that committed late): the
 // overlap is first read as ids only, so re-reading it costs an index scan.
 func (e *Evaluator) readNew(ctx context.Context, now time.Time) error {
+	if len(e.rules) == 0 {
+		// No rule anywhere: nothing to count, so skip reading the events
+		// (a second read of everything ingested) and move the watermark to
+		// the newest id. A rule created later is backfilled from its window.
+		wm, err := e.cfg.Store.MaxEventID(ctx)
+		if err != nil {
+			return err
+		}
+		if wm > e.watermark {
+			e.watermark = wm
+		}
+		clear(e.seen)
+		return nil
+	}
 	from := e.watermark
 	if from != "" {
 		ids, err := e.scanAll(ctx, pulse.EventScan{AfterID: e.floor(), UpToID: e.watermark, IDsOnly: true})
@@ -325,13 +339,9 @@ func (e *Evaluator) readNew(ctx context.Context, now time.Time) error {
 			}
 		}
 	}
-	events, err := e.scanAll(ctx, pulse.EventScan{AfterID: from})
-	if err != nil {
-		return err
-	}
-	for _, ev := range events {
+	err := e.scanEach(ctx, pulse.EventScan{AfterID: from}, func(ev *pulse.Event) {
 		if _, ok := e.seen[ev.ID]; ok {
-			continue
+			return
 		}
 		e.seen[ev.ID] = idMillis(ev.ID)
 		for _, rs := range e.byTenant[ev.TenantID] {
@@ -340,6 +350,9 @@ func (e *Evaluator) readNew(ctx context.Context, now time.Time) error {
 		if ev.ID > e.watermark {
 			e.watermark = ev.ID
 		}
+	})
+	if err != nil {
+		return err
 	}
 	if e.watermark != "" {
 		newest := idMillis(e.watermark)
@@ -356,16 +369,25 @@ func (e *Evaluator) readNew(ctx context.Context, now time.Time) error {
 
 // scanAll pages through s.
 func (e *Evaluator) scanAll(ctx context.Context, s pulse.EventScan) ([]*pulse.Event, error) {
-	s.Limit = e.cfg.ScanLimit
 	var all []*pulse.Event
+	err := e.scanEach(ctx, s, func(ev *pulse.Event) { all = append(all, ev) })
+	return all, err
+}
+
+// scanEach pages through s, handing each event to fn, so that a large
+// backlog is never held in memory at once.
+func (e *Evaluator) scanEach(ctx context.Context, s pulse.EventScan, fn func(*pulse.Event)) error {
+	s.Limit = e.cfg.ScanLimit
 	for {
 		events, err := e.cfg.Store.ScanEvents(ctx, s)
 		if err != nil {
-			return nil, err
+			return err
 		}
-		all = append(all, events...)
+		for _, ev := range events {
+			fn(ev)
+		}
 		if len(events) < s.Limit {
-			return all, nil
+			return nil
 		}
 		s.AfterID = events[len(events)-1].ID
 	}

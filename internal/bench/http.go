@@ -188,6 +188,7 @@ func (r *Runner) search(ctx context.Context) (Result, error) {
 		{"limit": {"100"}},
 	}
 	var lat latencies
+	per := make([]latencies, len(queries))
 	errs := 0
 	start := time.Now()
 	for i := range r.o.SearchQueries {
@@ -203,11 +204,17 @@ func (r *Runner) search(ctx context.Context) (Result, error) {
 		_, _ = io.Copy(io.Discard, resp.Body)
 		resp.Body.Close()
 		lat = append(lat, time.Since(t0))
+		per[i%len(queries)] = append(per[i%len(queries)], time.Since(t0))
 		if resp.StatusCode != http.StatusOK {
 			errs++
 		}
 	}
 	secs := time.Since(start).Seconds()
+	if r.o.Log != nil {
+		for i, q := range queries {
+			fmt.Fprintf(r.o.Log, "search %-60s p50 %6.2f ms  p99 %7.2f ms\n", q.Encode(), per[i].pct(0.5), per[i].pct(0.99))
+		}
+	}
 	return Result{Scenario: "search", Requests: r.o.SearchQueries, Errors: errs, Seconds: secs,
 		EventsPerSec: float64(len(lat)) / secs, P50Ms: lat.pct(0.5), P99Ms: lat.pct(0.99), Note: "events_per_sec = queries/s"}, ctx.Err()
 }

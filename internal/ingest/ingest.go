@@ -106,41 +106,30 @@ func (s *Service) Ingest(ctx context.Context, t *pulse.Tenant, raws []json.RawMe
 		}
 	}
 
-	// 2. Resolve external ids already stored: replays cost no quota.
-	var known map[string]pulse.StoredRef
-	if len(withExt) > 0 {
-		var err error
-		if known, err = s.cfg.Store.LookupExternalIDs(ctx, t.ID, withExt); err != nil {
-			return nil, err
-		}
-	}
-	first := make(map[string]int, len(withExt)) // external_id → index of its first new occurrence
-	var fresh []int                             // indexes of events that would be created
-	for i, e := range events {
-		if e == nil {
-			continue
-		}
-		if e.ExternalID != "" {
-			if ref, ok := known[e.ExternalID]; ok {
-				out.Results[i] = replay(i, ref.ID, ref.ContentHash, e.ContentHash)
-				continue
-			}
-			if _, seen := first[e.ExternalID]; seen {
-				continue // resolved after the first occurrence is stored
-			}
-			first[e.ExternalID] = i
-		}
-		fresh = append(fresh, i)
-	}
-
-	// 3. Reserve quota for the new events, in input order.
-	// Take is called even for zero events so every response can report
-	// the tenant's remaining quota.
-	start := time.Now()
-	q, err := s.cfg.Limiter.Take(ctx, t.ID, t.RateLimitPerMinute, len(fresh))
-	s.metrics.limiterLatency.Observe(time.Since(start).Seconds())
+	// 2. Reserve quota for the new events, in input order. Replays of
+	// stored external ids must cost nothing: when everything fits, the store
+	// tells them apart and their quota is given back in step 4; when it does
+	// not, the stored ids are looked up first (one query) so that replays
+	// never take the place of new events. Take is called even for zero
+	// events so that every response reports the remaining quota.
+	first, fresh := s.fresh(events, out, nil)
+	q, err := s.take(ctx, t, len(fresh))
 	if err != nil {
 		return nil, err
+	}
+	if q.Granted < len(fresh) && len(withExt) > 0 {
+		known, err := s.cfg.Store.LookupExternalIDs(ctx, t.ID, withExt)
+		if err != nil {
+			s.refund(ctx, t, q.Granted)
+			return nil, err
+		}
+		if len(known) > 0 {
+			s.refund(ctx, t, q.Granted)
+			first, fresh = s.fresh(events, out, known)
+			if q, err = s.take(ctx, t, len(fresh)); err != nil {
+				return nil, err
+			}
+		}
 	}
 	out.Quota = q
 	granted := q.Granted
@@ -177,6 +166,9 @@ func (s *Service) Ingest(ctx context.Context, t *pulse.Tenant, raws []json.RawMe
 		if unused := granted - created; unused > 0 {
 			s.refund(ctx, t, unused)
 			out.Quota.Remaining = min(out.Quota.Remaining+unused, out.Quota.Limit)
+			if out.Quota.Remaining > 0 {
+				out.Quota.RetryAfter = 0
+			}
 		}
 	}
 
@@ -221,6 +213,39 @@ func (s *Service) Ingest(ctx context.Context, t *pulse.Tenant, raws []json.RawMe
 		s.cfg.Usage.Add(usage.counts())
 	}
 	return out, nil
+}
+
+// fresh lists the events that would be created, in input order — all valid
+// events minus replays of known external ids (resolved into out) and minus
+// repeats inside the request — and the index of each external id's first
+// new occurrence.
+func (s *Service) fresh(events []*pulse.Event, out *Outcome, known map[string]pulse.StoredRef) (map[string]int, []int) {
+	first := make(map[string]int, len(events))
+	fresh := make([]int, 0, len(events))
+	for i, e := range events {
+		if e == nil {
+			continue
+		}
+		if e.ExternalID != "" {
+			if ref, ok := known[e.ExternalID]; ok {
+				out.Results[i] = replay(i, ref.ID, ref.ContentHash, e.ContentHash)
+				continue
+			}
+			if _, seen := first[e.ExternalID]; seen {
+				continue // resolved after the first occurrence is stored
+			}
+			first[e.ExternalID] = i
+		}
+		fresh = append(fresh, i)
+	}
+	return first, fresh
+}
+
+func (s *Service) take(ctx context.Context, t *pulse.Tenant, n int) (pulse.Quota, error) {
+	start := time.Now()
+	q, err := s.cfg.Limiter.Take(ctx, t.ID, t.RateLimitPerMinute, n)
+	s.metrics.limiterLatency.Observe(time.Since(start).Seconds())
+	return q, err
 }
 
 func (s *Service) refund(ctx context.Context, t *pulse.Tenant, n int) {

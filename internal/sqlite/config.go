@@ -13,8 +13,10 @@ type Config struct {
 	// mode, but may lose the last ones on power loss; "FULL" survives
 	// power loss at the cost of an fsync per commit; "EXTRA" is stricter.
 	Synchronous string
-	// CacheSizeKiB is the page cache of each connection (writer and every
-	// reader). Default 64 MiB.
+	// CacheSizeKiB is the page cache of the writer connection; each reader
+	// gets an eighth of it (reads go through the memory map and the OS page
+	// cache, so a large per-reader cache only multiplies RSS), at least
+	// 1 MiB. Default 64 MiB.
 	CacheSizeKiB int
 	// MmapSizeBytes is how much of the file each connection maps into
 	// memory for reads. Default 256 MiB.

@@ -145,7 +145,11 @@ type connector struct {
 func newConnector(path string, cfg Config, writer bool) *connector {
 	q := url.Values{}
 	q.Set("_busy_timeout", strconv.FormatInt(cfg.BusyTimeout.Milliseconds(), 10))
-	q.Set("_cache_size", strconv.Itoa(-cfg.CacheSizeKiB)) // negative: KiB, not pages
+	cache := cfg.CacheSizeKiB
+	if !writer {
+		cache = max(cache/8, 1024)
+	}
+	q.Set("_cache_size", strconv.Itoa(-cache)) // negative: KiB, not pages
 	q.Set("_foreign_keys", "on")
 	q.Set("_synchronous", cfg.Synchronous)
 	if writer {

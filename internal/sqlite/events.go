@@ -16,20 +16,18 @@ const eventColumns = `id, tenant_id, external_id, event_type, severity, service,
 // eventColumnsE is eventColumns qualified by the alias e, for joins.
 var eventColumnsE = "e." + strings.ReplaceAll(eventColumns, ", ", ", e.")
 
-// insertEvents stores one request's events inside tx (the group commit's
+// insertEvents stores one request's events (rows: their column values)
+// inside tx (the group commit's
 // transaction, see groupcommit.go). The unique index on (tenant_id,
 // external_id) decides duplicates: rows go in with multi-row INSERT ... ON
 // CONFLICT DO NOTHING RETURNING id, and the rows not returned are resolved
 // against what is stored. Repeats inside the call follow their first
 // occurrence.
-func (db *DB) insertEvents(ctx context.Context, tx *sql.Tx, tenantID string, events []*pulse.Event) ([]pulse.InsertResult, error) {
+func (db *DB) insertEvents(ctx context.Context, tx *sql.Tx, tenantID string, events []*pulse.Event, rows [][]any) ([]pulse.InsertResult, error) {
 	results := make([]pulse.InsertResult, len(events))
 	firstOf := make(map[string]int, len(events)) // external_id → index of its first occurrence
 	fresh := make([]int, 0, len(events))
 	for i, e := range events {
-		if e.TenantID != tenantID {
-			return nil, fmt.Errorf("insert events: event %d belongs to another tenant", i)
-		}
 		if e.ExternalID != "" {
 			if _, ok := firstOf[e.ExternalID]; ok {
 				continue
@@ -44,11 +42,7 @@ func (db *DB) insertEvents(ctx context.Context, tx *sql.Tx, tenantID string, eve
 		chunk := fresh[start:min(start+insertChunk, len(fresh))]
 		args := make([]any, 0, len(chunk)*eventColumnCount)
 		for _, i := range chunk {
-			row, err := eventRow(events[i])
-			if err != nil {
-				return nil, err
-			}
-			args = append(args, row...)
+			args = append(args, rows[i]...)
 		}
 		stmt, err := db.insertStmt(ctx, tx, len(chunk))
 		if err != nil {

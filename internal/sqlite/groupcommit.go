@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"fmt"
 	"time"
 
 	"pulsestream/internal/pulse"
@@ -22,6 +23,7 @@ type insertReq struct {
 	ctx      context.Context
 	tenantID string
 	events   []*pulse.Event
+	rows     [][]any // the events' column values, built by the caller, not the committer
 	done     chan insertResp
 }
 
@@ -35,7 +37,20 @@ func (db *DB) InsertEvents(ctx context.Context, tenantID string, events []*pulse
 	if len(events) == 0 {
 		return []pulse.InsertResult{}, nil
 	}
-	req := insertReq{ctx: ctx, tenantID: tenantID, events: events, done: make(chan insertResp, 1)}
+	// Everything that can be done without the writer is done here, in the
+	// caller's goroutine: the committer is the one serial step.
+	rows := make([][]any, len(events))
+	for i, e := range events {
+		if e.TenantID != tenantID {
+			return nil, fmt.Errorf("insert events: event %d belongs to another tenant", i)
+		}
+		row, err := eventRow(e)
+		if err != nil {
+			return nil, err
+		}
+		rows[i] = row
+	}
+	req := insertReq{ctx: ctx, tenantID: tenantID, events: events, rows: rows, done: make(chan insertResp, 1)}
 	select {
 	case db.queue <- req:
 	case <-db.closing:
@@ -120,7 +135,7 @@ func (db *DB) commitGroup(group []insertReq) {
 	results := make([][]pulse.InsertResult, len(live))
 	err := db.inTx(ctx, "insert events", func(tx *sql.Tx) error {
 		for i, r := range live {
-			res, err := db.insertEvents(ctx, tx, r.tenantID, r.events)
+			res, err := db.insertEvents(ctx, tx, r.tenantID, r.events, r.rows)
 			if err != nil {
 				return err
 			}
