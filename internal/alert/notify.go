@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"pulsestream/internal/pulse"
+	"pulsestream/internal/secretbox"
 )
 
 // Payload is the JSON body of a webhook.
@@ -131,6 +132,15 @@ type DelivererConfig struct {
 	// RetryFor is how long a notification is retried before it is failed.
 	// Default 24h.
 	RetryFor time.Duration
+	// SecretBox opens webhook secrets, which are stored sealed (see
+	// WebhookSecretAD); nil means they are stored in the clear.
+	SecretBox *secretbox.Box
+}
+
+// WebhookSecretAD binds a sealed webhook secret to its tenant and rule, so
+// a sealed value copied to another row does not open.
+func WebhookSecretAD(tenantID, ruleID string) string {
+	return "webhook-secret:" + tenantID + ":" + ruleID
 }
 
 // Deliverer sends notifications; the queue's worker calls Deliver.
@@ -200,7 +210,14 @@ func (d *Deliverer) Deliver(ctx context.Context, j Job, since time.Time) error {
 // send POSTs the signed notification and returns the status code.
 func (d *Deliverer) send(ctx context.Context, n *pulse.Notification) (int, error) {
 	ts := d.cfg.Clock.Now()
-	sig, err := Sign(n.Secret, n.ID, ts, n.Payload)
+	secret := n.Secret
+	if d.cfg.SecretBox != nil {
+		var err error
+		if secret, err = d.cfg.SecretBox.OpenString(n.Secret, WebhookSecretAD(n.TenantID, n.RuleID)); err != nil {
+			return 0, permanentError{fmt.Errorf("open webhook secret: %w", err)}
+		}
+	}
+	sig, err := Sign(secret, n.ID, ts, n.Payload)
 	if err != nil {
 		return 0, permanentError{err}
 	}

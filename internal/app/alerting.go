@@ -25,7 +25,7 @@ func (a *App) openAlerting(ctx context.Context) error {
 	metrics := alert.NewMetrics(a.Registry)
 	deliverer := alert.NewDeliverer(alert.DelivererConfig{
 		Store: a.Store, Clock: a.opts.Clock, Client: alert.NewHTTPClient(a.cfg.WebhookAllowPrivate),
-		Logger: a.opts.Logger, Metrics: metrics,
+		Logger: a.opts.Logger, Metrics: metrics, SecretBox: a.box,
 	})
 	qcfg := queue.Config{Deliver: deliverer.Deliver, Backoff: a.opts.WebhookBackoff, Logger: a.opts.Logger,
 		PollInterval: a.opts.QueuePollInterval}

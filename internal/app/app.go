@@ -56,6 +56,7 @@ type App struct {
 	usage    *ingest.Usage
 	limiter  *inmem.Limiter
 	closers  []func() error
+	box      *secretbox.Box // seals signing and webhook secrets at rest
 
 	authLimiter *inmem.Limiter // failed authentications per client IP
 	keyUsage    *httpapi.KeyUsage
@@ -134,6 +135,7 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*App, error) {
 		a.Close()
 		return nil, err
 	}
+	a.box = box
 	if cfg.TLSCert != "" {
 		if a.certs, err = httpapi.NewCertReloader(cfg.TLSCert, cfg.TLSKey, opts.Logger); err != nil {
 			a.Close()

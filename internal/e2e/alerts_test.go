@@ -191,6 +191,14 @@ func TestAlertLifecycle(t *testing.T) {
 		if strings.Contains(string(got.Body), secret) {
 			t.Fatal("GET shows the secret again")
 		}
+		// At rest the secret is sealed (AES-GCM), never the plain text.
+		stored, err := n.App.Store.ListEnabledRules(context.Background())
+		if err != nil || len(stored) != 1 {
+			t.Fatalf("stored rules: %v %v", stored, err)
+		}
+		if at := stored[0].Notify[0].Secret; at == secret || !strings.HasPrefix(at, "sealed:v1:") {
+			t.Fatalf("webhook secret stored as %q, want it sealed", at)
+		}
 
 		n.sendEvents(key, 5, errEvent)
 		n.sendEvents(key, 3, nil) // info: not matched

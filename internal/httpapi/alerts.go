@@ -3,7 +3,9 @@ package httpapi
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"time"
 
@@ -53,7 +55,41 @@ func (s *Server) ruleParam(r *http.Request) (*pulse.Rule, error) {
 		return nil, err
 	}
 	rule, err := s.store.GetRule(r.Context(), tenantFrom(r.Context()).ID, id)
-	return rule, notFoundAs(err, "alert rule")
+	if err != nil {
+		return nil, notFoundAs(err, "alert rule")
+	}
+	return s.openSecrets(rule)
+}
+
+// Webhook secrets are sealed (AES-GCM, secretbox) before a rule is stored
+// and opened when it is loaded here or by the delivery worker; handlers
+// work with the plain rule.
+func (s *Server) sealSecrets(rule *pulse.Rule) *pulse.Rule {
+	if s.SecretBox == nil {
+		return rule
+	}
+	c := *rule
+	c.Notify = slices.Clone(rule.Notify)
+	for i := range c.Notify {
+		if c.Notify[i].Secret != "" {
+			c.Notify[i].Secret = s.SecretBox.SealString(c.Notify[i].Secret, alert.WebhookSecretAD(rule.TenantID, rule.ID))
+		}
+	}
+	return &c
+}
+
+func (s *Server) openSecrets(rule *pulse.Rule) (*pulse.Rule, error) {
+	if s.SecretBox == nil {
+		return rule, nil
+	}
+	for i := range rule.Notify {
+		plain, err := s.SecretBox.OpenString(rule.Notify[i].Secret, alert.WebhookSecretAD(rule.TenantID, rule.ID))
+		if err != nil {
+			return nil, fmt.Errorf("open webhook secret of rule %s: %w", rule.ID, err)
+		}
+		rule.Notify[i].Secret = plain
+	}
+	return rule, nil
 }
 
 // withNewSecrets is rule without secrets, except those that old lacked:
@@ -85,7 +121,7 @@ func (s *Server) createRule(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	if err := s.store.CreateRule(r.Context(), rule); err != nil {
+	if err := s.store.CreateRule(r.Context(), s.sealSecrets(rule)); err != nil {
 		s.writeError(w, r, err)
 		return
 	}
@@ -166,7 +202,7 @@ func (s *Server) replaceRule(w http.ResponseWriter, r *http.Request, patch bool)
 		s.writeError(w, r, err)
 		return
 	}
-	if err := s.store.UpdateRule(r.Context(), rule); err != nil {
+	if err := s.store.UpdateRule(r.Context(), s.sealSecrets(rule)); err != nil {
 		s.writeError(w, r, notFoundAs(err, "alert rule"))
 		return
 	}
@@ -210,7 +246,7 @@ func (s *Server) testRule(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, pulse.Invalid(pulse.FieldError{Field: "notify", Message: "the rule has no webhook to test", Reason: "notify.empty"}))
 		return
 	}
-	notes := alert.TestNotifications(rule, s.clock.Now())
+	notes := alert.TestNotifications(s.sealSecrets(rule), s.clock.Now())
 	if err := s.store.CreateNotifications(r.Context(), notes); err != nil {
 		s.writeError(w, r, err)
 		return

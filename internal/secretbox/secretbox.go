@@ -97,3 +97,30 @@ func (b *Box) Open(sealed, ad []byte) ([]byte, error) {
 	}
 	return pt, nil
 }
+
+// sealedPrefix marks a string made by SealString, so that values stored
+// before encryption was introduced can still be read.
+const sealedPrefix = "sealed:v1:"
+
+// SealString seals plaintext and returns it as printable text for a column.
+func (b *Box) SealString(plaintext, ad string) string {
+	return sealedPrefix + base64.RawStdEncoding.EncodeToString(b.Seal([]byte(plaintext), []byte(ad)))
+}
+
+// OpenString opens a value made by SealString with the same ad. A value
+// without the prefix is returned as it is (stored before sealing existed).
+func (b *Box) OpenString(s, ad string) (string, error) {
+	rest, ok := strings.CutPrefix(s, sealedPrefix)
+	if !ok {
+		return s, nil
+	}
+	raw, err := base64.RawStdEncoding.DecodeString(rest)
+	if err != nil {
+		return "", fmt.Errorf("secretbox: sealed value is not base64: %w", err)
+	}
+	plain, err := b.Open(raw, []byte(ad))
+	if err != nil {
+		return "", err
+	}
+	return string(plain), nil
+}

@@ -61,22 +61,35 @@ func searchQuery(tenantID string, f pulse.EventFilter) (string, []any) {
 			where(c.col+" = ?", c.v)
 		}
 	}
+	// When an equality filter on a selective column is present, its index
+	// (which holds rows in (ts, id) order, so LIMIT stops early) must drive
+	// the query. Without statistics the planner may instead pick the
+	// severity or status_code index for a wide range and sort hundreds of
+	// thousands of rows (measured: 1.1 s instead of 3 ms at 2M events for
+	// service=…&status_code_min=500); a unary + keeps those terms as plain
+	// filters.
+	weak := ""
+	if f.EventType != "" || f.Service != "" || f.Endpoint != "" || f.UserID != "" || f.ExternalID != "" || len(f.Tags) > 0 {
+		weak = "+"
+	}
 	if len(f.Severities) > 0 {
 		sevs := make([]any, len(f.Severities))
 		for i, s := range f.Severities {
 			sevs[i] = string(s)
 		}
-		where("e.severity IN (?"+strings.Repeat(", ?", len(sevs)-1)+")", sevs...)
+		where(weak+"e.severity IN (?"+strings.Repeat(", ?", len(sevs)-1)+")", sevs...)
 	}
 	// A NULL status_code (not set) fails every comparison, as Matches says.
 	if f.StatusCode != 0 {
-		where("e.status_code = ?", f.StatusCode)
+		where(weak+"e.status_code = ?", f.StatusCode)
 	}
+	// A status range (status_code_min=500 matches a quarter of the events or
+	// more) is read through the ts index in order, never sorted.
 	if f.StatusCodeMin != 0 {
-		where("e.status_code >= ?", f.StatusCodeMin)
+		where("+e.status_code >= ?", f.StatusCodeMin)
 	}
 	if f.StatusCodeMax != 0 {
-		where("e.status_code <= ?", f.StatusCodeMax)
+		where("+e.status_code <= ?", f.StatusCodeMax)
 	}
 	if !f.Start.IsZero() {
 		where(ts+" >= ?", micros(f.Start))
