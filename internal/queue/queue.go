@@ -136,7 +136,7 @@ func (q *Queue) openPostgres(ctx context.Context, rcfg *river.Config) error {
 		return fmt.Errorf("queue: postgres pool: %w", err)
 	}
 	drv := riverpgxv5.New(pool)
-	if err := migrate(ctx, drv, q.cfg.Logger); err != nil {
+	if err := migrateLocked(ctx, pool, func() error { return migrate(ctx, drv, q.cfg.Logger) }); err != nil {
 		pool.Close()
 		return err
 	}
@@ -181,6 +181,29 @@ func (q *Queue) openSQLite(ctx context.Context, rcfg *river.Config) error {
 	}
 	bind(q, client, func() { db.Close() })
 	return nil
+}
+
+// migrateLocked runs River's migrations under a session advisory lock, so
+// nodes starting together on one PostgreSQL take turns instead of racing
+// to create the same tables.
+func migrateLocked(ctx context.Context, pool *pgxpool.Pool, run func() error) error {
+	conn, err := pool.Acquire(ctx)
+	if err != nil {
+		return fmt.Errorf("queue: migrate lock: %w", err)
+	}
+	defer conn.Release()
+	const key = "hashtext(coalesce(current_schema(), '') || '.pulsestream_river_migrate')"
+	if _, err := conn.Exec(ctx, "SELECT pg_advisory_lock("+key+")"); err != nil {
+		return fmt.Errorf("queue: migrate lock: %w", err)
+	}
+	defer func() {
+		uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		if _, err := conn.Exec(uctx, "SELECT pg_advisory_unlock("+key+")"); err != nil {
+			_ = conn.Hijack().Close(uctx) // a held session lock must not go back to the pool
+		}
+	}()
+	return run()
 }
 
 func migrate[TTx any](ctx context.Context, drv riverdriver.Driver[TTx], log *slog.Logger) error {
