@@ -143,13 +143,13 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*App, error) {
 		}
 	}
 	a.authLimiter = inmem.NewLimiter(inmem.LimiterConfig{Clock: opts.Clock})
-	a.keyUsage = httpapi.NewKeyUsage(store, opts.Clock, opts.Logger)
+	a.keyUsage = httpapi.NewKeyUsage(store, opts.Clock)
 
 	if err := a.openAlerting(ctx); err != nil {
 		a.Close()
 		return nil, err
 	}
-	a.usage = ingest.NewUsage(store, opts.Logger)
+	a.usage = ingest.NewUsage(store)
 	svc := ingest.New(ingest.Config{
 		Store: store, Limiter: limiter, Clock: opts.Clock, Usage: a.usage,
 		MaxPayloadBytes: cfg.MaxPayloadBytes, Registerer: a.Registry,
@@ -199,11 +199,34 @@ func (a *App) Start() {
 	ctx, cancel := context.WithCancel(context.Background())
 	a.bgCancel = cancel
 	a.goFn(func() { a.limiter.Run(ctx) })
-	a.goFn(func() { a.usage.Run(ctx, time.Second) })
+	a.goFn(func() { a.flushEvery(ctx, time.Second, "usage counters", a.usage.Flush) })
 	a.goFn(func() { a.maintain(ctx) })
 	a.goFn(func() { a.authLimiter.Run(ctx) })
-	a.goFn(func() { a.keyUsage.Run(ctx, 10*time.Second) })
+	a.goFn(func() { a.flushEvery(ctx, 10*time.Second, "key last-used times", a.keyUsage.Flush) })
 	a.startAlerting(ctx)
+}
+
+// flushEvery calls flush every interval until ctx ends, then once more
+// (with a short deadline of its own), so buffered counters survive a
+// graceful shutdown. A failed flush keeps its data for the next one.
+func (a *App) flushEvery(ctx context.Context, interval time.Duration, what string, flush func(context.Context) error) {
+	tick := time.NewTicker(interval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+			if err := flush(fctx); err != nil {
+				a.opts.Logger.Error("flush at shutdown failed", "what", what, "err", err)
+			}
+			cancel()
+			return
+		case <-tick.C:
+			if err := flush(ctx); err != nil {
+				a.opts.Logger.Warn("flush failed; will retry", "what", what, "err", err)
+			}
+		}
+	}
 }
 
 func (a *App) goFn(f func()) {

@@ -3,8 +3,6 @@ package e2e
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -12,37 +10,18 @@ import (
 	"net/http/httptest"
 	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"pulsestream/internal/app"
 	"pulsestream/internal/config"
+	"pulsestream/internal/testkit"
 )
 
 // fakeClock is the only fake in these tests: time moves when a test says.
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
+type fakeClock = testkit.Clock
 
-func newFakeClock() *fakeClock {
-	return &fakeClock{now: time.Now().UTC().Truncate(time.Second)}
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	c.mu.Unlock()
-}
+func newFakeClock() *fakeClock { return testkit.NewClock(time.Now().UTC().Truncate(time.Second)) }
 
 // backends returns the database URLs to run black-box tests on: a new
 // SQLite file always, and a new PostgreSQL schema when configured.
@@ -63,40 +42,7 @@ const adminToken = "test-admin-token-0123456789"
 
 // postgresURL creates a fresh schema and returns a URL whose search_path
 // points at it. Unset variable: skip; unreachable server: fail.
-func postgresURL(t *testing.T) string {
-	base := os.Getenv("PULSESTREAM_TEST_POSTGRES_URL")
-	if base == "" {
-		t.Skip("PULSESTREAM_TEST_POSTGRES_URL not set; skipping PostgreSQL black-box tests")
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	conn, err := pgx.Connect(ctx, base)
-	if err != nil {
-		t.Fatalf("PULSESTREAM_TEST_POSTGRES_URL is set but PostgreSQL is unreachable: %v", err)
-	}
-	defer conn.Close(ctx)
-	var b [6]byte
-	_, _ = rand.Read(b[:])
-	schema := "e2e_" + hex.EncodeToString(b[:])
-	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
-		t.Fatalf("create schema: %v", err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		c, err := pgx.Connect(ctx, base)
-		if err != nil {
-			return
-		}
-		defer c.Close(ctx)
-		_, _ = c.Exec(ctx, "DROP SCHEMA "+schema+" CASCADE")
-	})
-	sep := "?"
-	if strings.Contains(base, "?") {
-		sep = "&"
-	}
-	return base + sep + "search_path=" + schema
-}
+func postgresURL(t *testing.T) string { return testkit.PostgresSchema(t, "e2e") }
 
 // node is one running PulseStream server under test.
 type node struct {

@@ -2,7 +2,6 @@ package httpapi
 
 import (
 	"context"
-	"log/slog"
 	"net/http"
 	"sync"
 	"time"
@@ -137,7 +136,6 @@ func (s *Server) rotateKeyOf(w http.ResponseWriter, r *http.Request, tenantID, k
 type KeyUsage struct {
 	store  pulse.KeyLifecycleStore
 	clock  pulse.Clock
-	logger *slog.Logger
 
 	mu      sync.Mutex
 	noted   map[string]time.Time // key id → last use noted
@@ -148,11 +146,8 @@ type KeyUsage struct {
 const KeyUsageResolution = time.Minute
 
 // NewKeyUsage returns a tracker writing to store.
-func NewKeyUsage(store pulse.KeyLifecycleStore, clock pulse.Clock, logger *slog.Logger) *KeyUsage {
-	if logger == nil {
-		logger = slog.New(slog.DiscardHandler)
-	}
-	return &KeyUsage{store: store, clock: clock, logger: logger, noted: map[string]time.Time{}, pending: map[string]pulse.KeyUse{}}
+func NewKeyUsage(store pulse.KeyLifecycleStore, clock pulse.Clock) *KeyUsage {
+	return &KeyUsage{store: store, clock: clock, noted: map[string]time.Time{}, pending: map[string]pulse.KeyUse{}}
 }
 
 // Touch notes that k was used at.
@@ -195,25 +190,4 @@ func (u *KeyUsage) Flush(ctx context.Context) error {
 		return err
 	}
 	return nil
-}
-
-// Run flushes every interval until ctx ends, then once more.
-func (u *KeyUsage) Run(ctx context.Context, interval time.Duration) {
-	tick := time.NewTicker(interval)
-	defer tick.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-			if err := u.Flush(fctx); err != nil {
-				u.logger.Warn("key last-used flush at shutdown failed", "err", err)
-			}
-			cancel()
-			return
-		case <-tick.C:
-			if err := u.Flush(ctx); err != nil {
-				u.logger.Warn("key last-used flush failed; will retry", "err", err)
-			}
-		}
-	}
 }

@@ -2,7 +2,6 @@ package ingest
 
 import (
 	"context"
-	"log/slog"
 	"sync"
 	"time"
 
@@ -38,18 +37,18 @@ type usageKey struct {
 
 // Usage aggregates per-tenant hourly counters in memory and writes them to
 // the store every interval, so that accounting never costs a write on the
-// ingest path. Run owns the flushing goroutine; Flush writes what is pending.
+// ingest path. Flush writes what is pending; the app calls it periodically
+// from a goroutine it owns.
 type Usage struct {
 	store  pulse.UsageStore
-	logger *slog.Logger
 
 	mu      sync.Mutex
 	pending map[usageKey]int64
 }
 
 // NewUsage returns an aggregator writing to store.
-func NewUsage(store pulse.UsageStore, logger *slog.Logger) *Usage {
-	return &Usage{store: store, logger: logger, pending: map[usageKey]int64{}}
+func NewUsage(store pulse.UsageStore) *Usage {
+	return &Usage{store: store, pending: map[usageKey]int64{}}
 }
 
 // Add records counts.
@@ -83,27 +82,6 @@ func (u *Usage) Flush(ctx context.Context) error {
 		return err
 	}
 	return nil
-}
-
-// Run flushes every interval until ctx ends, then flushes once more.
-func (u *Usage) Run(ctx context.Context, interval time.Duration) {
-	tick := time.NewTicker(interval)
-	defer tick.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-			if err := u.Flush(fctx); err != nil {
-				u.logger.Error("usage flush at shutdown failed", "err", err)
-			}
-			cancel()
-			return
-		case <-tick.C:
-			if err := u.Flush(ctx); err != nil {
-				u.logger.Warn("usage flush failed; will retry", "err", err)
-			}
-		}
-	}
 }
 
 // Interval is one row of a tenant's usage report.

@@ -10,11 +10,12 @@ import (
 	"time"
 
 	"pulsestream/internal/pulse"
+	"pulsestream/internal/testkit"
 )
 
-func newTestLimiter(t testing.TB) (*Limiter, *fakeClock) {
+func newTestLimiter(t testing.TB) (*Limiter, *testkit.Clock) {
 	t.Helper()
-	clock := newFakeClock()
+	clock := testkit.NewClock(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
 	return NewLimiter(LimiterConfig{Clock: clock}), clock
 }
 
@@ -194,7 +195,7 @@ func TestSweepEvictsIdleTenants(t *testing.T) {
 
 func TestRunSweepsUntilContextDone(t *testing.T) {
 	t.Parallel()
-	clock := newFakeClock()
+	clock := testkit.NewClock(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
 	l := NewLimiter(LimiterConfig{Clock: clock, SweepInterval: time.Millisecond})
 	mustTake(t, l, "t1", 100, 1)
 	clock.Advance(time.Minute)

@@ -17,6 +17,7 @@ import (
 
 	"pulsestream/internal/inmem"
 	"pulsestream/internal/pulse"
+	"pulsestream/internal/testkit"
 )
 
 // TestLimiterMatchesInmem runs each scenario on the Redis limiter and on
@@ -83,7 +84,7 @@ func TestLimiterMatchesInmem(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			redisClock, inmemClock := newFakeClock(), newFakeClock()
+			redisClock, inmemClock := testkit.NewClock(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)), testkit.NewClock(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
 			limiters := map[string]pulse.Limiter{
 				"redis": NewLimiter(c, LimiterConfig{Prefix: testPrefix(t, c), Clock: redisClock}),
 				"inmem": inmem.NewLimiter(inmem.LimiterConfig{Clock: inmemClock}),
@@ -115,7 +116,7 @@ func TestTakeExactAcrossNodes(t *testing.T) {
 	t.Parallel()
 	c := testClient(t)
 	prefix := testPrefix(t, c)
-	clock := newFakeClock()
+	clock := testkit.NewClock(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
 	nodes := []*Limiter{
 		NewLimiter(c, LimiterConfig{Prefix: prefix, Clock: clock}),
 		NewLimiter(testClient(t), LimiterConfig{Prefix: prefix, Clock: clock}),
@@ -144,7 +145,7 @@ func TestKeysExpireWhenTheBucketIsFull(t *testing.T) {
 	t.Parallel()
 	c := testClient(t)
 	prefix := testPrefix(t, c)
-	l := NewLimiter(c, LimiterConfig{Prefix: prefix, Clock: newFakeClock()})
+	l := NewLimiter(c, LimiterConfig{Prefix: prefix, Clock: testkit.NewClock(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))})
 	ctx := t.Context()
 	if _, err := l.Take(ctx, "t1", 60, 30); err != nil {
 		t.Fatal(err)
@@ -173,7 +174,7 @@ func failingLimiter(t *testing.T, client goredis.UniversalClient, cfg LimiterCon
 	cfg.Registerer = reg
 	cfg.Logger = slog.New(slog.NewTextHandler(logs, nil))
 	if cfg.Clock == nil {
-		cfg.Clock = newFakeClock()
+		cfg.Clock = testkit.NewClock(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
 	}
 	return NewLimiter(client, cfg), reg, logs
 }
@@ -193,7 +194,7 @@ func TestUnreachableRedisFallsBack(t *testing.T) {
 	for name, addr := range map[string]string{"refused": "127.0.0.1:1", "hung": blackhole(t)} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			clock := newFakeClock()
+			clock := testkit.NewClock(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
 			fallback := inmem.NewLimiter(inmem.LimiterConfig{Clock: clock})
 			l, _, _ := failingLimiter(t, deadClient(t, addr), LimiterConfig{Clock: clock, Fallback: fallback})
 
@@ -269,7 +270,7 @@ func TestRecoversWhenRedisComesBack(t *testing.T) {
 	c := goredis.NewClient(opt)
 	t.Cleanup(func() { c.Close() })
 
-	clock := newFakeClock()
+	clock := testkit.NewClock(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
 	fallback := inmem.NewLimiter(inmem.LimiterConfig{Clock: clock})
 	l, _, logs := failingLimiter(t, c, LimiterConfig{Prefix: testPrefix(t, c), Clock: clock, Fallback: fallback})
 	take := func(n int) pulse.Quota {

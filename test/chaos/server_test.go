@@ -3,9 +3,6 @@ package chaos
 import (
 	"bufio"
 	"bytes"
-	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -22,7 +19,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
+	"pulsestream/internal/testkit"
 )
 
 const adminToken = "chaos-admin-token-0123456789abcdef"
@@ -327,41 +324,7 @@ func backends() []backend {
 // postgresURL creates a fresh schema and returns a URL whose search_path
 // points at it. Unset PULSESTREAM_TEST_POSTGRES_URL: skip; set but
 // unreachable: fail.
-func postgresURL(t *testing.T) string {
-	t.Helper()
-	base := os.Getenv("PULSESTREAM_TEST_POSTGRES_URL")
-	if base == "" {
-		t.Skip("PULSESTREAM_TEST_POSTGRES_URL not set; skipping the PostgreSQL chaos scenario")
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	conn, err := pgx.Connect(ctx, base)
-	if err != nil {
-		t.Fatalf("PULSESTREAM_TEST_POSTGRES_URL is set but PostgreSQL is unreachable: %v", err)
-	}
-	defer conn.Close(ctx)
-	var b [6]byte
-	_, _ = rand.Read(b[:])
-	schema := "chaos_" + hex.EncodeToString(b[:])
-	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
-		t.Fatalf("create schema: %v", err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		c, err := pgx.Connect(ctx, base)
-		if err != nil {
-			return
-		}
-		defer c.Close(ctx)
-		_, _ = c.Exec(ctx, "DROP SCHEMA "+schema+" CASCADE")
-	})
-	sep := "?"
-	if strings.Contains(base, "?") {
-		sep = "&"
-	}
-	return base + sep + "search_path=" + schema
-}
+func postgresURL(t *testing.T) string { return testkit.PostgresSchema(t, "chaos") }
 
 // isRefused reports a dial refused: the request never reached a server.
 func isRefused(err error) bool { return errors.Is(err, syscall.ECONNREFUSED) }

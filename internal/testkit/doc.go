@@ -1,0 +1,5 @@
+// Package testkit holds the few fakes and fixtures the tests of several
+// packages share: a clock that moves only when told to (the one fake time
+// source the project allows) and a fresh PostgreSQL schema per test. It is
+// imported by tests only.
+package testkit
