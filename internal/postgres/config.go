@@ -24,6 +24,9 @@ type Config struct {
 	Schema string
 	// Logger receives maintenance and migration messages; default discards.
 	Logger *slog.Logger
+	// AnalyzeEvery is how many new rows make the store ANALYZE the
+	// partitions it is filling (see analyze.go). Default 50,000.
+	AnalyzeEvery int64
 }
 
 // WithDefaults returns c with every unset field set to its default.
@@ -36,6 +39,9 @@ func (c Config) WithDefaults() Config {
 	}
 	if c.ConnectTimeout <= 0 {
 		c.ConnectTimeout = 5 * time.Second
+	}
+	if c.AnalyzeEvery <= 0 {
+		c.AnalyzeEvery = 50_000
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"strconv"
 	"sync"
+	"sync/atomic"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -29,6 +30,14 @@ type DB struct {
 
 	mu    sync.Mutex
 	parts map[int64]bool // days (since the Unix epoch, UTC) whose events partition is known to exist
+
+	// background ANALYZE of filling partitions (analyze.go)
+	analyzeEvery int64
+	sinceAnalyze atomic.Int64
+	analyzing    atomic.Bool
+	bg           sync.WaitGroup
+	bgCtx        context.Context
+	bgCancel     context.CancelFunc
 }
 
 var _ pulse.Store = (*DB)(nil)
@@ -65,7 +74,8 @@ func Open(ctx context.Context, dsn string, cfg Config) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("postgres pool: %w", err)
 	}
-	db := &DB{pool: pool, log: cfg.Logger, parts: make(map[int64]bool)}
+	db := &DB{pool: pool, log: cfg.Logger, parts: make(map[int64]bool), analyzeEvery: cfg.AnalyzeEvery}
+	db.bgCtx, db.bgCancel = context.WithCancel(context.Background())
 	if err := db.Ping(ctx); err != nil {
 		pool.Close()
 		return nil, err
@@ -75,6 +85,8 @@ func Open(ctx context.Context, dsn string, cfg Config) (*DB, error) {
 
 // Close closes the pool, waiting for connections in use to be returned.
 func (db *DB) Close() error {
+	db.bgCancel()
+	db.bg.Wait()
 	db.pool.Close()
 	return nil
 }

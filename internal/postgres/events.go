@@ -52,6 +52,7 @@ func (db *DB) InsertEvents(ctx context.Context, tenantID string, events []*pulse
 		var commitUnknown bool
 		results, commitUnknown, err = db.insertTx(ctx, tenantID, events)
 		if err == nil {
+			db.noteInserted(events, results)
 			return results, nil
 		}
 		if commitUnknown {
@@ -61,6 +62,7 @@ func (db *DB) InsertEvents(ctx context.Context, tenantID string, events []*pulse
 			committed, cerr := db.committed(ctx, tenantID, events, results)
 			switch {
 			case cerr == nil && committed:
+				db.noteInserted(events, results)
 				return results, nil
 			case cerr == nil:
 				return nil, dbError("insert events", err) // not stored: a clean 503
