@@ -131,11 +131,11 @@ func (s *Server) rotateKeyOf(w http.ResponseWriter, r *http.Request, tenantID, k
 
 // KeyUsage keeps API keys' last_used_at without touching the database on
 // the request path: Touch notes a use in memory (at most once a minute per
-// key) and Run, in a goroutine its owner starts, writes the notes in
-// batches.
+// key) and Flush, called periodically by the app from a goroutine it owns,
+// writes the notes in batches.
 type KeyUsage struct {
-	store  pulse.KeyLifecycleStore
-	clock  pulse.Clock
+	store pulse.KeyLifecycleStore
+	clock pulse.Clock
 
 	mu      sync.Mutex
 	noted   map[string]time.Time // key id → last use noted

@@ -40,7 +40,7 @@ type usageKey struct {
 // ingest path. Flush writes what is pending; the app calls it periodically
 // from a goroutine it owns.
 type Usage struct {
-	store  pulse.UsageStore
+	store pulse.UsageStore
 
 	mu      sync.Mutex
 	pending map[usageKey]int64
