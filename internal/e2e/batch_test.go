@@ -179,3 +179,26 @@ func TestBatchEnvelopeExactNames(t *testing.T) {
 		}
 	})
 }
+
+// A repeat inside a batch whose first occurrence conflicts is compared with
+// what is stored, not with the first occurrence: [{x,H2},{x,H1}] against a
+// stored {x,H1} is [conflict, duplicate], whatever the remaining quota.
+func TestBatchRepeatAfterConflictMatchesStored(t *testing.T) {
+	t.Parallel()
+	eachBackend(t, func(t *testing.T, n *node) {
+		_, key := n.tenant("repeat-conflict", 100000)
+		stored := event(map[string]any{"external_id": "x", "service": "one"})
+		first := n.do("POST", "/api/v1/events", key, stored)
+		expectStatus(t, first, http.StatusCreated)
+		id := first.JSON(t)["id"]
+		r := n.do("POST", "/api/v1/events/batch", key, map[string]any{"events": []any{
+			event(map[string]any{"external_id": "x", "service": "two"}), stored,
+		}})
+		expectStatus(t, r, http.StatusOK)
+		res := r.JSON(t)["results"].([]any)
+		a, b := res[0].(map[string]any), res[1].(map[string]any)
+		if a["status"] != "conflict" || b["status"] != "duplicate" || a["id"] != id || b["id"] != id {
+			t.Fatalf("results = %v, want [conflict, duplicate] with the stored id %v", res, id)
+		}
+	})
+}

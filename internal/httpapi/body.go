@@ -29,7 +29,10 @@ func readJSONBody(r *http.Request, max int64) ([]byte, error) {
 	switch enc := strings.ToLower(strings.TrimSpace(r.Header.Get("Content-Encoding"))); enc {
 	case "", "identity":
 	case "gzip":
-		zr, err := gzip.NewReader(io.LimitReader(r.Body, max+1))
+		// The compressed stream is not capped here: decompressed output is
+		// (below), which also bounds how much compressed input is read, and
+		// a body that is too large after decompression must be a 413.
+		zr, err := gzip.NewReader(r.Body)
 		if err != nil {
 			return nil, pulse.Errorf(pulse.EBADREQUEST, "the body is not valid gzip")
 		}

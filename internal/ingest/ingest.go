@@ -172,7 +172,21 @@ func (s *Service) Ingest(ctx context.Context, t *pulse.Tenant, raws []json.RawMe
 		}
 	}
 
-	// 5. Repeats inside the request follow their first occurrence.
+	// 5. Repeats inside the request follow their first occurrence. When the
+	// first occurrence conflicted, the stored content is not the first's, so
+	// its repeats are compared with what is stored (one query, rare path).
+	var conflicted []string
+	for i, e := range events {
+		if e != nil && e.ExternalID != "" && out.Results[i].Status == "" && out.Results[first[e.ExternalID]].Status == StatusConflict {
+			conflicted = append(conflicted, e.ExternalID)
+		}
+	}
+	var stored map[string]pulse.StoredRef
+	if len(conflicted) > 0 {
+		// The request's events are committed by now, so a failed look-up
+		// must not turn the answer into a 503: those repeats stay conflicts.
+		stored, _ = s.cfg.Store.LookupExternalIDs(ctx, t.ID, conflicted)
+	}
 	for i, e := range events {
 		if e == nil || e.ExternalID == "" || out.Results[i].Status != "" {
 			continue
@@ -182,7 +196,13 @@ func (s *Service) Ingest(ctx context.Context, t *pulse.Tenant, raws []json.RawMe
 		switch {
 		case fr.Status == StatusRateLimited:
 			out.Results[i] = Result{Index: i, Status: StatusRateLimited}
-		case fr.Status != StatusConflict && events[f].ContentHash == e.ContentHash:
+		case fr.Status == StatusConflict:
+			if ref, ok := stored[e.ExternalID]; ok {
+				out.Results[i] = replay(i, ref.ID, ref.ContentHash, e.ContentHash)
+			} else {
+				out.Results[i] = conflict(i, fr.ID)
+			}
+		case events[f].ContentHash == e.ContentHash:
 			out.Results[i] = Result{Index: i, Status: StatusDuplicate, ID: fr.ID}
 		default:
 			out.Results[i] = conflict(i, fr.ID)

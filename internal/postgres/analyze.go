@@ -33,6 +33,14 @@ func (db *DB) noteInserted(events []*pulse.Event, results []pulse.InsertResult) 
 		return
 	}
 	db.sinceAnalyze.Store(0)
+	// Close cancels bgCtx and then waits for bg under the same lock, so no
+	// goroutine can be added once Close has started waiting.
+	db.bgMu.Lock()
+	defer db.bgMu.Unlock()
+	if db.bgCtx.Err() != nil {
+		db.analyzing.Store(false)
+		return
+	}
 	db.bg.Add(1)
 	go func() {
 		defer db.bg.Done()

@@ -35,6 +35,7 @@ type DB struct {
 	analyzeEvery int64
 	sinceAnalyze atomic.Int64
 	analyzing    atomic.Bool
+	bgMu         sync.Mutex // orders bg.Add against Close's bg.Wait
 	bg           sync.WaitGroup
 	bgCtx        context.Context
 	bgCancel     context.CancelFunc
@@ -85,7 +86,9 @@ func Open(ctx context.Context, dsn string, cfg Config) (*DB, error) {
 
 // Close closes the pool, waiting for connections in use to be returned.
 func (db *DB) Close() error {
+	db.bgMu.Lock()
 	db.bgCancel()
+	db.bgMu.Unlock()
 	db.bg.Wait()
 	db.pool.Close()
 	return nil

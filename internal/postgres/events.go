@@ -50,7 +50,8 @@ func (db *DB) InsertEvents(ctx context.Context, tenantID string, events []*pulse
 			return nil, err
 		}
 		var commitUnknown bool
-		results, commitUnknown, err = db.insertTx(ctx, tenantID, events)
+		var xid string
+		results, xid, commitUnknown, err = db.insertTx(ctx, tenantID, events)
 		if err == nil {
 			db.noteInserted(events, results)
 			return results, nil
@@ -59,7 +60,7 @@ func (db *DB) InsertEvents(ctx context.Context, tenantID string, events []*pulse
 			// The connection broke during COMMIT: the rows may or may not be
 			// stored. Ask the database on a fresh connection, so that a
 			// committed batch is never answered with a 503.
-			committed, cerr := db.committed(ctx, tenantID, events, results)
+			committed, cerr := db.committed(ctx, xid)
 			switch {
 			case cerr == nil && committed:
 				db.noteInserted(events, results)
@@ -89,42 +90,57 @@ func (db *DB) InsertEvents(ctx context.Context, tenantID string, events []*pulse
 }
 
 // insertTx runs one attempt; commitUnknown reports that COMMIT itself failed
-// without an answer from the server.
-func (db *DB) insertTx(ctx context.Context, tenantID string, events []*pulse.Event) (results []pulse.InsertResult, commitUnknown bool, err error) {
+// without an answer from the server, and xid names the transaction so that
+// its fate can be asked for.
+func (db *DB) insertTx(ctx context.Context, tenantID string, events []*pulse.Event) (results []pulse.InsertResult, xid string, commitUnknown bool, err error) {
 	tx, err := db.pool.Begin(ctx)
 	if err != nil {
-		return nil, false, err
+		return nil, "", false, err
 	}
 	results, err = insertEvents(ctx, tx, tenantID, events)
+	if err == nil {
+		err = tx.QueryRow(ctx, "SELECT pg_current_xact_id()::text").Scan(&xid)
+	}
 	if err != nil {
 		_ = tx.Rollback(context.WithoutCancel(ctx))
-		return nil, false, err
+		return nil, "", false, err
 	}
-	if err := tx.Commit(ctx); err != nil {
+	// A client that hangs up must not interrupt a COMMIT in flight (which
+	// would leave its outcome unknown); the commit gets a deadline of its own.
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	if err := tx.Commit(cctx); err != nil {
 		var pgErr *pgconn.PgError
-		return results, !errors.As(err, &pgErr), err
+		return results, xid, !errors.As(err, &pgErr), err
 	}
-	return results, false, nil
+	return results, xid, false, nil
 }
 
-// committed reports whether the first event the attempt created is stored.
-func (db *DB) committed(ctx context.Context, tenantID string, events []*pulse.Event, results []pulse.InsertResult) (bool, error) {
-	var probe *pulse.Event
-	for i, r := range results {
-		if r.Status == pulse.Created {
-			probe = events[i]
-			break
+// committed asks, on a fresh connection, whether transaction xid committed.
+// The server may still be finishing a COMMIT whose connection broke, so "in
+// progress" is waited out briefly; only "aborted" means nothing was stored.
+func (db *DB) committed(ctx context.Context, xid string) (bool, error) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	for {
+		var status *string
+		if err := db.pool.QueryRow(ctx, `SELECT pg_xact_status($1::xid8)`, xid).Scan(&status); err != nil {
+			return false, err
+		}
+		switch {
+		case status == nil:
+			return false, fmt.Errorf("transaction %s is too old to tell", xid)
+		case *status == "committed":
+			return true, nil
+		case *status == "aborted":
+			return false, nil
+		}
+		select { // "in progress": the server is still finishing it
+		case <-ctx.Done():
+			return false, fmt.Errorf("transaction %s still in progress: %w", xid, ctx.Err())
+		case <-time.After(50 * time.Millisecond):
 		}
 	}
-	if probe == nil {
-		return true, nil // nothing was to be written
-	}
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 3*time.Second)
-	defer cancel()
-	var ok bool
-	err := db.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM events WHERE tenant_id = $1 AND ts = $2 AND id = $3)`,
-		tenantID, probe.Timestamp, probe.ID).Scan(&ok)
-	return ok, err
 }
 
 func insertEvents(ctx context.Context, tx pgx.Tx, tenantID string, events []*pulse.Event) ([]pulse.InsertResult, error) {
