@@ -159,9 +159,13 @@ func newConnector(path string, cfg Config, writer bool) *connector {
 		q.Set("_query_only", "on")
 	}
 	mmap := cfg.MmapSizeBytes
+	checkpoint := cfg.WALCheckpointPages
 	return &connector{
 		drv: &sqlite3.SQLiteDriver{ConnectHook: func(c *sqlite3.SQLiteConn) error {
 			_, err := c.Exec("PRAGMA mmap_size = "+strconv.FormatInt(mmap, 10), nil)
+			if err == nil && writer {
+				_, err = c.Exec("PRAGMA wal_autocheckpoint = "+strconv.Itoa(checkpoint), nil)
+			}
 			return err
 		}},
 		dsn: "file:" + (&url.URL{Path: path}).EscapedPath() + "?" + q.Encode(),

@@ -37,6 +37,7 @@ func TestPragmas(t *testing.T) {
 		{db.write, "cache_size", "-2048"},
 		{db.read, "cache_size", "-1024"}, // an eighth of the writer's, at least 1 MiB
 		{db.write, "mmap_size", "1048576"},
+		{db.write, "wal_autocheckpoint", "10000"},
 		{db.read, "mmap_size", "1048576"},
 		{db.write, "busy_timeout", "5000"},
 		{db.read, "query_only", "1"},
