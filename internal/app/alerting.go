@@ -31,6 +31,7 @@ func (a *App) openAlerting(ctx context.Context) error {
 		PollInterval: a.opts.QueuePollInterval}
 	if strings.HasPrefix(a.cfg.DatabaseURL, "postgres") {
 		qcfg.PostgresURL = a.cfg.DatabaseURL
+		qcfg.MaxConns = min(a.cfg.PGMaxConns, 14) // a node's two pools stay within 2 × --pg-max-conns
 	} else if p, ok := a.Store.(interface{ QueuePath() string }); ok {
 		qcfg.SQLitePath = p.QueuePath()
 	}

@@ -60,6 +60,9 @@ func startNode(t *testing.T, dbURL string, clock *fakeClock, mutate func(*config
 	cfg.DatabaseURL = dbURL
 	cfg.AdminToken = adminToken
 	cfg.MaintenanceInterval = time.Hour
+	// Tests run many nodes at once against one PostgreSQL (max_connections
+	// 100): each node gets small pools (store + queue ≤ 8 connections).
+	cfg.PGMaxConns = 4
 	if mutate != nil {
 		mutate(&cfg)
 	}

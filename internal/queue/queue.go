@@ -40,6 +40,10 @@ type Config struct {
 	// MaxAttempts bounds attempts; Deliver gives up after 24 h anyway. Default 100.
 	MaxAttempts int
 	Workers     int // concurrent deliveries; default 10
+	// MaxConns caps River's PostgreSQL pool; default Workers + 4. Every
+	// node opens one such pool besides the store's, so deployments (and
+	// tests running many nodes) size it with the server's max_connections.
+	MaxConns int
 	// PollInterval is how often an idle queue looks for jobs. Default 1s.
 	PollInterval time.Duration
 	Logger       *slog.Logger
@@ -131,6 +135,9 @@ func (q *Queue) openPostgres(ctx context.Context, rcfg *river.Config) error {
 		return fmt.Errorf("queue: parse postgres url: %w", err)
 	}
 	pcfg.MaxConns = int32(q.cfg.Workers + 4)
+	if q.cfg.MaxConns > 0 {
+		pcfg.MaxConns = int32(q.cfg.MaxConns)
+	}
 	pool, err := pgxpool.NewWithConfig(ctx, pcfg)
 	if err != nil {
 		return fmt.Errorf("queue: postgres pool: %w", err)

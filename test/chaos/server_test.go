@@ -93,7 +93,9 @@ func (s *server) spawn() {
 			env = append(env, kv)
 		}
 	}
-	cmd.Env = append(env, "PULSESTREAM_ADMIN_TOKEN="+adminToken, "PULSESTREAM_DATABASE_URL="+s.db)
+	// Small PostgreSQL pools: tests of several packages share one server
+	// (max_connections 100) with many nodes at once.
+	cmd.Env = append(env, "PULSESTREAM_ADMIN_TOKEN="+adminToken, "PULSESTREAM_DATABASE_URL="+s.db, "PULSESTREAM_PG_MAX_CONNS=4")
 	cmd.Stdout, cmd.Stderr = logf, logf
 	// The child must not outlive a test binary that dies.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
