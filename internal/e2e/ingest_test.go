@@ -5,6 +5,7 @@ import (
 	"compress/gzip"
 	"crypto/rand"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"net/http"
 	"strings"
@@ -298,5 +299,21 @@ func TestIngestConfiguredBodyLimit(t *testing.T) {
 			t.Fatalf("compressed noise is only %d bytes", len(zipped))
 		}
 		problem(t, n.do("POST", "/api/v1/events", key, zipped, "Content-Encoding", "gzip"), http.StatusRequestEntityTooLarge)
+	})
+}
+
+// A gzip body that is over the limit after decompression and hardly
+// compresses (so its compressed form is over the limit too) is a 413, not a
+// 400 for a body "cut off" by a cap on the compressed stream.
+func TestIngestGzipIncompressibleOverLimit(t *testing.T) {
+	t.Parallel()
+	eachBackendCfg(t, func(c *config.Config) { c.MaxBodyBytes = 64 << 10; c.MaxPayloadBytes = 32 << 10 }, func(t *testing.T, n *node) {
+		_, key := n.tenant("gzip-limit", 1000)
+		noise := make([]byte, 96<<10)
+		if _, err := rand.Read(noise); err != nil {
+			t.Fatal(err)
+		}
+		body, _ := json.Marshal(event(map[string]any{"message": hex.EncodeToString(noise)}))
+		problem(t, n.do("POST", "/api/v1/events", key, gz(t, body), "Content-Encoding", "gzip"), http.StatusRequestEntityTooLarge)
 	})
 }
