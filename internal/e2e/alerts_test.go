@@ -12,6 +12,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -88,6 +89,7 @@ func startAlertNode(t *testing.T, dbURL string, clock *fakeClock, opts app.Optio
 	cfg.AdminToken = adminToken
 	cfg.MaintenanceInterval = time.Hour
 	cfg.WebhookAllowPrivate = allowPrivate
+	cfg.PGMaxConns = 4 // many nodes share the test server's connections
 	a, err := app.New(context.Background(), cfg, opts)
 	if err != nil {
 		t.Fatalf("start node: %v", err)
@@ -613,4 +615,53 @@ func TestAlertRuleValidation(t *testing.T) {
 			}
 		}
 	})
+}
+
+// Two nodes on one database evaluate concurrently: only the lease holder
+// evaluates, so the threshold crossing opens one alert and sends one webhook.
+func TestAlertTwoNodesOneEvaluator(t *testing.T) {
+	t.Parallel()
+	for _, b := range backends() {
+		t.Run(b.name, func(t *testing.T) {
+			t.Parallel()
+			db := b.url(t)
+			clock := newFakeClock()
+			a := startAlertNode(t, db, clock, alertOpts(clock), true, true)
+			c := startAlertNode(t, db, clock, alertOpts(clock), true, true)
+			rc := newReceiver(t)
+			_, key := a.tenant("two-nodes", 1000)
+			a.createRule(key, errorRule(rc.URL))
+			c.sendEvents(key, 6, errEvent)
+			var leaders atomic.Int32
+			for range 5 {
+				var wg sync.WaitGroup
+				for _, n := range []*node{a, c} {
+					wg.Add(1)
+					go func() {
+						defer wg.Done()
+						leader, err := n.App.Evaluator().Tick(context.Background())
+						if err != nil {
+							t.Errorf("tick: %v", err)
+						}
+						if leader {
+							leaders.Add(1)
+						}
+					}()
+				}
+				wg.Wait()
+				clock.Advance(time.Second)
+			}
+			if got := leaders.Load(); got != 5 {
+				t.Fatalf("%d evaluator rounds in 5 ticks of two nodes, want exactly one evaluator per round", got)
+			}
+			if got := len(a.alerts(key, "?status=firing")); got != 1 {
+				t.Fatalf("%d firing alerts, want 1", got)
+			}
+			eventually(t, "the firing webhook", func() bool { return len(rc.requests()) >= 1 })
+			time.Sleep(300 * time.Millisecond) // give a wrongly queued second delivery the time to arrive
+			if got := len(rc.requests()); got != 1 {
+				t.Fatalf("%d webhooks delivered, want 1", got)
+			}
+		})
+	}
 }
