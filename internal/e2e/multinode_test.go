@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"pulsestream/internal/config"
+	"pulsestream/internal/testkit"
 )
 
 // cluster starts n nodes on one PostgreSQL schema and one Redis, sharing a
@@ -137,8 +138,8 @@ func TestClusterRedisOutageFallsBack(t *testing.T) {
 	if err != nil || u.Host == "" {
 		t.Skip("PULSESTREAM_TEST_REDIS_URL not set; skipping multi-node tests")
 	}
-	p := startProxy(t, u.Host)
-	nodes := cluster(t, 2, strings.Replace(u.String(), u.Host, p.addr, 1), func(c *config.Config) { c.RedisTimeout = 250 * time.Millisecond })
+	p := testkit.StartProxy(t, u.Host)
+	nodes := cluster(t, 2, strings.Replace(u.String(), u.Host, p.Addr, 1), func(c *config.Config) { c.RedisTimeout = 250 * time.Millisecond })
 	_, key := nodes[0].tenant("redis-down", 100000)
 	expectStatus(t, nodes[0].do("POST", "/api/v1/events", key, event(nil)), http.StatusCreated)
 	p.Cut()
@@ -160,8 +161,8 @@ func TestClusterRedisOutageFailClosed(t *testing.T) {
 	if err != nil || u.Host == "" {
 		t.Skip("PULSESTREAM_TEST_REDIS_URL not set; skipping multi-node tests")
 	}
-	p := startProxy(t, u.Host)
-	nodes := cluster(t, 1, strings.Replace(u.String(), u.Host, p.addr, 1), func(c *config.Config) {
+	p := testkit.StartProxy(t, u.Host)
+	nodes := cluster(t, 1, strings.Replace(u.String(), u.Host, p.Addr, 1), func(c *config.Config) {
 		c.RateLimitFailure = "closed"
 		c.RedisTimeout = 250 * time.Millisecond
 	})
@@ -204,8 +205,8 @@ func TestPostgresOutage503ThenRecovery(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := startProxy(t, u.Host)
-	proxied := strings.Replace(db, u.Host, p.addr, 1)
+	p := testkit.StartProxy(t, u.Host)
+	proxied := strings.Replace(db, u.Host, p.Addr, 1)
 	n := startNode(t, proxied, newFakeClock(), func(c *config.Config) {
 		c.RequestTimeout = 2 * time.Second
 		c.PGStatementTimeout = time.Second

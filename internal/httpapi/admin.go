@@ -162,15 +162,7 @@ func (s *Server) adminListKeys(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	ks, err := s.store.ListAPIKeys(r.Context(), t.ID)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	if ks == nil {
-		ks = []*pulse.APIKey{}
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"api_keys": ks})
+	s.listKeysOf(w, r, t.ID)
 }
 
 func (s *Server) adminRevokeKey(w http.ResponseWriter, r *http.Request) {

@@ -13,7 +13,12 @@ import (
 // API and the admin API.
 
 func (s *Server) listKeys(w http.ResponseWriter, r *http.Request) {
-	ks, err := s.store.ListAPIKeys(r.Context(), tenantFrom(r.Context()).ID)
+	s.listKeysOf(w, r, tenantFrom(r.Context()).ID)
+}
+
+// listKeysOf lists a tenant's keys; the admin and tenant routes share it.
+func (s *Server) listKeysOf(w http.ResponseWriter, r *http.Request, tenantID string) {
+	ks, err := s.store.ListAPIKeys(r.Context(), tenantID)
 	if err != nil {
 		s.writeError(w, r, err)
 		return

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"pulsestream/internal/testkit"
 )
 
 // TestChaosPostgresOutage puts a TCP proxy between the binary and
@@ -22,8 +24,8 @@ func TestChaosPostgresOutage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := startProxy(t, u.Host)
-	srv := startServer(t, strings.Replace(db, u.Host, p.addr, 1), "--request-timeout", "2s", "--pg-statement-timeout", "1s")
+	p := testkit.StartProxy(t, u.Host)
+	srv := startServer(t, strings.Replace(db, u.Host, p.Addr, 1), "--request-timeout", "2s", "--pg-statement-timeout", "1s")
 	key := srv.tenant("pg-outage", 1_000_000_000)
 	f := startFleet(t, srv.URL, key, fleetConfig{
 		name: "pgdown", clients: 8, batchMax: 40, pace: 5 * time.Millisecond, retry: true, retryPause: 100 * time.Millisecond,
@@ -99,8 +101,8 @@ func TestChaosPostgresLostCommitAck(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := startProxy(t, u.Host)
-	srv := startServer(t, strings.Replace(db, u.Host, p.addr, 1), "--request-timeout", "2s")
+	p := testkit.StartProxy(t, u.Host)
+	srv := startServer(t, strings.Replace(db, u.Host, p.Addr, 1), "--request-timeout", "2s")
 	key := srv.tenant("lost-commit", 1_000_000_000)
 	f := startFleet(t, srv.URL, key, fleetConfig{name: "lostcommit", clients: 4, batchMax: 10, pace: 5 * time.Millisecond, retry: true})
 	time.Sleep(500 * time.Millisecond) // load before
@@ -177,8 +179,8 @@ func TestChaosRedisOutage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := startProxy(t, u.Host)
-	srv := startServer(t, "sqlite://"+filepath.Join(t.TempDir(), "pulsestream.db"), "--redis", strings.Replace(ru, u.Host, p.addr, 1))
+	p := testkit.StartProxy(t, u.Host)
+	srv := startServer(t, "sqlite://"+filepath.Join(t.TempDir(), "pulsestream.db"), "--redis", strings.Replace(ru, u.Host, p.Addr, 1))
 	key := srv.tenant("redis-outage", 1_000_000_000)
 	f := startFleet(t, srv.URL, key, fleetConfig{
 		name: "redisdown", clients: 8, batchMax: 40, pace: 5 * time.Millisecond, retry: true,

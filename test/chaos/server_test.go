@@ -1,7 +1,6 @@
 package chaos
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/json"
 	"errors"
@@ -225,24 +224,6 @@ func (s *server) logTail(n int) string {
 		lines = lines[len(lines)-n:]
 	}
 	return strings.Join(lines, "\n")
-}
-
-// logCount counts log lines containing substr.
-func (s *server) logCount(substr string) int {
-	f, err := os.Open(s.logPath)
-	if err != nil {
-		return 0
-	}
-	defer f.Close()
-	n := 0
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	for sc.Scan() {
-		if strings.Contains(sc.Text(), substr) {
-			n++
-		}
-	}
-	return n
 }
 
 var apiClient = &http.Client{Timeout: 30 * time.Second}

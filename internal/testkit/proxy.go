@@ -1,4 +1,4 @@
-package chaos
+package testkit
 
 import (
 	"bytes"
@@ -8,12 +8,13 @@ import (
 	"time"
 )
 
-// proxy is a TCP forwarder between the binary and PostgreSQL or Redis. Cut
+// Proxy is a TCP forwarder a test puts between a node and PostgreSQL or
+// Redis, to inject outages without touching the real server. Cut
 // refuses connections (the server is down); Blackhole accepts them and
 // answers nothing (a partition: packets vanish). Restore forwards again.
-type proxy struct {
-	t      *testing.T
-	addr   string
+type Proxy struct {
+	t      testing.TB
+	Addr   string // where clients connect instead of the target
 	target string
 
 	mu    sync.Mutex
@@ -31,19 +32,20 @@ type proxy struct {
 	commitLost  chan struct{}
 }
 
-func startProxy(t *testing.T, target string) *proxy {
+// StartProxy forwards a new local address to target until the test ends.
+func StartProxy(t testing.TB, target string) *Proxy {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &proxy{t: t, addr: ln.Addr().String(), target: target, conns: map[net.Conn]net.Conn{}, swallowed: map[net.Conn]bool{}}
+	p := &Proxy{t: t, Addr: ln.Addr().String(), target: target, conns: map[net.Conn]net.Conn{}, swallowed: map[net.Conn]bool{}}
 	p.serve(ln)
 	t.Cleanup(p.Cut)
 	return p
 }
 
-func (p *proxy) serve(ln net.Listener) {
+func (p *Proxy) serve(ln net.Listener) {
 	p.mu.Lock()
 	p.ln = ln
 	p.mu.Unlock()
@@ -81,7 +83,7 @@ var commitMsg = []byte("commit\x00")
 
 // pipe copies one direction; when it ends it closes the pair, except the
 // client side of a blackholed connection, which stays open and silent.
-func (p *proxy) pipe(c net.Conn, dst, src net.Conn, fromUpstream bool) {
+func (p *Proxy) pipe(c net.Conn, dst, src net.Conn, fromUpstream bool) {
 	buf := make([]byte, 64<<10)
 	for {
 		n, err := src.Read(buf)
@@ -117,7 +119,7 @@ func (p *proxy) pipe(c net.Conn, dst, src net.Conn, fromUpstream bool) {
 }
 
 // Cut closes the listener and every connection: the target is gone.
-func (p *proxy) Cut() {
+func (p *Proxy) Cut() {
 	p.mu.Lock()
 	if p.ln != nil {
 		p.ln.Close()
@@ -131,7 +133,7 @@ func (p *proxy) Cut() {
 
 // Blackhole keeps accepting connections but forwards nothing either way;
 // open connections go silent.
-func (p *proxy) Blackhole() {
+func (p *Proxy) Blackhole() {
 	p.mu.Lock()
 	p.hole = true
 	for c, up := range p.conns {
@@ -142,7 +144,7 @@ func (p *proxy) Blackhole() {
 	p.mu.Unlock()
 }
 
-func (p *proxy) closeAllLocked() {
+func (p *Proxy) closeAllLocked() {
 	for c, up := range p.conns {
 		c.Close()
 		up.Close()
@@ -157,7 +159,7 @@ func (p *proxy) closeAllLocked() {
 // LoseNextCommitAck arms the proxy: the next COMMIT reaches PostgreSQL
 // (so the transaction commits) but its answer never reaches the client,
 // whose connection then breaks. The channel closes when that happened.
-func (p *proxy) LoseNextCommitAck() <-chan struct{} {
+func (p *Proxy) LoseNextCommitAck() <-chan struct{} {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.commitArmed = true
@@ -167,7 +169,7 @@ func (p *proxy) LoseNextCommitAck() <-chan struct{} {
 
 // Restore forwards again: after Cut it listens again on the same address;
 // after Blackhole it drops the held connections (their clients reconnect).
-func (p *proxy) Restore() {
+func (p *Proxy) Restore() {
 	p.mu.Lock()
 	p.hole = false
 	for _, c := range p.held {
@@ -179,7 +181,7 @@ func (p *proxy) Restore() {
 	if listening {
 		return
 	}
-	ln, err := net.Listen("tcp", p.addr)
+	ln, err := net.Listen("tcp", p.Addr)
 	if err != nil {
 		p.t.Fatalf("restore proxy: %v", err)
 	}
