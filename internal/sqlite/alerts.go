@@ -480,7 +480,7 @@ func (db *DB) ReleaseLease(ctx context.Context, name, holder string) error {
 	return nil
 }
 
-const scanColumns = `id, tenant_id, event_type, severity, service, endpoint, status_code, user_id, tags, ts`
+const scanColumns = `e.id, t.id, e.event_type, e.severity, e.service, e.endpoint, e.status_code, e.user_id, e.tags, e.ts`
 
 // ScanEvents returns events in id order with the fields rules need.
 func (db *DB) ScanEvents(ctx context.Context, s pulse.EventScan) ([]*pulse.Event, error) {
@@ -488,23 +488,23 @@ func (db *DB) ScanEvents(ctx context.Context, s pulse.EventScan) ([]*pulse.Event
 	var args []any
 	cols := scanColumns
 	if s.IDsOnly {
-		cols = "id"
+		cols = "e.id"
 	}
-	b.WriteString(`SELECT ` + cols + ` FROM events WHERE id > ?`)
+	b.WriteString(`SELECT ` + cols + ` FROM events AS e JOIN tenants AS t ON t.num = e.tenant WHERE e.id > ?`)
 	args = append(args, s.AfterID)
 	if s.TenantID != "" {
-		b.WriteString(` AND tenant_id = ?`)
+		b.WriteString(` AND t.id = ?`)
 		args = append(args, s.TenantID)
 	}
 	if s.UpToID != "" {
-		b.WriteString(` AND id <= ?`)
+		b.WriteString(` AND e.id <= ?`)
 		args = append(args, s.UpToID)
 	}
 	if !s.Since.IsZero() {
-		b.WriteString(` AND ts >= ?`)
+		b.WriteString(` AND e.ts >= ?`)
 		args = append(args, micros(s.Since))
 	}
-	b.WriteString(` ORDER BY id LIMIT ?`)
+	b.WriteString(` ORDER BY e.id LIMIT ?`)
 	args = append(args, s.Limit)
 	return queryAll(ctx, db, "scan events", func(row scanner) (*pulse.Event, error) {
 		var e pulse.Event

@@ -43,6 +43,7 @@ type DB struct {
 	started   bool
 
 	fullInsert *sql.Stmt // the insertChunk-row insert, prepared at Open
+	nums       tenantNums
 }
 
 // Open opens (creating if needed, with its folder) the database named by

@@ -49,7 +49,7 @@ func BenchmarkDriverInsert100(b *testing.B) {
 			}
 			now := time.Now()
 			tn, _ := pulse.NewTenant(pulse.NewID(), "bench", pulse.DefaultRateLimitPerMinute, pulse.DefaultRetentionDays, now)
-			if _, err := db.ExecContext(ctx, `INSERT INTO tenants (id, name, rate_limit_per_minute, retention_days, disabled, created_at) VALUES (?, ?, ?, ?, 0, ?)`,
+			if _, err := db.ExecContext(ctx, `INSERT INTO tenants (id, name, rate_limit_per_minute, retention_days, disabled, created_at, num) VALUES (?, ?, ?, ?, 0, ?, 1)`,
 				tn.ID, tn.Name, tn.RateLimitPerMinute, tn.RetentionDays, micros(now)); err != nil {
 				b.Skipf("tenants schema differs: %v", err)
 			}
@@ -71,10 +71,10 @@ func BenchmarkDriverInsert100(b *testing.B) {
 					for range size {
 						e := benchRow(tn.ID, n, now)
 						n++
-						row, _ := eventRow(e)
+						row, _ := eventRow(e, 1)
 						args = append(args, row...)
 						for k, v := range e.Tags {
-							tagArgs = append(tagArgs, e.TenantID, k, v, micros(e.Timestamp), e.ID)
+							tagArgs = append(tagArgs, 1, k, v, micros(e.Timestamp), n)
 						}
 					}
 					stmt := tx.StmtContext(ctx, full)
@@ -92,7 +92,7 @@ func BenchmarkDriverInsert100(b *testing.B) {
 					rows.Close()
 				}
 				if drv.tags {
-					q := "INSERT INTO event_tags (tenant_id, key, value, ts, event_id) VALUES " + placeholders(len(tagArgs)/5, 5)
+					q := "INSERT INTO event_tags (tenant, key, value, ts, seq) VALUES " + placeholders(len(tagArgs)/5, 5)
 					if _, err := tx.ExecContext(ctx, q, tagArgs...); err != nil {
 						b.Fatal(err)
 					}

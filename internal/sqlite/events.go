@@ -6,15 +6,39 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"sync"
 
 	"pulsestream/internal/pulse"
 )
 
-const eventColumns = `id, tenant_id, external_id, event_type, severity, service, endpoint, status_code, ` +
+// insertColumns are the columns InsertEvents writes; seq (the rowid) is
+// assigned by SQLite and tenant is the tenant's number (tenants.num).
+const insertColumns = `id, tenant, external_id, event_type, severity, service, endpoint, status_code, ` +
 	`user_id, message, tags, ts, received_at, payload, content_hash`
 
-// eventColumnsE is eventColumns qualified by the alias e, for joins.
-var eventColumnsE = "e." + strings.ReplaceAll(eventColumns, ", ", ", e.")
+// selectColumns are the columns scanEvent reads, qualified by the alias e;
+// the tenant id is the caller's (every read is scoped to one tenant).
+const selectColumns = `e.id, e.external_id, e.event_type, e.severity, e.service, e.endpoint, e.status_code, ` +
+	`e.user_id, e.message, e.tags, e.ts, e.received_at, e.payload, e.content_hash`
+
+// tenantNums caches tenants.num by tenant id: a tenant's number never
+// changes, so entries never go stale.
+type tenantNums struct{ m sync.Map }
+
+// tenantNum returns the tenant's number, ok false for an unknown tenant.
+func (db *DB) tenantNum(ctx context.Context, tenantID string) (num int64, ok bool, err error) {
+	if v, ok := db.nums.m.Load(tenantID); ok {
+		return v.(int64), true, nil
+	}
+	err = db.read.QueryRowContext(ctx, `SELECT num FROM tenants WHERE id = ?`, tenantID).Scan(&num)
+	if err == sql.ErrNoRows {
+		return 0, false, nil
+	} else if err != nil {
+		return 0, false, storeErr("tenant", err)
+	}
+	db.nums.m.Store(tenantID, num)
+	return num, true, nil
+}
 
 // insertEvents stores one request's events (rows: their column values)
 // inside tx (the group commit's
@@ -23,7 +47,7 @@ var eventColumnsE = "e." + strings.ReplaceAll(eventColumns, ", ", ", e.")
 // CONFLICT DO NOTHING RETURNING id, and the rows not returned are resolved
 // against what is stored. Repeats inside the call follow their first
 // occurrence.
-func (db *DB) insertEvents(ctx context.Context, tx *sql.Tx, tenantID string, events []*pulse.Event, rows [][]any) ([]pulse.InsertResult, error) {
+func (db *DB) insertEvents(ctx context.Context, tx *sql.Tx, tenant int64, events []*pulse.Event, rows [][]any) ([]pulse.InsertResult, error) {
 	results := make([]pulse.InsertResult, len(events))
 	firstOf := make(map[string]int, len(events)) // external_id → index of its first occurrence
 	fresh := make([]int, 0, len(events))
@@ -37,7 +61,7 @@ func (db *DB) insertEvents(ctx context.Context, tx *sql.Tx, tenantID string, eve
 		fresh = append(fresh, i)
 	}
 
-	inserted := make(map[string]struct{}, len(fresh))
+	inserted := make(map[string]int64, len(fresh)) // id → seq
 	for start := 0; start < len(fresh); start += insertChunk {
 		chunk := fresh[start:min(start+insertChunk, len(fresh))]
 		args := make([]any, 0, len(chunk)*eventColumnCount)
@@ -54,11 +78,12 @@ func (db *DB) insertEvents(ctx context.Context, tx *sql.Tx, tenantID string, eve
 		}
 		for rows.Next() {
 			var id string
-			if err := rows.Scan(&id); err != nil {
+			var seq int64
+			if err := rows.Scan(&id, &seq); err != nil {
 				rows.Close()
 				return nil, storeErr("insert events", err)
 			}
-			inserted[id] = struct{}{}
+			inserted[id] = seq
 		}
 		if err := rows.Close(); err != nil {
 			return nil, storeErr("insert events", err)
@@ -78,7 +103,7 @@ func (db *DB) insertEvents(ctx context.Context, tx *sql.Tx, tenantID string, eve
 		}
 	}
 	if len(lost) > 0 {
-		stored, err := lookupExternalIDs(ctx, tx, tenantID, lost)
+		stored, err := lookupExternalIDs(ctx, tx, tenant, lost)
 		if err != nil {
 			return nil, err
 		}
@@ -109,13 +134,14 @@ func (db *DB) insertEvents(ctx context.Context, tx *sql.Tx, tenantID string, eve
 		if results[i].Status != pulse.Created {
 			continue
 		}
+		seq := inserted[e.ID]
 		for k, v := range e.Tags {
-			tagArgs = append(tagArgs, tenantID, k, v, micros(e.Timestamp), e.ID)
+			tagArgs = append(tagArgs, tenant, k, v, micros(e.Timestamp), seq)
 		}
 	}
 	for len(tagArgs) > 0 {
 		n := min(len(tagArgs)/5, tagChunk)
-		q := "INSERT INTO event_tags (tenant_id, key, value, ts, event_id) VALUES " + placeholders(n, 5)
+		q := "INSERT INTO event_tags (tenant, key, value, ts, seq) VALUES " + placeholders(n, 5)
 		if _, err := tx.ExecContext(ctx, q, tagArgs[:n*5]...); err != nil {
 			return nil, storeErr("insert events: tags", err)
 		}
@@ -145,8 +171,8 @@ func (db *DB) insertStmt(ctx context.Context, tx *sql.Tx, n int) (*sql.Stmt, err
 }
 
 func insertSQL(n int) string {
-	return "INSERT INTO events (" + eventColumns + ") VALUES " + placeholders(n, eventColumnCount) +
-		" ON CONFLICT (tenant_id, external_id) WHERE external_id IS NOT NULL DO NOTHING RETURNING id"
+	return "INSERT INTO events (" + insertColumns + ") VALUES " + placeholders(n, eventColumnCount) +
+		" ON CONFLICT (tenant, external_id) WHERE external_id IS NOT NULL DO NOTHING RETURNING id, seq"
 }
 
 // placeholders returns "(?, ?), (?, ?)" for rows × cols.
@@ -176,8 +202,8 @@ func resolve(e *pulse.Event, ref pulse.StoredRef) pulse.InsertResult {
 	return pulse.InsertResult{Status: pulse.Conflict, ID: ref.ID}
 }
 
-// eventRow is e's values in eventColumns order.
-func eventRow(e *pulse.Event) ([]any, error) {
+// eventRow is e's values in insertColumns order.
+func eventRow(e *pulse.Event, tenant int64) ([]any, error) {
 	var tags, payload, ext, status any
 	if len(e.Tags) > 0 {
 		b, err := json.Marshal(e.Tags)
@@ -195,17 +221,22 @@ func eventRow(e *pulse.Event) ([]any, error) {
 	if e.StatusCode != 0 {
 		status = e.StatusCode
 	}
-	return []any{e.ID, e.TenantID, ext, e.EventType, string(e.Severity), e.Service, e.Endpoint, status,
+	return []any{e.ID, tenant, ext, e.EventType, string(e.Severity), e.Service, e.Endpoint, status,
 		e.UserID, e.Message, tags, micros(e.Timestamp), micros(e.ReceivedAt), payload, e.ContentHash}, nil
 }
 
-func scanEvent(row scanner) (*pulse.Event, error) {
-	var e pulse.Event
+// scanEvent reads selectColumns into an event of tenantID.
+func scanEvent(tenantID string) func(scanner) (*pulse.Event, error) {
+	return func(row scanner) (*pulse.Event, error) { return scanEventRow(row, tenantID) }
+}
+
+func scanEventRow(row scanner, tenantID string) (*pulse.Event, error) {
+	e := pulse.Event{TenantID: tenantID}
 	var ext, tags sql.NullString
 	var status sql.NullInt64
 	var ts, received int64
 	var payload []byte
-	if err := row.Scan(&e.ID, &e.TenantID, &ext, &e.EventType, &e.Severity, &e.Service, &e.Endpoint, &status,
+	if err := row.Scan(&e.ID, &ext, &e.EventType, &e.Severity, &e.Service, &e.Endpoint, &status,
 		&e.UserID, &e.Message, &tags, &ts, &received, &payload, &e.ContentHash); err != nil {
 		return nil, err
 	}
@@ -225,7 +256,13 @@ func scanEvent(row scanner) (*pulse.Event, error) {
 
 // GetEvent returns ErrNotFound for a missing id or another tenant's event.
 func (db *DB) GetEvent(ctx context.Context, tenantID, id string) (*pulse.Event, error) {
-	e, err := scanEvent(db.read.QueryRowContext(ctx, `SELECT `+eventColumns+` FROM events WHERE id = ? AND tenant_id = ?`, id, tenantID))
+	tenant, ok, err := db.tenantNum(ctx, tenantID)
+	if err != nil {
+		return nil, err
+	} else if !ok {
+		return nil, storeErr("get event", sql.ErrNoRows)
+	}
+	e, err := scanEventRow(db.read.QueryRowContext(ctx, `SELECT `+selectColumns+` FROM events AS e WHERE e.id = ? AND e.tenant = ?`, id, tenant), tenantID)
 	if err != nil {
 		return nil, storeErr("get event", err)
 	}
@@ -237,7 +274,13 @@ const lookupBatch = 500
 
 // LookupExternalIDs returns the stored id and hash of each known external id.
 func (db *DB) LookupExternalIDs(ctx context.Context, tenantID string, externalIDs []string) (map[string]pulse.StoredRef, error) {
-	return lookupExternalIDs(ctx, db.read, tenantID, externalIDs)
+	tenant, ok, err := db.tenantNum(ctx, tenantID)
+	if err != nil {
+		return nil, err
+	} else if !ok {
+		return map[string]pulse.StoredRef{}, nil
+	}
+	return lookupExternalIDs(ctx, db.read, tenant, externalIDs)
 }
 
 type querier interface {
@@ -246,18 +289,18 @@ type querier interface {
 
 // lookupExternalIDs reads what is stored for externalIDs, on the read pool
 // or inside a write transaction.
-func lookupExternalIDs(ctx context.Context, q querier, tenantID string, externalIDs []string) (map[string]pulse.StoredRef, error) {
+func lookupExternalIDs(ctx context.Context, q querier, tenant int64, externalIDs []string) (map[string]pulse.StoredRef, error) {
 	out := make(map[string]pulse.StoredRef, len(externalIDs))
 	for len(externalIDs) > 0 {
 		batch := externalIDs[:min(lookupBatch, len(externalIDs))]
 		externalIDs = externalIDs[len(batch):]
 		args := make([]any, 0, len(batch)+1)
-		args = append(args, tenantID)
+		args = append(args, tenant)
 		for _, id := range batch {
 			args = append(args, id)
 		}
 		rows, err := q.QueryContext(ctx, `SELECT external_id, id, content_hash FROM events
-			WHERE tenant_id = ? AND external_id IN (?`+strings.Repeat(", ?", len(batch)-1)+`)`, args...)
+			WHERE tenant = ? AND external_id IN (?`+strings.Repeat(", ?", len(batch)-1)+`)`, args...)
 		if err != nil {
 			return nil, storeErr("lookup external ids", err)
 		}

@@ -21,7 +21,7 @@ import (
 
 type insertReq struct {
 	ctx      context.Context
-	tenantID string
+	tenant   int64 // tenants.num
 	events   []*pulse.Event
 	rows     [][]any // the events' column values, built by the caller, not the committer
 	done     chan insertResp
@@ -39,18 +39,24 @@ func (db *DB) InsertEvents(ctx context.Context, tenantID string, events []*pulse
 	}
 	// Everything that can be done without the writer is done here, in the
 	// caller's goroutine: the committer is the one serial step.
+	tenant, ok, err := db.tenantNum(ctx, tenantID)
+	if err != nil {
+		return nil, err
+	} else if !ok {
+		return nil, &pulse.Error{Code: pulse.ENOTFOUND, Message: "unknown tenant", ID: tenantID}
+	}
 	rows := make([][]any, len(events))
 	for i, e := range events {
 		if e.TenantID != tenantID {
 			return nil, fmt.Errorf("insert events: event %d belongs to another tenant", i)
 		}
-		row, err := eventRow(e)
+		row, err := eventRow(e, tenant)
 		if err != nil {
 			return nil, err
 		}
 		rows[i] = row
 	}
-	req := insertReq{ctx: ctx, tenantID: tenantID, events: events, rows: rows, done: make(chan insertResp, 1)}
+	req := insertReq{ctx: ctx, tenant: tenant, events: events, rows: rows, done: make(chan insertResp, 1)}
 	select {
 	case db.queue <- req:
 	case <-db.closing:
@@ -135,7 +141,7 @@ func (db *DB) commitGroup(group []insertReq) {
 	results := make([][]pulse.InsertResult, len(live))
 	err := db.inTx(ctx, "insert events", func(tx *sql.Tx) error {
 		for i, r := range live {
-			res, err := db.insertEvents(ctx, tx, r.tenantID, r.events, r.rows)
+			res, err := db.insertEvents(ctx, tx, r.tenant, r.events, r.rows)
 			if err != nil {
 				return err
 			}

@@ -18,13 +18,13 @@ func (db *DB) Maintain(ctx context.Context, now time.Time, chunk int) (int, erro
 		chunk = defaultChunk
 	}
 	type tenant struct {
-		id   string
+		num  int64
 		days int
 	}
 	tenants, err := queryAll(ctx, db, "maintain", func(row scanner) (tenant, error) {
 		var t tenant
-		return t, row.Scan(&t.id, &t.days)
-	}, `SELECT id, retention_days FROM tenants ORDER BY id`)
+		return t, row.Scan(&t.num, &t.days)
+	}, `SELECT num, retention_days FROM tenants ORDER BY num`)
 	if err != nil {
 		return 0, err
 	}
@@ -33,8 +33,8 @@ func (db *DB) Maintain(ctx context.Context, now time.Time, chunk int) (int, erro
 	for _, t := range tenants {
 		cutoff := micros(now.Add(-time.Duration(t.days) * 24 * time.Hour))
 		for {
-			res, err := db.write.ExecContext(ctx, `DELETE FROM events WHERE id IN
-				(SELECT id FROM events WHERE tenant_id = ? AND ts < ? ORDER BY ts LIMIT ?)`, t.id, cutoff, chunk)
+			res, err := db.write.ExecContext(ctx, `DELETE FROM events WHERE seq IN
+				(SELECT seq FROM events WHERE tenant = ? AND ts < ? ORDER BY ts LIMIT ?)`, t.num, cutoff, chunk)
 			if err != nil {
 				return removed, storeErr("maintain: delete expired events", err)
 			}

@@ -23,7 +23,7 @@ func openInternal(t *testing.T, cfg Config) *DB {
 // queryPlan returns EXPLAIN QUERY PLAN of the search for f, one line per step.
 func queryPlan(t *testing.T, db *DB, f pulse.EventFilter) []string {
 	t.Helper()
-	q, args := searchQuery("0198a3c2-0000-7000-8000-000000000000", f)
+	q, args := searchQuery(1, f)
 	rows, err := db.read.QueryContext(t.Context(), "EXPLAIN QUERY PLAN "+q, args...)
 	if err != nil {
 		t.Fatalf("explain: %v", err)
@@ -45,8 +45,9 @@ func queryPlan(t *testing.T, db *DB, f pulse.EventFilter) []string {
 }
 
 // TestSearchUsesIndex checks that every filtered search starts from an index
-// (never a table scan) and, where the index fits, reads it in order instead
-// of sorting.
+// (never a table scan) and reads it in order: the only sort allowed is the
+// one of ties on ts ("LAST TERM OF ORDER BY"), which lets LIMIT stop the
+// walk after one page.
 func TestSearchUsesIndex(t *testing.T) {
 	t.Parallel()
 	db := openInternal(t, Config{})
@@ -63,12 +64,12 @@ func TestSearchUsesIndex(t *testing.T) {
 		{pulse.EventFilter{Service: "a"}, "events_service", false},
 		{pulse.EventFilter{Endpoint: "/x"}, "events_endpoint", false},
 		{pulse.EventFilter{UserID: "u"}, "events_user_id", false},
-		{pulse.EventFilter{StatusCode: 500}, "events_status_code", false},
+		{pulse.EventFilter{StatusCode: 500}, "events_ts", false},
 		{pulse.EventFilter{StatusCodeMin: 500}, "events_ts", false},
 		{pulse.EventFilter{Service: "a", StatusCodeMin: 500}, "events_service", false},
 		{pulse.EventFilter{Service: "a", StatusCode: 503}, "events_service", false},
 		{pulse.EventFilter{EventType: "a", Severities: []pulse.Severity{pulse.SeverityError}}, "events_event_type", false},
-		{pulse.EventFilter{Severities: []pulse.Severity{pulse.SeverityError}}, "events_severity", false},
+		{pulse.EventFilter{Severities: []pulse.Severity{pulse.SeverityError}}, "events_ts", false},
 		{pulse.EventFilter{ExternalID: "x"}, "events_external_id", false},
 		{pulse.EventFilter{Tags: []pulse.Tag{{Key: "env", Value: "prod"}}}, "PRIMARY KEY", false},
 		{pulse.EventFilter{Tags: []pulse.Tag{{Key: "env", Value: "prod"}, {Key: "region", Value: "eu"}}, After: after}, "PRIMARY KEY", false},
@@ -82,7 +83,7 @@ func TestSearchUsesIndex(t *testing.T) {
 		if strings.Contains(text, "SCAN e") || strings.Contains(text, "SCAN t") {
 			t.Errorf("%+v: plan scans a table:\n%s", tc.f, text)
 		}
-		if !tc.sorts && strings.Contains(text, "TEMP B-TREE") {
+		if !tc.sorts && strings.Contains(strings.NewReplacer("TEMP B-TREE FOR RIGHT PART OF ORDER BY", "", "TEMP B-TREE FOR LAST TERM OF ORDER BY", "").Replace(text), "TEMP B-TREE") {
 			t.Errorf("%+v: plan sorts instead of reading an index in order:\n%s", tc.f, text)
 		}
 	}

@@ -23,7 +23,10 @@ func scanTenant(row scanner) (*pulse.Tenant, error) {
 
 // CreateTenant stores t; ECONFLICT when its id exists.
 func (db *DB) CreateTenant(ctx context.Context, t *pulse.Tenant) error {
-	_, err := db.write.ExecContext(ctx, `INSERT INTO tenants (`+tenantColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+	// num, the tenant's number in events and tag rows, is assigned here
+	// (one writer connection: no two inserts race for the same number).
+	_, err := db.write.ExecContext(ctx, `INSERT INTO tenants (`+tenantColumns+`, num)
+		VALUES (?, ?, ?, ?, ?, ?, ?, (SELECT coalesce(max(num), 0) + 1 FROM tenants))`,
 		t.ID, t.Name, t.RateLimitPerMinute, t.RetentionDays, t.Disabled, micros(t.CreatedAt), t.RequireSignedRequests)
 	if isConstraint(err, sqlite3.ErrConstraintPrimaryKey) {
 		return &pulse.Error{Code: pulse.ECONFLICT, Message: "a tenant with this id exists", ID: t.ID}
