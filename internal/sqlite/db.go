@@ -42,7 +42,8 @@ type DB struct {
 	closeOnce sync.Once
 	started   bool
 
-	fullInsert *sql.Stmt // the insertChunk-row insert, prepared at Open
+	inserts    []*sql.Stmt // [n]: the n-row event insert, prepared at Open (events.go)
+	tagInserts []*sql.Stmt // [n]: the n-row tag insert
 	nums       tenantNums
 }
 
@@ -85,7 +86,8 @@ func Open(ctx context.Context, dsn string, cfg Config) (*DB, error) {
 		db.Close()
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
-	if db.fullInsert, err = db.write.PrepareContext(ctx, insertSQL(insertChunk)); err != nil {
+	if err := db.prepareInserts(ctx); err != nil {
+		db.closeInserts()
 		db.write.Close()
 		db.read.Close()
 		return nil, fmt.Errorf("sqlite: prepare insert: %w", err)
@@ -117,9 +119,7 @@ func (db *DB) Close() error {
 	if db.started {
 		<-db.loopDone
 	}
-	if db.fullInsert != nil {
-		db.fullInsert.Close()
-	}
+	db.closeInserts()
 	var errs []error
 	if db.read != nil {
 		errs = append(errs, db.read.Close())

@@ -138,16 +138,11 @@ func (db *DB) commitGroup(group []insertReq) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), db.cfg.GroupTimeout)
 	defer cancel()
-	results := make([][]pulse.InsertResult, len(live))
+	var results [][]pulse.InsertResult
 	err := db.inTx(ctx, "insert events", func(tx *sql.Tx) error {
-		for i, r := range live {
-			res, err := db.insertEvents(ctx, tx, r.tenant, r.events, r.rows)
-			if err != nil {
-				return err
-			}
-			results[i] = res
-		}
-		return nil
+		var err error
+		results, err = db.insertGroup(ctx, tx, live)
+		return err
 	})
 	for i, r := range live {
 		if err != nil {

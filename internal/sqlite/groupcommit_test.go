@@ -1,0 +1,95 @@
+package sqlite
+
+import (
+	"database/sql"
+	"fmt"
+	"testing"
+	"time"
+
+	"pulsestream/internal/pulse"
+)
+
+// TestInsertGroupAcrossRequests drives one group commit by hand: requests of
+// two tenants whose rows share multi-row statements. The same external id
+// in two requests of one tenant creates one event (the later request sees a
+// duplicate, or a conflict for other content); the same external id in
+// another tenant is that tenant's own event; a group larger than one chunk
+// and a tag count that is not a multiple of a chunk are stored whole.
+func TestInsertGroupAcrossRequests(t *testing.T) {
+	t.Parallel()
+	db := openInternal(t, Config{})
+	a, b := newTenant(t, db, 0), newTenant(t, db, 0)
+	now := time.Now()
+	event := func(tenant *pulse.Tenant, ext, hash string, tags int) *pulse.Event {
+		m := map[string]string{}
+		for i := range tags {
+			m[fmt.Sprint("k", i)] = "v"
+		}
+		e := newEvent(tenant.ID, now, m)
+		e.ExternalID, e.ContentHash = ext, hash
+		return e
+	}
+	req := func(tenant *pulse.Tenant, events ...*pulse.Event) insertReq {
+		num, ok, err := db.tenantNum(t.Context(), tenant.ID)
+		if err != nil || !ok {
+			t.Fatalf("tenant number: %v %v", ok, err)
+		}
+		r := insertReq{tenant: num, events: events}
+		for _, e := range events {
+			row, err := eventRow(e, num)
+			if err != nil {
+				t.Fatal(err)
+			}
+			r.rows = append(r.rows, row)
+		}
+		return r
+	}
+	var many []*pulse.Event
+	for i := range insertChunk + 7 {
+		many = append(many, event(a, fmt.Sprint("many-", i), "h", 1))
+	}
+	reqs := []insertReq{
+		req(a, event(a, "x", "h1", 3), event(a, "x", "h1", 3)), // a repeat inside the request
+		req(a, event(a, "x", "h1", 3)),                         // same content, later request: duplicate
+		req(a, event(a, "x", "h2", 3)),                         // other content: conflict
+		req(b, event(b, "x", "h2", 3)),                         // another tenant: created
+		req(a, many...),
+	}
+	var results [][]pulse.InsertResult
+	if err := db.inTx(t.Context(), "test", func(tx *sql.Tx) error {
+		var err error
+		results, err = db.insertGroup(t.Context(), tx, reqs)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	first := results[0][0]
+	want := [][]pulse.InsertStatus{{pulse.Created, pulse.Duplicate}, {pulse.Duplicate}, {pulse.Conflict}, {pulse.Created}}
+	for r, statuses := range want {
+		for i, st := range statuses {
+			if got := results[r][i]; got.Status != st {
+				t.Errorf("request %d event %d: status %v, want %v", r, i, got.Status, st)
+			} else if r < 3 && got.ID != first.ID {
+				t.Errorf("request %d event %d: id %s, want the first event's %s", r, i, got.ID, first.ID)
+			}
+		}
+	}
+	if results[3][0].ID == first.ID {
+		t.Errorf("tenant b's event took tenant a's id")
+	}
+	for i, res := range results[4] {
+		if res.Status != pulse.Created {
+			t.Fatalf("large request event %d: %v", i, res.Status)
+		}
+	}
+	if n := count(t, db, "events"); n != 2+insertChunk+7 {
+		t.Errorf("%d events stored, want %d", n, 2+insertChunk+7)
+	}
+	if n := count(t, db, "event_tags"); n != 3+3+insertChunk+7 {
+		t.Errorf("%d tag rows stored, want %d", n, 3+3+insertChunk+7)
+	}
+	got, err := db.SearchEvents(t.Context(), a.ID, pulse.EventFilter{Tags: []pulse.Tag{{Key: "k2", Value: "v"}}})
+	if err != nil || len(got) != 1 || got[0].ID != first.ID {
+		t.Errorf("tag search after the group: %d events, %v", len(got), err)
+	}
+}
