@@ -20,11 +20,11 @@ import (
 // of holding unbounded memory.
 
 type insertReq struct {
-	ctx      context.Context
-	tenant   int64 // tenants.num
-	events   []*pulse.Event
-	rows     [][]any // the events' column values, built by the caller, not the committer
-	done     chan insertResp
+	ctx    context.Context
+	tenant int64 // tenants.num
+	events []*pulse.Event
+	rows   [][]any // the events' column values, built by the caller, not the committer
+	done   chan insertResp
 }
 
 type insertResp struct {
