@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/mattn/go-sqlite3"
@@ -36,9 +37,16 @@ type DB struct {
 	cfg   Config
 
 	// group commit (groupcommit.go)
-	queue     chan insertReq
-	closing   chan struct{}
-	loopDone  chan struct{}
+	queue    chan insertReq
+	closing  chan struct{}
+	loopDone chan struct{}
+
+	// background checkpoints (checkpoint.go)
+	ckpt      *sql.DB // one connection, only for wal_checkpoint
+	ckptWake  chan struct{}
+	ckptDone  chan struct{}
+	sinceCkpt int          // events committed since the last wake; the committer's
+	ckptRuns  atomic.Int64 // checkpoints that succeeded
 	closeOnce sync.Once
 	started   bool
 
@@ -67,7 +75,8 @@ func Open(ctx context.Context, dsn string, cfg Config) (*DB, error) {
 	}
 
 	db := &DB{path: path, cfg: cfg, queue: make(chan insertReq, cfg.MaxQueuedRequests),
-		closing: make(chan struct{}), loopDone: make(chan struct{})}
+		closing: make(chan struct{}), loopDone: make(chan struct{}),
+		ckptWake: make(chan struct{}, 1), ckptDone: make(chan struct{})}
 	db.write = sql.OpenDB(newConnector(path, cfg, true))
 	db.write.SetMaxOpenConns(1)
 	db.write.SetMaxIdleConns(1)
@@ -92,8 +101,16 @@ func Open(ctx context.Context, dsn string, cfg Config) (*DB, error) {
 		db.read.Close()
 		return nil, fmt.Errorf("sqlite: prepare insert: %w", err)
 	}
+	if err := db.openCheckpointer(ctx); err != nil {
+		db.closeInserts()
+		db.ckpt.Close()
+		db.write.Close()
+		db.read.Close()
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
 	db.started = true
 	go db.commitLoop()
+	go db.checkpointLoop()
 	return db, nil
 }
 
@@ -113,16 +130,21 @@ func (db *DB) migrate(ctx context.Context) error {
 }
 
 // Close stops the group committer (queued writes are refused with
-// EUNAVAILABLE; a group being committed finishes) and closes both pools.
+// EUNAVAILABLE; a group being committed finishes), then the checkpointer,
+// and closes every connection.
 func (db *DB) Close() error {
 	db.closeOnce.Do(func() { close(db.closing) })
 	if db.started {
 		<-db.loopDone
+		<-db.ckptDone
 	}
 	db.closeInserts()
 	var errs []error
 	if db.read != nil {
 		errs = append(errs, db.read.Close())
+	}
+	if db.ckpt != nil {
+		errs = append(errs, db.ckpt.Close())
 	}
 	return errors.Join(append(errs, db.write.Close())...)
 }

@@ -144,6 +144,13 @@ func (db *DB) commitGroup(group []insertReq) {
 		results, err = db.insertGroup(ctx, tx, live)
 		return err
 	})
+	if err == nil {
+		n := 0
+		for _, r := range live {
+			n += len(r.events)
+		}
+		db.noteCommitted(n)
+	}
 	for i, r := range live {
 		if err != nil {
 			r.done <- insertResp{err: err}

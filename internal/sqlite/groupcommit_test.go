@@ -3,6 +3,8 @@ package sqlite
 import (
 	"database/sql"
 	"fmt"
+	"os"
+	"runtime"
 	"testing"
 	"time"
 
@@ -91,5 +93,43 @@ func TestInsertGroupAcrossRequests(t *testing.T) {
 	got, err := db.SearchEvents(t.Context(), a.ID, pulse.EventFilter{Tags: []pulse.Tag{{Key: "k2", Value: "v"}}})
 	if err != nil || len(got) != 1 || got[0].ID != first.ID {
 		t.Errorf("tag search after the group: %d events, %v", len(got), err)
+	}
+}
+
+// TestBackgroundCheckpoint: with the writer's own autocheckpoint out of
+// reach, committed events still reach the database file, copied by the
+// checkpointer once CheckpointEvents events are committed.
+func TestBackgroundCheckpoint(t *testing.T) {
+	t.Parallel()
+	db := openInternal(t, Config{CheckpointEvents: 50, WALCheckpointPages: 1 << 30})
+	tn := newTenant(t, db, 0)
+	before, err := os.Stat(db.path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if db.ckptRuns.Load() != 0 {
+		t.Fatalf("a checkpoint ran before any event was committed")
+	}
+	var events []*pulse.Event
+	for range 60 {
+		events = append(events, newEvent(tn.ID, time.Now(), map[string]string{"k": "v"}))
+	}
+	if _, err := db.InsertEvents(t.Context(), tn.ID, events); err != nil {
+		t.Fatal(err)
+	}
+	// Wait for the checkpointer (a goroutine) to finish its run.
+	deadline := time.Now().Add(10 * time.Second)
+	for db.ckptRuns.Load() == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("no checkpoint ran after 60 committed events")
+		}
+		runtime.Gosched()
+	}
+	after, err := os.Stat(db.path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after.Size() <= before.Size() {
+		t.Errorf("database file %d bytes after the checkpoint, %d before: nothing was copied", after.Size(), before.Size())
 	}
 }
