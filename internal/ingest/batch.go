@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 
+	gojson "github.com/goccy/go-json"
+
 	"pulsestream/internal/pulse"
 )
 
@@ -15,14 +17,19 @@ import (
 // without validating them (each is validated on its own later, so one bad
 // event never sinks the others). It returns EBADREQUEST for a body that is
 // not JSON and EINVALID for a wrong shape or more than max events.
+//
+// The split uses goccy/go-json: 5× faster than encoding/json on a 100-event
+// batch (BENCHMARKS.md, "The JSON decoder"), with the same errors for every
+// input the tests and the batch fuzz target try. Each event is still
+// decoded and validated by pulse.ParseEvent with encoding/json.
 func DecodeBatch(body []byte, max int) ([]json.RawMessage, error) {
 	var in struct {
 		Events []json.RawMessage `json:"events"`
 	}
-	dec := json.NewDecoder(bytes.NewReader(body))
+	dec := gojson.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&in); err != nil {
-		var te *json.UnmarshalTypeError
+		var te *gojson.UnmarshalTypeError
 		if errors.As(err, &te) {
 			return nil, pulse.Invalid(pulse.FieldError{Field: "events", Message: "the body must be {\"events\": [event objects]}", Reason: "events.type"})
 		}

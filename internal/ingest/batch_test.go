@@ -1,6 +1,9 @@
 package ingest
 
 import (
+	"bytes"
+	"encoding/json"
+	"errors"
 	"strings"
 	"testing"
 
@@ -36,20 +39,47 @@ func TestDecodeBatch(t *testing.T) {
 	}
 }
 
+// FuzzDecodeBatch also compares the split (goccy/go-json) with
+// encoding/json: a body one accepts the other must accept, with the same
+// raw events.
 func FuzzDecodeBatch(f *testing.F) {
 	f.Add([]byte(`{"events":[{"event_type":"x","service":"s"}]}`))
 	f.Add([]byte(`{"events":[]}`))
 	f.Add([]byte(`{"events":[{}],"x":1}`))
+	f.Add([]byte(`{"events":[{"a":"\u00e9\ud800"}, 1, "x", null]} `))
 	f.Fuzz(func(t *testing.T, body []byte) {
 		evs, err := DecodeBatch(body, 1000)
+		var std struct {
+			Events []json.RawMessage `json:"events"`
+		}
+		dec := json.NewDecoder(bytes.NewReader(body))
+		dec.DisallowUnknownFields()
+		stdErr := dec.Decode(&std)
+		if stdErr == nil && dec.More() {
+			stdErr = errors.New("trailing data")
+		}
 		if err != nil {
 			if c := pulse.ErrorCode(err); c != pulse.EINVALID && c != pulse.EBADREQUEST {
 				t.Fatalf("unexpected code %q", c)
 			}
-			return
+			if stdErr != nil || pulse.ErrorCode(err) == pulse.EINVALID {
+				return
+			}
+			t.Fatalf("refused (%v) what encoding/json accepts", err)
+		}
+		if stdErr != nil {
+			t.Fatalf("accepted what encoding/json refuses: %v", stdErr)
 		}
 		if len(evs) < 1 || len(evs) > 1000 {
 			t.Fatalf("%d events accepted", len(evs))
+		}
+		if len(evs) != len(std.Events) {
+			t.Fatalf("%d events, encoding/json splits %d", len(evs), len(std.Events))
+		}
+		for i := range evs {
+			if !bytes.Equal(evs[i], std.Events[i]) {
+				t.Fatalf("event %d: %q, encoding/json: %q", i, evs[i], std.Events[i])
+			}
 		}
 	})
 }
