@@ -75,7 +75,7 @@ func OpenStore(ctx context.Context, cfg config.Config, logger *slog.Logger) (pul
 			MaxConns: int32(cfg.PGMaxConns), StatementTimeout: cfg.PGStatementTimeout, Logger: logger,
 		})
 	case strings.HasPrefix(cfg.DatabaseURL, "sqlite:"):
-		return sqlite.Open(ctx, cfg.DatabaseURL, sqlite.Config{Synchronous: strings.ToUpper(cfg.SQLiteSynchronous)})
+		return sqlite.Open(ctx, cfg.DatabaseURL, sqlite.Config{Synchronous: strings.ToUpper(cfg.SQLiteSynchronous), MaxGroupWait: cfg.SQLiteGroupWait})
 	}
 	return nil, fmt.Errorf("unsupported database URL (use sqlite://PATH or postgres://...)")
 }

@@ -38,6 +38,7 @@ type Config struct {
 	PGMaxConns         int
 	PGStatementTimeout time.Duration
 	SQLiteSynchronous  string
+	SQLiteGroupWait    time.Duration // how long the group committer waits for more requests
 
 	LogLevel  string
 	LogFormat string
@@ -136,6 +137,9 @@ func (c Config) Validate() error {
 	}
 	if c.PGMaxConns < 1 {
 		errs = append(errs, errors.New("--pg-max-conns must be at least 1"))
+	}
+	if c.SQLiteGroupWait < 0 || c.SQLiteGroupWait > time.Second {
+		errs = append(errs, errors.New("--sqlite-group-wait must be between 0 and 1s"))
 	}
 	switch strings.ToUpper(c.SQLiteSynchronous) {
 	case "NORMAL", "FULL", "EXTRA":
@@ -262,6 +266,7 @@ func ServeFlags(fs *flag.FlagSet, c *Config) {
 	fs.IntVar(&c.PGMaxConns, "pg-max-conns", c.PGMaxConns, "PostgreSQL connection pool size")
 	fs.DurationVar(&c.PGStatementTimeout, "pg-statement-timeout", c.PGStatementTimeout, "PostgreSQL statement_timeout")
 	fs.StringVar(&c.SQLiteSynchronous, "sqlite-synchronous", c.SQLiteSynchronous, "SQLite synchronous mode: NORMAL (safe on process crash) or FULL (also on power loss)")
+	fs.DurationVar(&c.SQLiteGroupWait, "sqlite-group-wait", c.SQLiteGroupWait, "how long the SQLite group commit waits for more requests before committing (0: merge only what is queued)")
 	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "debug, info, warn or error")
 	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, "json or text")
 	fs.BoolVar(&c.Pprof, "pprof", c.Pprof, "serve /debug/pprof/ behind the admin token")

@@ -60,6 +60,7 @@ func TestValidate(t *testing.T) {
 		"key-cache-ttl":      func(c *Config) { c.KeyCacheTTL = time.Minute },
 		"max-batch-events":   func(c *Config) { c.MaxBatchEvents = 0 },
 		"sqlite-synchronous": func(c *Config) { c.SQLiteSynchronous = "OFF" },
+		"sqlite-group-wait":  func(c *Config) { c.SQLiteGroupWait = -time.Millisecond },
 		"log-level":          func(c *Config) { c.LogLevel = "loud" },
 	}
 	for name, mut := range cases {
