@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
-	"sync"
 
 	"pulsestream/internal/pulse"
 )
@@ -21,13 +20,10 @@ const insertColumns = `id, tenant, external_id, event_type, severity, service, e
 const selectColumns = `e.id, e.external_id, e.event_type, e.severity, e.service, e.endpoint, e.status_code, ` +
 	`e.user_id, e.message, e.tags, e.ts, e.received_at, e.payload, e.content_hash`
 
-// tenantNums caches tenants.num by tenant id: a tenant's number never
-// changes, so entries never go stale.
-type tenantNums struct{ m sync.Map }
-
-// tenantNum returns the tenant's number, ok false for an unknown tenant.
+// tenantNum returns the tenant's number (tenants.num), ok false for an
+// unknown tenant. Numbers never change, so the cache never goes stale.
 func (db *DB) tenantNum(ctx context.Context, tenantID string) (num int64, ok bool, err error) {
-	if v, ok := db.nums.m.Load(tenantID); ok {
+	if v, ok := db.nums.Load(tenantID); ok {
 		return v.(int64), true, nil
 	}
 	err = db.read.QueryRowContext(ctx, `SELECT num FROM tenants WHERE id = ?`, tenantID).Scan(&num)
@@ -36,7 +32,7 @@ func (db *DB) tenantNum(ctx context.Context, tenantID string) (num int64, ok boo
 	} else if err != nil {
 		return 0, false, storeErr("tenant", err)
 	}
-	db.nums.m.Store(tenantID, num)
+	db.nums.Store(tenantID, num)
 	return num, true, nil
 }
 
@@ -139,7 +135,15 @@ func (db *DB) insertGroup(ctx context.Context, tx *sql.Tx, reqs []insertReq) ([]
 	}
 
 	tagArgs := args[:0]
-	n := 0
+	flushTags := func() error {
+		if n := len(tagArgs) / 5; n > 0 {
+			if _, err := tx.StmtContext(ctx, db.tagInserts[n]).ExecContext(ctx, tagArgs...); err != nil {
+				return storeErr("insert events: tags", err)
+			}
+		}
+		tagArgs = tagArgs[:0]
+		return nil
+	}
 	for _, f := range fresh {
 		e := reqs[f.r].events[f.i]
 		if results[f.r][f.i].Status != pulse.Created {
@@ -148,18 +152,15 @@ func (db *DB) insertGroup(ctx context.Context, tx *sql.Tx, reqs []insertReq) ([]
 		seq := inserted[e.ID]
 		for k, v := range e.Tags {
 			tagArgs = append(tagArgs, reqs[f.r].tenant, k, v, micros(e.Timestamp), seq)
-			if n++; n == tagChunk {
-				if _, err := tx.StmtContext(ctx, db.tagInserts[n]).ExecContext(ctx, tagArgs...); err != nil {
-					return nil, storeErr("insert events: tags", err)
+			if len(tagArgs) == tagChunk*5 {
+				if err := flushTags(); err != nil {
+					return nil, err
 				}
-				tagArgs, n = tagArgs[:0], 0
 			}
 		}
 	}
-	if n > 0 {
-		if _, err := tx.StmtContext(ctx, db.tagInserts[n]).ExecContext(ctx, tagArgs...); err != nil {
-			return nil, storeErr("insert events: tags", err)
-		}
+	if err := flushTags(); err != nil {
+		return nil, err
 	}
 	return results, nil
 }
