@@ -52,7 +52,7 @@ type DB struct {
 
 	inserts    []*sql.Stmt // [n]: the n-row event insert, prepared at Open (events.go)
 	tagInserts []*sql.Stmt // [n]: the n-row tag insert
-	nums       sync.Map // tenant id → tenants.num (events.go)
+	nums       sync.Map    // tenant id → tenants.num (events.go)
 }
 
 // Open opens (creating if needed, with its folder) the database named by
