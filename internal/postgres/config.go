@@ -27,12 +27,18 @@ type Config struct {
 	// AnalyzeEvery is how many new rows make the store ANALYZE the
 	// partitions it is filling (see analyze.go). Default 50,000.
 	AnalyzeEvery int64
+	// Writers is how many group-commit transactions may run at once
+	// (groupcommit.go). Default MaxConns/2, between 1 and 4.
+	Writers int
 }
 
 // WithDefaults returns c with every unset field set to its default.
 func (c Config) WithDefaults() Config {
 	if c.MaxConns <= 0 {
 		c.MaxConns = 10
+	}
+	if c.Writers <= 0 {
+		c.Writers = min(4, max(1, int(c.MaxConns)/2))
 	}
 	if c.StatementTimeout <= 0 {
 		c.StatementTimeout = 5 * time.Second

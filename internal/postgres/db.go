@@ -39,6 +39,8 @@ type DB struct {
 	bg           sync.WaitGroup
 	bgCtx        context.Context
 	bgCancel     context.CancelFunc
+
+	commits *committer // group commit of InsertEvents (groupcommit.go)
 }
 
 var _ pulse.Store = (*DB)(nil)
@@ -81,11 +83,14 @@ func Open(ctx context.Context, dsn string, cfg Config) (*DB, error) {
 		pool.Close()
 		return nil, err
 	}
+	db.commits = startCommitter(db, cfg.Writers)
 	return db, nil
 }
 
-// Close closes the pool, waiting for connections in use to be returned.
+// Close stops the group committer (a group in flight finishes), then
+// closes the pool, waiting for connections in use to be returned.
 func (db *DB) Close() error {
+	db.commits.close()
 	db.bgMu.Lock()
 	db.bgCancel()
 	db.bgMu.Unlock()

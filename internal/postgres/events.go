@@ -15,11 +15,12 @@ import (
 	"pulsestream/internal/pulse"
 )
 
-// maxAttempts bounds how often InsertEvents runs its transaction when it
+// maxAttempts bounds how often a group's transaction is run when it
 // deadlocks or fails to serialize, before answering EUNAVAILABLE.
 const maxAttempts = 3
 
-// InsertEvents stores events in one transaction. Each event with an
+// InsertEvents stores events through the group committer (groupcommit.go):
+// concurrent calls are merged into one transaction. Each event with an
 // external id first claims (tenant, external_id) in event_keys; the claim
 // and the event row commit together, so the primary key of event_keys
 // makes exactly one of any number of concurrent callers create the event.
@@ -31,9 +32,8 @@ func (db *DB) InsertEvents(ctx context.Context, tenantID string, events []*pulse
 	// on a partitioned table must hold the partition key. Ids are random
 	// UUIDs issued by the server, so only a caller's bug can repeat one,
 	// which is checked here within the call.
-	times := make([]time.Time, len(events))
 	seen := make(map[string]bool, len(events))
-	for i, e := range events {
+	for _, e := range events {
 		if e.TenantID != tenantID {
 			return nil, fmt.Errorf("insert events: event %s belongs to another tenant", e.ID)
 		}
@@ -41,9 +41,20 @@ func (db *DB) InsertEvents(ctx context.Context, tenantID string, events []*pulse
 			return nil, fmt.Errorf("insert events: event id %s appears twice", e.ID)
 		}
 		seen[e.ID] = true
-		times[i] = e.Timestamp
 	}
-	var results []pulse.InsertResult
+	return db.commits.submit(ctx, insertReq{ctx: ctx, tenantID: tenantID, events: events})
+}
+
+// insertGroup runs the group's transaction, retrying deadlocks and
+// serialization failures, and settles a COMMIT whose answer was lost.
+func (db *DB) insertGroup(ctx context.Context, reqs []insertReq) ([][]pulse.InsertResult, error) {
+	var times []time.Time
+	for _, r := range reqs {
+		for _, e := range r.events {
+			times = append(times, e.Timestamp)
+		}
+	}
+	var results [][]pulse.InsertResult
 	var err error
 	for attempt := 1; ; attempt++ {
 		if err = db.ensurePartitions(ctx, db.pool, times); err != nil {
@@ -51,19 +62,17 @@ func (db *DB) InsertEvents(ctx context.Context, tenantID string, events []*pulse
 		}
 		var commitUnknown bool
 		var xid string
-		results, xid, commitUnknown, err = db.insertTx(ctx, tenantID, events)
+		results, xid, commitUnknown, err = db.insertTx(ctx, reqs)
 		if err == nil {
-			db.noteInserted(events, results)
 			return results, nil
 		}
 		if commitUnknown {
 			// The connection broke during COMMIT: the rows may or may not be
 			// stored. Ask the database on a fresh connection, so that a
-			// committed batch is never answered with a 503.
+			// committed group is never answered with a 503.
 			committed, cerr := db.committed(ctx, xid)
 			switch {
 			case cerr == nil && committed:
-				db.noteInserted(events, results)
 				return results, nil
 			case cerr == nil:
 				return nil, dbError("insert events", err) // not stored: a clean 503
@@ -92,12 +101,12 @@ func (db *DB) InsertEvents(ctx context.Context, tenantID string, events []*pulse
 // insertTx runs one attempt; commitUnknown reports that COMMIT itself failed
 // without an answer from the server, and xid names the transaction so that
 // its fate can be asked for.
-func (db *DB) insertTx(ctx context.Context, tenantID string, events []*pulse.Event) (results []pulse.InsertResult, xid string, commitUnknown bool, err error) {
+func (db *DB) insertTx(ctx context.Context, reqs []insertReq) (results [][]pulse.InsertResult, xid string, commitUnknown bool, err error) {
 	tx, err := db.pool.Begin(ctx)
 	if err != nil {
 		return nil, "", false, err
 	}
-	results, err = insertEvents(ctx, tx, tenantID, events)
+	results, err = insertEvents(ctx, tx, reqs)
 	if err == nil {
 		err = tx.QueryRow(ctx, "SELECT pg_current_xact_id()::text").Scan(&xid)
 	}
@@ -143,71 +152,96 @@ func (db *DB) committed(ctx context.Context, xid string) (bool, error) {
 	}
 }
 
-func insertEvents(ctx context.Context, tx pgx.Tx, tenantID string, events []*pulse.Event) ([]pulse.InsertResult, error) {
-	// The first occurrence of each external id in the call claims it.
-	first := make(map[string]int)
-	var claims []int
-	for i, e := range events {
-		if e.ExternalID == "" {
-			continue
-		}
-		if _, ok := first[e.ExternalID]; !ok {
-			first[e.ExternalID] = i
-			claims = append(claims, i)
+// keyOf names an idempotency key: tenant and external id.
+type keyOf struct{ tenant, x string }
+
+// insertEvents stores the events of every request of a group in tx, with
+// one statement per step whatever the group's size: claim the keys, look up
+// the keys others hold, insert the rows. The first occurrence of an
+// external id in a request claims it; a later request of the group with the
+// same key sees the first one's event, as a later transaction would.
+func insertEvents(ctx context.Context, tx pgx.Tx, reqs []insertReq) ([][]pulse.InsertResult, error) {
+	type ref struct{ r, i int } // request, event
+	first := make([]map[string]int, len(reqs))
+	var claims []ref
+	for r, req := range reqs {
+		first[r] = make(map[string]int)
+		for i, e := range req.events {
+			if e.ExternalID == "" {
+				continue
+			}
+			if _, ok := first[r][e.ExternalID]; !ok {
+				first[r][e.ExternalID] = i
+				claims = append(claims, ref{r, i})
+			}
 		}
 	}
-	won, stored, err := claimKeys(ctx, tx, tenantID, events, claims)
+	// Keys are claimed in (tenant, external id) order so that concurrent
+	// transactions claiming overlapping sets cannot deadlock.
+	slices.SortStableFunc(claims, func(a, b ref) int {
+		if c := strings.Compare(reqs[a.r].tenantID, reqs[b.r].tenantID); c != 0 {
+			return c
+		}
+		return strings.Compare(reqs[a.r].events[a.i].ExternalID, reqs[b.r].events[b.i].ExternalID)
+	})
+	keys := make([]*pulse.Event, len(claims))
+	tenants := make([]string, len(claims))
+	for j, c := range claims {
+		keys[j], tenants[j] = reqs[c.r].events[c.i], reqs[c.r].tenantID
+	}
+	won, stored, err := claimKeys(ctx, tx, tenants, keys)
 	if err != nil {
 		return nil, err
 	}
 
-	results := make([]pulse.InsertResult, len(events))
-	rows := make([]*pulse.Event, 0, len(events))
-	for i, e := range events {
-		if e.ExternalID == "" || first[e.ExternalID] == i && won[e.ExternalID] {
-			results[i] = pulse.InsertResult{Status: pulse.Created, ID: e.ID}
-			rows = append(rows, e)
-			continue
+	results := make([][]pulse.InsertResult, len(reqs))
+	var rows []*pulse.Event
+	var rowTenants []string
+	for r, req := range reqs {
+		results[r] = make([]pulse.InsertResult, len(req.events))
+		for i, e := range req.events {
+			if e.ExternalID == "" || first[r][e.ExternalID] == i && won[e.ID] {
+				results[r][i] = pulse.InsertResult{Status: pulse.Created, ID: e.ID}
+				rows, rowTenants = append(rows, e), append(rowTenants, req.tenantID)
+				continue
+			}
+			held := stored[keyOf{req.tenantID, e.ExternalID}]
+			status := pulse.Conflict
+			if held.ContentHash == e.ContentHash {
+				status = pulse.Duplicate
+			}
+			results[r][i] = pulse.InsertResult{Status: status, ID: held.ID}
 		}
-		ref := stored[e.ExternalID]
-		status := pulse.Conflict
-		if ref.ContentHash == e.ContentHash {
-			status = pulse.Duplicate
-		}
-		results[i] = pulse.InsertResult{Status: status, ID: ref.ID}
 	}
-	if err := insertEventRows(ctx, tx, tenantID, rows); err != nil {
+	if err := insertRows(ctx, tx, rowTenants, rows); err != nil {
 		return nil, err
 	}
 	return results, nil
 }
 
-// claimKeys inserts the idempotency keys of events[claims] and returns which
-// external ids this call won, and what is stored for every external id
-// (its own event when won). Keys are inserted in external id order so that
-// concurrent calls claiming overlapping sets cannot deadlock.
-func claimKeys(ctx context.Context, tx pgx.Tx, tenantID string, events []*pulse.Event, claims []int) (map[string]bool, map[string]pulse.StoredRef, error) {
-	won := make(map[string]bool, len(claims))
-	stored := make(map[string]pulse.StoredRef, len(claims))
-	if len(claims) == 0 {
+// claimKeys inserts the idempotency keys of events (of tenants, in that
+// order) and returns the ids of the events that won their key and, for
+// every key, what holds it (the winner's event id and content hash).
+func claimKeys(ctx context.Context, tx pgx.Tx, tenants []string, events []*pulse.Event) (map[string]bool, map[keyOf]pulse.StoredRef, error) {
+	won := make(map[string]bool, len(events))
+	stored := make(map[keyOf]pulse.StoredRef, len(events))
+	if len(events) == 0 {
 		return won, stored, nil
 	}
-	slices.SortFunc(claims, func(a, b int) int { return strings.Compare(events[a].ExternalID, events[b].ExternalID) })
-	xs := make([]string, len(claims))
-	ids := make([]string, len(claims))
-	hashes := make([]string, len(claims))
-	ts := make([]time.Time, len(claims))
-	for j, i := range claims {
-		e := events[i]
+	xs := make([]string, len(events))
+	ids := make([]string, len(events))
+	hashes := make([]string, len(events))
+	ts := make([]time.Time, len(events))
+	for j, e := range events {
 		xs[j], ids[j], hashes[j], ts[j] = e.ExternalID, e.ID, e.ContentHash, e.Timestamp
-		stored[e.ExternalID] = pulse.StoredRef{ID: e.ID, ContentHash: e.ContentHash}
 	}
 	rows, err := tx.Query(ctx, `
 		INSERT INTO event_keys (tenant_id, external_id, event_id, content_hash, ts)
-		SELECT $1, x, i::uuid, h, t FROM unnest($2::text[], $3::text[], $4::text[], $5::timestamptz[]) AS u(x, i, h, t)
-		ORDER BY x
+		SELECT tn, x, i::uuid, h, t
+		FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[]) WITH ORDINALITY AS u(tn, x, i, h, t, n)
+		ORDER BY n
 		ON CONFLICT (tenant_id, external_id) DO NOTHING
-		RETURNING external_id`, tenantID, xs, ids, hashes, ts)
+		RETURNING event_id::text`, tenants, xs, ids, hashes, ts)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -215,34 +249,60 @@ func claimKeys(ctx context.Context, tx pgx.Tx, tenantID string, events []*pulse.
 	if err != nil {
 		return nil, nil, err
 	}
-	for _, x := range created {
-		won[x] = true
+	for _, id := range created {
+		won[id] = true
 	}
-	if len(created) == len(claims) {
+	var lostTenants, lostXs []string
+	for j, e := range events {
+		if won[e.ID] {
+			stored[keyOf{tenants[j], e.ExternalID}] = pulse.StoredRef{ID: e.ID, ContentHash: e.ContentHash}
+		} else {
+			lostTenants, lostXs = append(lostTenants, tenants[j]), append(lostXs, e.ExternalID)
+		}
+	}
+	if len(lostXs) == 0 {
 		return won, stored, nil
 	}
-	lost := slices.DeleteFunc(xs, func(x string) bool { return won[x] })
 	// A separate statement: under READ COMMITTED it sees the keys that
-	// concurrent transactions committed while this one waited on them.
-	refs, err := lookupKeys(ctx, tx, tenantID, lost)
+	// concurrent transactions committed while this one waited on them (and
+	// the keys this transaction claimed for an earlier request).
+	rows, err = tx.Query(ctx, `
+		SELECT k.tenant_id, k.external_id, k.event_id::text, k.content_hash
+		FROM event_keys AS k JOIN unnest($1::text[], $2::text[]) AS u(tn, x) ON k.tenant_id = u.tn AND k.external_id = u.x`,
+		lostTenants, lostXs)
 	if err != nil {
 		return nil, nil, err
 	}
-	for _, x := range lost {
-		ref, ok := refs[x]
-		if !ok {
+	var key keyOf
+	var held pulse.StoredRef
+	if _, err := pgx.ForEachRow(rows, []any{&key.tenant, &key.x, &held.ID, &held.ContentHash}, func() error {
+		stored[key] = held
+		return nil
+	}); err != nil {
+		return nil, nil, err
+	}
+	for j := range lostXs {
+		if _, ok := stored[keyOf{lostTenants[j], lostXs[j]}]; !ok {
 			// The winner's key expired in between; running again will claim it.
 			return nil, nil, &pgconn.PgError{Code: "40001", Message: "idempotency key vanished"}
 		}
-		stored[x] = ref
 	}
 	return won, stored, nil
 }
 
-// insertEventRows inserts events in one statement: one array parameter per
-// column, expanded by unnest (faster than COPY for the batch sizes the API
-// accepts; see BenchmarkInsertBatch).
+// insertEventRows inserts one tenant's events (see insertRows).
 func insertEventRows(ctx context.Context, tx pgx.Tx, tenantID string, events []*pulse.Event) error {
+	tenants := make([]string, len(events))
+	for i := range tenants {
+		tenants[i] = tenantID
+	}
+	return insertRows(ctx, tx, tenants, events)
+}
+
+// insertRows inserts events (of tenants, row by row) in one statement: one
+// array parameter per column, expanded by unnest (faster than COPY for the
+// batch sizes the API accepts; see BenchmarkInsertBatch).
+func insertRows(ctx context.Context, tx pgx.Tx, tenants []string, events []*pulse.Event) error {
 	if len(events) == 0 {
 		return nil
 	}
@@ -281,11 +341,11 @@ func insertEventRows(ctx context.Context, tx pgx.Tx, tenantID string, events []*
 	_, err := tx.Exec(ctx, `
 		INSERT INTO events (tenant_id, id, external_id, event_type, severity, service, endpoint, status_code,
 			user_id, message, tags, ts, received_at, payload, content_hash)
-		SELECT $1, id::uuid, x, et, sev, svc, ep, sc, uid, msg, tg::jsonb, t, r, p::json, h
-		FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::int4[],
+		SELECT tn, id::uuid, x, et, sev, svc, ep, sc, uid, msg, tg::jsonb, t, r, p::json, h
+		FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::int4[],
 			$9::text[], $10::text[], $11::text[], $12::timestamptz[], $13::timestamptz[], $14::text[], $15::text[])
-			AS u(id, x, et, sev, svc, ep, sc, uid, msg, tg, t, r, p, h)`,
-		tenantID, ids, xs, types, sevs, svcs, eps, codes, uids, msgs, tags, ts, recv, payloads, hashes)
+			AS u(tn, id, x, et, sev, svc, ep, sc, uid, msg, tg, t, r, p, h)`,
+		tenants, ids, xs, types, sevs, svcs, eps, codes, uids, msgs, tags, ts, recv, payloads, hashes)
 	return err
 }
 
