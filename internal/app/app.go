@@ -72,7 +72,7 @@ func OpenStore(ctx context.Context, cfg config.Config, logger *slog.Logger) (pul
 	switch {
 	case strings.HasPrefix(cfg.DatabaseURL, "postgres://"), strings.HasPrefix(cfg.DatabaseURL, "postgresql://"):
 		return postgres.Open(ctx, cfg.DatabaseURL, postgres.Config{
-			MaxConns: int32(cfg.PGMaxConns), StatementTimeout: cfg.PGStatementTimeout, Logger: logger,
+			MaxConns: int32(cfg.PGMaxConns), Writers: cfg.PGWriters, StatementTimeout: cfg.PGStatementTimeout, Logger: logger,
 		})
 	case strings.HasPrefix(cfg.DatabaseURL, "sqlite:"):
 		return sqlite.Open(ctx, cfg.DatabaseURL, sqlite.Config{Synchronous: strings.ToUpper(cfg.SQLiteSynchronous), MaxGroupWait: cfg.SQLiteGroupWait})

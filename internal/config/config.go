@@ -36,6 +36,7 @@ type Config struct {
 	MaintenanceInterval time.Duration
 
 	PGMaxConns         int
+	PGWriters          int // group-commit transactions at once; 0: min(4, PGMaxConns/2)
 	PGStatementTimeout time.Duration
 	SQLiteSynchronous  string
 	SQLiteGroupWait    time.Duration // how long the group committer waits for more requests
@@ -134,6 +135,9 @@ func (c Config) Validate() error {
 	}
 	if c.RequestTimeout <= 0 || c.ShutdownTimeout <= 0 || c.MaintenanceInterval <= 0 {
 		errs = append(errs, errors.New("--request-timeout, --shutdown-timeout and --maintenance-interval must be positive"))
+	}
+	if c.PGWriters < 0 || c.PGWriters > c.PGMaxConns {
+		errs = append(errs, errors.New("--pg-writers must be between 0 (automatic) and --pg-max-conns"))
 	}
 	if c.PGMaxConns < 1 {
 		errs = append(errs, errors.New("--pg-max-conns must be at least 1"))
@@ -264,6 +268,7 @@ func ServeFlags(fs *flag.FlagSet, c *Config) {
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", c.ShutdownTimeout, "how long shutdown waits for in-flight requests")
 	fs.DurationVar(&c.MaintenanceInterval, "maintenance-interval", c.MaintenanceInterval, "how often retention and partition upkeep run")
 	fs.IntVar(&c.PGMaxConns, "pg-max-conns", c.PGMaxConns, "PostgreSQL connection pool size")
+	fs.IntVar(&c.PGWriters, "pg-writers", c.PGWriters, "PostgreSQL group-commit writers, each one transaction at a time (0: min(4, pg-max-conns/2))")
 	fs.DurationVar(&c.PGStatementTimeout, "pg-statement-timeout", c.PGStatementTimeout, "PostgreSQL statement_timeout")
 	fs.StringVar(&c.SQLiteSynchronous, "sqlite-synchronous", c.SQLiteSynchronous, "SQLite synchronous mode: NORMAL (safe on process crash) or FULL (also on power loss)")
 	fs.DurationVar(&c.SQLiteGroupWait, "sqlite-group-wait", c.SQLiteGroupWait, "how long the SQLite group commit waits for more requests before committing (0: merge only what is queued)")

@@ -61,6 +61,7 @@ func TestValidate(t *testing.T) {
 		"max-batch-events":   func(c *Config) { c.MaxBatchEvents = 0 },
 		"sqlite-synchronous": func(c *Config) { c.SQLiteSynchronous = "OFF" },
 		"sqlite-group-wait":  func(c *Config) { c.SQLiteGroupWait = -time.Millisecond },
+		"pg-writers":         func(c *Config) { c.PGWriters = c.PGMaxConns + 1 },
 		"log-level":          func(c *Config) { c.LogLevel = "loud" },
 	}
 	for name, mut := range cases {
