@@ -82,7 +82,7 @@ func (s *Service) Ingest(ctx context.Context, t *pulse.Tenant, raws []json.RawMe
 	var withExt []string
 	for i, raw := range raws {
 		out.Results[i].Index = i
-		e, err := pulse.ParseEvent(raw, pulse.ParseOptions{Now: now, Retention: t.Retention(), MaxPayloadBytes: s.cfg.MaxPayloadBytes})
+		e, err := pulse.ParseEvent(raw, pulse.ParseOptions{Now: now, Retention: t.Retention(), MaxPayloadBytes: s.cfg.MaxPayloadBytes, Decode: decodeEvent})
 		if err != nil {
 			out.Results[i].Status = StatusRejected
 			if pe, ok := err.(*pulse.Error); ok && pe.Code == pulse.EINVALID {

@@ -38,6 +38,30 @@ type ParseOptions struct {
 	Now             time.Time     // the receive time, used when timestamp is absent
 	Retention       time.Duration // events older than Now-Retention are refused
 	MaxPayloadBytes int
+	// Decode decodes the event object (and its tags); nil is DecodeJSON.
+	Decode func(data []byte, v any) error
+}
+
+// ErrTrailingData is what a Decode returns when data holds more than one
+// JSON value.
+var ErrTrailingData = errors.New("more than one JSON value")
+
+// DecodeJSON is the default ParseOptions.Decode: encoding/json with
+// unknown fields refused. A replacement must behave the same: nil,
+// ErrTrailingData, a *json.UnmarshalTypeError naming the field of a value
+// of the wrong type, an error reading `json: unknown field "name"`, or any
+// other error for invalid JSON (internal/ingest plugs in a faster decoder
+// that hands every input it refuses to this one).
+func DecodeJSON(data []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return err
+	}
+	if dec.More() {
+		return ErrTrailingData
+	}
+	return nil
 }
 
 // eventIn is the wire shape. Pointers tell "absent" from "empty"; status_code
@@ -71,18 +95,20 @@ func ParseEvent(raw []byte, opt ParseOptions) (*Event, error) {
 		}
 		return nil, Invalid(FieldError{Field: "event", Message: "must be a JSON object", Reason: "event.not_object"})
 	}
+	decode := opt.Decode
+	if decode == nil {
+		decode = DecodeJSON
+	}
 	var in eventIn
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.DisallowUnknownFields()
 	var errs []FieldError
-	if err := dec.Decode(&in); err != nil {
+	if err := decode(raw, &in); errors.Is(err, ErrTrailingData) {
+		return nil, Errorf(EBADREQUEST, "the body holds more than one JSON value")
+	} else if err != nil {
 		fe, ok := decodeFieldError(err)
 		if !ok {
 			return nil, Errorf(EBADREQUEST, "the body is not valid JSON")
 		}
 		errs = append(errs, fe)
-	} else if dec.More() {
-		return nil, Errorf(EBADREQUEST, "the body holds more than one JSON value")
 	}
 	if err := CheckObjectKeys(raw, eventFields, ""); err != nil {
 		errs = append(errs, *err)
@@ -132,7 +158,7 @@ func ParseEvent(raw []byte, opt ParseOptions) (*Event, error) {
 
 	var tags map[string]string
 	if t := bytes.TrimSpace(in.Tags); len(t) > 0 && string(t) != "null" {
-		if err := json.Unmarshal(t, &tags); err != nil {
+		if err := decode(t, &tags); err != nil {
 			errs = append(errs, FieldError{Field: "tags", Message: "must be an object of string values", Reason: "tags.type"})
 		}
 	}
