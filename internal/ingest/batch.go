@@ -20,8 +20,8 @@ import (
 //
 // The split uses goccy/go-json: 5× faster than encoding/json on a 100-event
 // batch (BENCHMARKS.md, "The JSON decoder"), with the same errors for every
-// input the tests and the batch fuzz target try. Each event is still
-// decoded and validated by pulse.ParseEvent with encoding/json.
+// input the tests and FuzzDecodeBatch try. Each event is then decoded and
+// validated by pulse.ParseEvent (decode.go).
 func DecodeBatch(body []byte, max int) ([]json.RawMessage, error) {
 	var in struct {
 		Events []json.RawMessage `json:"events"`
