@@ -50,7 +50,7 @@ func openCLIStore(ctx context.Context, name string, args []string, getenv func(s
 	if err != nil {
 		return nil, nil, err
 	}
-	s, err := app.OpenStore(ctx, cfg, slog.New(slog.DiscardHandler))
+	s, err := app.OpenStore(ctx, cfg, slog.New(slog.DiscardHandler), nil)
 	if err != nil {
 		return nil, nil, err
 	}

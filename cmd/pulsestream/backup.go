@@ -26,7 +26,7 @@ func backupCmd(ctx context.Context, args []string, getenv func(string) string, s
 	if !strings.HasPrefix(cfg.DatabaseURL, "sqlite:") {
 		return fmt.Errorf("backup copies SQLite databases; for PostgreSQL use pg_dump or PITR (docs/RUNBOOK.md)")
 	}
-	s, err := app.OpenStore(ctx, cfg, slog.New(slog.DiscardHandler))
+	s, err := app.OpenStore(ctx, cfg, slog.New(slog.DiscardHandler), nil)
 	if err != nil {
 		return err
 	}

@@ -70,7 +70,7 @@ func benchCmd(ctx context.Context, args []string, getenv func(string) string, st
 	if storage {
 		cfg := config.Default()
 		cfg.DatabaseURL = database
-		s, err := app.OpenStore(ctx, cfg, slog.New(slog.DiscardHandler))
+		s, err := app.OpenStore(ctx, cfg, slog.New(slog.DiscardHandler), nil)
 		if err != nil {
 			return err
 		}

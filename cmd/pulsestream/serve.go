@@ -111,7 +111,7 @@ func migrate(ctx context.Context, args []string, getenv func(string) string, std
 	if err != nil {
 		return err
 	}
-	s, err := app.OpenStore(ctx, cfg, slog.New(slog.DiscardHandler))
+	s, err := app.OpenStore(ctx, cfg, slog.New(slog.DiscardHandler), nil)
 	if err != nil {
 		return err
 	}

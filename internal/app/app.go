@@ -67,15 +67,16 @@ type App struct {
 	bgWG     sync.WaitGroup
 }
 
-// OpenStore opens (and migrates) the store named by cfg.DatabaseURL.
-func OpenStore(ctx context.Context, cfg config.Config, logger *slog.Logger) (pulse.Store, error) {
+// OpenStore opens (and migrates) the store named by cfg.DatabaseURL; obs,
+// if not nil, observes its group commits.
+func OpenStore(ctx context.Context, cfg config.Config, logger *slog.Logger, obs pulse.CommitObserver) (pulse.Store, error) {
 	switch {
 	case strings.HasPrefix(cfg.DatabaseURL, "postgres://"), strings.HasPrefix(cfg.DatabaseURL, "postgresql://"):
 		return postgres.Open(ctx, cfg.DatabaseURL, postgres.Config{
-			MaxConns: int32(cfg.PGMaxConns), Writers: cfg.PGWriters, StatementTimeout: cfg.PGStatementTimeout, Logger: logger,
+			MaxConns: int32(cfg.PGMaxConns), Writers: cfg.PGWriters, StatementTimeout: cfg.PGStatementTimeout, Logger: logger, Observer: obs,
 		})
 	case strings.HasPrefix(cfg.DatabaseURL, "sqlite:"):
-		return sqlite.Open(ctx, cfg.DatabaseURL, sqlite.Config{Synchronous: strings.ToUpper(cfg.SQLiteSynchronous), MaxGroupWait: cfg.SQLiteGroupWait})
+		return sqlite.Open(ctx, cfg.DatabaseURL, sqlite.Config{Synchronous: strings.ToUpper(cfg.SQLiteSynchronous), MaxGroupWait: cfg.SQLiteGroupWait, Observer: obs})
 	}
 	return nil, fmt.Errorf("unsupported database URL (use sqlite://PATH or postgres://...)")
 }
@@ -101,7 +102,7 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*App, error) {
 	a := &App{cfg: cfg, opts: opts, Registry: prometheus.NewRegistry()}
 	a.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
-	store, err := OpenStore(ctx, cfg, opts.Logger)
+	store, err := OpenStore(ctx, cfg, opts.Logger, newCommitMetrics(a.Registry))
 	if err != nil {
 		return nil, fmt.Errorf("open database: %w", err)
 	}

@@ -17,7 +17,7 @@ import (
 func BenchmarkKeyCacheHit(b *testing.B) {
 	cfg := config.Default()
 	cfg.DatabaseURL = "sqlite://" + b.TempDir() + "/keys.db"
-	store, err := app.OpenStore(context.Background(), cfg, slog.New(slog.DiscardHandler))
+	store, err := app.OpenStore(context.Background(), cfg, slog.New(slog.DiscardHandler), nil)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -43,6 +43,12 @@ func TestOpsMetrics(t *testing.T) {
 			`(?m)^pulsestream_events_total\{[^}]*outcome="duplicate"[^}]*\} 1$`,
 			`(?m)^pulsestream_events_total\{[^}]*outcome="rejected"[^}]*\} 1$`,
 			`(?m)^pulsestream_rejected_events_total\{[^}]*reason="severity.invalid"[^}]*\} 1$`,
+			// two requests reached the store, one after the other: two groups of one event
+			`(?m)^pulsestream_commit_group_events_sum 2$`,
+			`(?m)^pulsestream_commit_group_requests_count 2$`,
+			`(?m)^pulsestream_commit_seconds_bucket\{le="\+Inf"\} 2$`,
+			`(?m)^pulsestream_commit_failures_total 0$`,
+			`(?m)^pulsestream_commit_queue_full_total 0$`,
 		} {
 			if !regexp.MustCompile(re).MatchString(body) {
 				t.Errorf("/metrics lacks %s", re)

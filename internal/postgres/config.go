@@ -4,6 +4,8 @@ import (
 	"errors"
 	"log/slog"
 	"time"
+
+	"pulsestream/internal/pulse"
 )
 
 // Config tunes the connection pool. The zero value is usable: WithDefaults
@@ -30,6 +32,9 @@ type Config struct {
 	// Writers is how many group-commit transactions may run at once
 	// (groupcommit.go). Default MaxConns/2, between 1 and 4.
 	Writers int
+	// Observer, when set, is told about every group commit and every
+	// request refused because the queue is full (metrics).
+	Observer pulse.CommitObserver
 }
 
 // WithDefaults returns c with every unset field set to its default.

@@ -83,7 +83,7 @@ func Open(ctx context.Context, dsn string, cfg Config) (*DB, error) {
 		pool.Close()
 		return nil, err
 	}
-	db.commits = startCommitter(db, cfg.Writers)
+	db.commits = startCommitter(db, cfg.Writers, cfg.Observer)
 	return db, nil
 }
 

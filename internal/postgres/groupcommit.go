@@ -39,14 +39,15 @@ type insertResp struct {
 
 type committer struct {
 	db      *DB
+	obs     pulse.CommitObserver // nil: none
 	queue   chan insertReq
 	closing chan struct{}
 	stopped chan struct{} // closed when every writer has returned
 	once    sync.Once
 }
 
-func startCommitter(db *DB, writers int) *committer {
-	c := &committer{db: db, queue: make(chan insertReq, maxQueuedRequests),
+func startCommitter(db *DB, writers int, obs pulse.CommitObserver) *committer {
+	c := &committer{db: db, obs: obs, queue: make(chan insertReq, maxQueuedRequests),
 		closing: make(chan struct{}), stopped: make(chan struct{})}
 	var wg sync.WaitGroup
 	for range writers {
@@ -74,6 +75,9 @@ func (c *committer) submit(ctx context.Context, req insertReq) ([]pulse.InsertRe
 	case <-c.closing:
 		return nil, pulse.Unavailable(errClosed, time.Second)
 	default:
+		if c.obs != nil {
+			c.obs.QueueFull()
+		}
 		return nil, &pulse.Error{Code: pulse.EUNAVAILABLE, Message: "the server is busy writing; retry shortly", RetryAfter: time.Second}
 	}
 	select {
@@ -152,7 +156,16 @@ func (c *committer) commit(group []insertReq) {
 	}
 	ctx, cancel := context.WithDeadline(context.Background(), deadline)
 	defer cancel()
+	waiting, began := len(c.queue), time.Now()
 	results, err := c.db.insertGroup(ctx, live)
+	if c.obs != nil {
+		n := 0
+		for _, r := range live {
+			n += len(r.events)
+		}
+		c.obs.GroupCommitted(pulse.GroupCommit{Requests: len(live), Events: n, Waiting: waiting,
+			Duration: time.Since(began), Failed: err != nil})
+	}
 	for i, r := range live {
 		if err != nil {
 			r.done <- insertResp{err: err}

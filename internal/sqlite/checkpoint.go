@@ -3,7 +3,6 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"time"
 )
 
 // Background checkpoints. In WAL mode a commit appends pages to the WAL and
@@ -25,13 +24,11 @@ func (db *DB) checkpointLoop() {
 		case <-db.loopDone: // the committer has stopped: no more writes
 			return
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		// A failure (the file is busy or gone) is not an error of any
 		// request: the next wake, or the writer's autocheckpoint, retries.
-		if _, err := db.ckpt.ExecContext(ctx, "PRAGMA wal_checkpoint(PASSIVE)"); err == nil {
+		if _, err := db.ckpt.ExecContext(context.Background(), "PRAGMA wal_checkpoint(PASSIVE)"); err == nil {
 			db.ckptRuns.Add(1)
 		}
-		cancel()
 	}
 }
 

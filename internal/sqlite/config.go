@@ -3,6 +3,8 @@ package sqlite
 import (
 	"fmt"
 	"time"
+
+	"pulsestream/internal/pulse"
 )
 
 // Config tunes the database. The zero value is usable: Open applies
@@ -47,6 +49,9 @@ type Config struct {
 	MaxGroupWait      time.Duration
 	MaxQueuedRequests int
 	GroupTimeout      time.Duration
+	// Observer, when set, is told about every group commit and every
+	// request refused because the queue is full (metrics).
+	Observer pulse.CommitObserver
 }
 
 // WithDefaults returns c with every zero field set to its default.

@@ -62,6 +62,9 @@ func (db *DB) InsertEvents(ctx context.Context, tenantID string, events []*pulse
 	case <-db.closing:
 		return nil, pulse.Unavailable(errClosed, time.Second)
 	default:
+		if db.cfg.Observer != nil {
+			db.cfg.Observer.QueueFull()
+		}
 		return nil, &pulse.Error{Code: pulse.EUNAVAILABLE, Message: "the server is busy writing; retry shortly", RetryAfter: time.Second}
 	}
 	// Wait for the answer even if ctx ends: the group may already be
@@ -93,6 +96,7 @@ func (db *DB) commitLoop() {
 			db.drainClosed()
 			return
 		}
+		db.taken.Add(1)
 		group := []insertReq{first}
 		n := len(first.events)
 		var timer <-chan time.Time
@@ -103,6 +107,7 @@ func (db *DB) commitLoop() {
 		for n < db.cfg.MaxGroupEvents {
 			select {
 			case r := <-db.queue:
+				db.taken.Add(1)
 				group = append(group, r)
 				n += len(r.events)
 			default:
@@ -111,6 +116,7 @@ func (db *DB) commitLoop() {
 				}
 				select {
 				case r := <-db.queue:
+					db.taken.Add(1)
 					group = append(group, r)
 					n += len(r.events)
 				case <-timer:
@@ -138,18 +144,23 @@ func (db *DB) commitGroup(group []insertReq) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), db.cfg.GroupTimeout)
 	defer cancel()
+	waiting, began := len(db.queue), time.Now()
 	var results [][]pulse.InsertResult
 	err := db.inTx(ctx, "insert events", func(tx *sql.Tx) error {
 		var err error
 		results, err = db.insertGroup(ctx, tx, live)
 		return err
 	})
+	n := 0
+	for _, r := range live {
+		n += len(r.events)
+	}
 	if err == nil {
-		n := 0
-		for _, r := range live {
-			n += len(r.events)
-		}
 		db.noteCommitted(n)
+	}
+	if db.cfg.Observer != nil {
+		db.cfg.Observer.GroupCommitted(pulse.GroupCommit{Requests: len(live), Events: n, Waiting: waiting,
+			Duration: time.Since(began), Failed: err != nil})
 	}
 	for i, r := range live {
 		if err != nil {

@@ -2,10 +2,12 @@ package sqlite
 
 import (
 	"database/sql"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"runtime"
+	"sync"
 	"testing"
 	"time"
 
@@ -164,5 +166,99 @@ func TestTwoWritersOneFile(t *testing.T) {
 	got, err := dbs[1].SearchEvents(t.Context(), tn.ID, pulse.EventFilter{Tags: []pulse.Tag{{Key: "k", Value: "3"}}})
 	if err != nil || len(got) != 1 || got[0].Tags["k"] != "3" {
 		t.Errorf("tag search across writers: %d events, %v", len(got), err)
+	}
+}
+
+// recordingObserver records what a store tells its pulse.CommitObserver.
+type recordingObserver struct {
+	mu     sync.Mutex
+	groups []pulse.GroupCommit
+	full   int
+}
+
+func (o *recordingObserver) GroupCommitted(g pulse.GroupCommit) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.groups = append(o.groups, g)
+}
+
+func (o *recordingObserver) QueueFull() {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.full++
+}
+
+// TestQueueFullAndObserver: while another connection holds the file's
+// write lock, the committer waits in BEGIN with one request; one more fills
+// the queue (MaxQueuedRequests 1) and the next is refused at once with
+// EUNAVAILABLE and a Retry-After. Once the lock is released both queued
+// requests commit, and the observer has seen the refusal and every event.
+func TestQueueFullAndObserver(t *testing.T) {
+	t.Parallel()
+	obs := &recordingObserver{}
+	db := openInternal(t, Config{MaxQueuedRequests: 1, Observer: obs})
+	tn := newTenant(t, db, 0)
+
+	locker := sql.OpenDB(newConnector(db.path, db.cfg, true))
+	t.Cleanup(func() { locker.Close() })
+	lock, err := locker.BeginTx(t.Context(), nil) // BEGIN IMMEDIATE: the write lock
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := lock.Exec(`UPDATE tenants SET name = name WHERE id = ?`, tn.ID); err != nil {
+		t.Fatal(err)
+	}
+
+	insert := func() <-chan error {
+		done := make(chan error, 1)
+		go func() {
+			_, err := db.InsertEvents(t.Context(), tn.ID, []*pulse.Event{newEvent(tn.ID, time.Now(), nil)})
+			done <- err
+		}()
+		return done
+	}
+	waitFor := func(what string, cond func() bool) {
+		deadline := time.Now().Add(10 * time.Second)
+		for !cond() {
+			if time.Now().After(deadline) {
+				t.Fatalf("waited in vain for %s", what)
+			}
+			runtime.Gosched()
+		}
+	}
+	first := insert()
+	waitFor("the committer to take the first request", func() bool { return db.taken.Load() == 1 })
+	second := insert() // the committer waits for the lock: this one stays queued
+	waitFor("the queue to fill", func() bool { return len(db.queue) == 1 })
+	_, err = db.InsertEvents(t.Context(), tn.ID, []*pulse.Event{newEvent(tn.ID, time.Now(), nil)})
+	var perr *pulse.Error
+	if !errors.As(err, &perr) || perr.Code != pulse.EUNAVAILABLE || perr.RetryAfter <= 0 {
+		t.Fatalf("insert into a full queue: %v, want EUNAVAILABLE with Retry-After", err)
+	}
+	if err := lock.Rollback(); err != nil {
+		t.Fatal(err)
+	}
+	for _, done := range []<-chan error{first, second} {
+		if err := <-done; err != nil {
+			t.Fatalf("queued insert: %v", err)
+		}
+	}
+	if n := count(t, db, "events"); n != 2 {
+		t.Errorf("%d events stored, want 2 (the refused one must not be)", n)
+	}
+	obs.mu.Lock()
+	defer obs.mu.Unlock()
+	if obs.full != 1 {
+		t.Errorf("observer saw %d refusals, want 1", obs.full)
+	}
+	var requests, events int
+	for _, g := range obs.groups {
+		requests, events = requests+g.Requests, events+g.Events
+		if g.Failed || g.Duration <= 0 {
+			t.Errorf("group %+v: want a successful, timed commit", g)
+		}
+	}
+	if requests != 2 || events != 2 {
+		t.Errorf("observer saw %d requests and %d events in %d groups, want 2 and 2", requests, events, len(obs.groups))
 	}
 }
