@@ -64,6 +64,10 @@ func NewRunner(ctx context.Context, o HTTPOptions) (*Runner, error) {
 // Run runs one named scenario.
 func (r *Runner) Run(ctx context.Context, scenario string) (Result, error) {
 	cpu0, _ := procCPU(r.o.ServerPID)
+	stopAnon := func() float64 { return 0 }
+	if r.o.ServerPID > 0 {
+		stopAnon = anonPeak(r.o.ServerPID, 200*time.Millisecond)
+	}
 	var res Result
 	var err error
 	switch scenario {
@@ -88,6 +92,7 @@ func (r *Runner) Run(ctx context.Context, scenario string) (Result, error) {
 		}
 		res.PeakRSSMB, _ = procPeakRSS(r.o.ServerPID)
 	}
+	res.PeakAnonMB = stopAnon()
 	return res, err
 }
 

@@ -18,7 +18,8 @@ type Result struct {
 	P99Ms        float64 `json:"p99_ms"`
 	ServerCPUSec float64 `json:"server_cpu_sec,omitempty"`
 	ServerCores  float64 `json:"server_cores_used,omitempty"`
-	PeakRSSMB    float64 `json:"server_peak_rss_mb,omitempty"`
+	PeakRSSMB    float64 `json:"server_peak_rss_mb,omitempty"`  // VmHWM, file-backed pages included
+	PeakAnonMB   float64 `json:"server_peak_anon_mb,omitempty"` // RssAnon, sampled every 200 ms
 	Note         string  `json:"note,omitempty"`
 }
 
