@@ -53,11 +53,15 @@ func BenchmarkDriverInsert100(b *testing.B) {
 				tn.ID, tn.Name, tn.RateLimitPerMinute, tn.RetentionDays, micros(now)); err != nil {
 				b.Skipf("tenants schema differs: %v", err)
 			}
-			full, err := db.PrepareContext(ctx, insertSQL(insertChunk))
-			if err != nil {
-				b.Fatal(err)
+			stmts := map[int]*sql.Stmt{} // the statements a 100-row group uses
+			for _, size := range pieces(100, insertChunk) {
+				stmt, err := db.PrepareContext(ctx, insertSQL(size))
+				if err != nil {
+					b.Fatal(err)
+				}
+				defer stmt.Close()
+				stmts[size] = stmt
 			}
-			defer full.Close()
 			n := 0
 			b.ResetTimer()
 			for b.Loop() {
@@ -66,7 +70,7 @@ func BenchmarkDriverInsert100(b *testing.B) {
 					b.Fatal(err)
 				}
 				var tagArgs []any
-				for _, size := range []int{insertChunk, 100 - insertChunk} {
+				for _, size := range pieces(100, insertChunk) {
 					args := make([]any, 0, size*eventColumnCount)
 					for range size {
 						e := benchRow(tn.ID, n, now)
@@ -77,13 +81,7 @@ func BenchmarkDriverInsert100(b *testing.B) {
 							tagArgs = append(tagArgs, 1, k, v, micros(e.Timestamp), n)
 						}
 					}
-					stmt := tx.StmtContext(ctx, full)
-					if size != insertChunk {
-						if stmt, err = tx.PrepareContext(ctx, insertSQL(size)); err != nil {
-							b.Fatal(err)
-						}
-					}
-					rows, err := stmt.QueryContext(ctx, args...)
+					rows, err := tx.StmtContext(ctx, stmts[size]).QueryContext(ctx, args...)
 					if err != nil {
 						b.Fatal(err)
 					}
