@@ -107,6 +107,7 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*App, error) {
 		return nil, fmt.Errorf("open database: %w", err)
 	}
 	a.Store = store
+	registerQueueGauge(a.Registry, store)
 	a.closers = append(a.closers, store.Close)
 
 	adminHash, err := a.adminTokenHash(ctx)

@@ -63,6 +63,11 @@ func NewRunner(ctx context.Context, o HTTPOptions) (*Runner, error) {
 
 // Run runs one named scenario.
 func (r *Runner) Run(ctx context.Context, scenario string) (Result, error) {
+	switch scenario {
+	case "ingest-batch", "ingest-dup", "ingest-single", "search":
+	default:
+		return Result{}, fmt.Errorf("unknown scenario %q (ingest-batch, ingest-single, ingest-dup, search)", scenario)
+	}
 	cpu0, _ := procCPU(r.o.ServerPID)
 	stopAnon := func() float64 { return 0 }
 	if r.o.ServerPID > 0 {
@@ -79,8 +84,6 @@ func (r *Runner) Run(ctx context.Context, scenario string) (Result, error) {
 		res, err = r.ingest(ctx, scenario, r.o.SingleEvents, 1, r.o.SingleClients, 0)
 	case "search":
 		res, err = r.search(ctx)
-	default:
-		return Result{}, fmt.Errorf("unknown scenario %q (ingest-batch, ingest-single, ingest-dup, search)", scenario)
 	}
 	res.Backend = r.o.Backend
 	if r.o.ServerPID > 0 {

@@ -49,6 +49,7 @@ func TestOpsMetrics(t *testing.T) {
 			`(?m)^pulsestream_commit_seconds_bucket\{le="\+Inf"\} 2$`,
 			`(?m)^pulsestream_commit_failures_total 0$`,
 			`(?m)^pulsestream_commit_queue_full_total 0$`,
+			`(?m)^pulsestream_commit_queue_waiting 0$`,
 		} {
 			if !regexp.MustCompile(re).MatchString(body) {
 				t.Errorf("/metrics lacks %s", re)

@@ -64,6 +64,9 @@ func startCommitter(db *DB, writers int, obs pulse.CommitObserver) *committer {
 	return c
 }
 
+// QueuedInserts is how many InsertEvents calls wait for a writer now.
+func (db *DB) QueuedInserts() int { return len(db.commits.queue) }
+
 var errClosed = pulse.Errorf(pulse.EUNAVAILABLE, "the database is closing")
 
 // submit queues req and waits for its answer — even after ctx ends: the
@@ -156,14 +159,14 @@ func (c *committer) commit(group []insertReq) {
 	}
 	ctx, cancel := context.WithDeadline(context.Background(), deadline)
 	defer cancel()
-	waiting, began := len(c.queue), time.Now()
+	began := time.Now()
 	results, err := c.db.insertGroup(ctx, live)
 	if c.obs != nil {
 		n := 0
 		for _, r := range live {
 			n += len(r.events)
 		}
-		c.obs.GroupCommitted(pulse.GroupCommit{Requests: len(live), Events: n, Waiting: waiting,
+		c.obs.GroupCommitted(pulse.GroupCommit{Requests: len(live), Events: n,
 			Duration: time.Since(began), Failed: err != nil})
 	}
 	for i, r := range live {

@@ -8,8 +8,8 @@ import "time"
 // call it from their committer goroutines: it must be cheap and safe for
 // concurrent use. A nil CommitObserver in a store's config observes nothing.
 type CommitObserver interface {
-	// GroupCommitted is called once per group transaction, after it
-	// committed or failed and before its callers are answered.
+	// GroupCommitted is called once per group, after it committed or
+	// failed and before its callers are answered.
 	GroupCommitted(GroupCommit)
 	// QueueFull is called each time a request is refused (503) because the
 	// commit queue is full.
@@ -18,9 +18,14 @@ type CommitObserver interface {
 
 // GroupCommit describes one group transaction.
 type GroupCommit struct {
-	Requests int           // InsertEvents calls merged into the transaction
-	Events   int           // their events
-	Waiting  int           // requests still queued when the transaction began
-	Duration time.Duration // from BEGIN to COMMIT (or the failure)
-	Failed   bool          // the transaction failed; every caller got the error
+	Requests int           // InsertEvents calls merged into the group
+	Events   int           // their events: new and duplicate alike
+	Duration time.Duration // storing the group: every transaction attempt, to COMMIT or the failure
+	Failed   bool          // the group failed; every caller got the error
+}
+
+// CommitQueue is implemented by a store with a commit queue: how many
+// InsertEvents calls wait for a committer now (a gauge read when scraped).
+type CommitQueue interface {
+	QueuedInserts() int
 }

@@ -26,6 +26,8 @@ func (db *DB) checkpointLoop() {
 		}
 		// A failure (the file is busy or gone) is not an error of any
 		// request: the next wake, or the writer's autocheckpoint, retries.
+		// PASSIVE never waits for a lock, so no deadline is needed; without
+		// a cancellable context the driver also runs it on this goroutine.
 		if _, err := db.ckpt.ExecContext(context.Background(), "PRAGMA wal_checkpoint(PASSIVE)"); err == nil {
 			db.ckptRuns.Add(1)
 		}

@@ -40,7 +40,7 @@ type DB struct {
 	queue    chan insertReq
 	closing  chan struct{}
 	loopDone chan struct{}
-	taken    atomic.Int64 // requests the committer has taken off the queue
+	taken    atomic.Int64 // requests in groups the committer has closed (tests)
 
 	// background checkpoints (checkpoint.go)
 	ckpt      *sql.DB // one connection, only for wal_checkpoint

@@ -83,6 +83,9 @@ func (db *DB) InsertEvents(ctx context.Context, tenantID string, events []*pulse
 	}
 }
 
+// QueuedInserts is how many InsertEvents calls wait for the committer now.
+func (db *DB) QueuedInserts() int { return len(db.queue) }
+
 var errClosed = pulse.Errorf(pulse.EUNAVAILABLE, "the database is closing")
 
 // commitLoop is the committer goroutine.
@@ -96,7 +99,6 @@ func (db *DB) commitLoop() {
 			db.drainClosed()
 			return
 		}
-		db.taken.Add(1)
 		group := []insertReq{first}
 		n := len(first.events)
 		var timer <-chan time.Time
@@ -107,7 +109,6 @@ func (db *DB) commitLoop() {
 		for n < db.cfg.MaxGroupEvents {
 			select {
 			case r := <-db.queue:
-				db.taken.Add(1)
 				group = append(group, r)
 				n += len(r.events)
 			default:
@@ -116,7 +117,6 @@ func (db *DB) commitLoop() {
 				}
 				select {
 				case r := <-db.queue:
-					db.taken.Add(1)
 					group = append(group, r)
 					n += len(r.events)
 				case <-timer:
@@ -124,6 +124,7 @@ func (db *DB) commitLoop() {
 				}
 			}
 		}
+		db.taken.Add(int64(len(group))) // the group is closed: nothing more joins it
 		db.commitGroup(group)
 	}
 }
@@ -144,7 +145,7 @@ func (db *DB) commitGroup(group []insertReq) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), db.cfg.GroupTimeout)
 	defer cancel()
-	waiting, began := len(db.queue), time.Now()
+	began := time.Now()
 	var results [][]pulse.InsertResult
 	err := db.inTx(ctx, "insert events", func(tx *sql.Tx) error {
 		var err error
@@ -159,7 +160,7 @@ func (db *DB) commitGroup(group []insertReq) {
 		db.noteCommitted(n)
 	}
 	if db.cfg.Observer != nil {
-		db.cfg.Observer.GroupCommitted(pulse.GroupCommit{Requests: len(live), Events: n, Waiting: waiting,
+		db.cfg.Observer.GroupCommitted(pulse.GroupCommit{Requests: len(live), Events: n,
 			Duration: time.Since(began), Failed: err != nil})
 	}
 	for i, r := range live {

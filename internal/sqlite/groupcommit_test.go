@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -260,5 +261,40 @@ func TestQueueFullAndObserver(t *testing.T) {
 	}
 	if requests != 2 || events != 2 {
 		t.Errorf("observer saw %d requests and %d events in %d groups, want 2 and 2", requests, events, len(obs.groups))
+	}
+}
+
+// TestPieces: every row goes into exactly one statement, every statement
+// has a prepared size (a power of two up to the chunk), and full chunks come
+// first.
+func TestPieces(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		n, chunk int
+		want     []int
+	}{
+		{0, 256, nil},
+		{1, 256, []int{1}},
+		{10, 256, []int{8, 2}},
+		{100, 256, []int{64, 32, 4}},
+		{256, 256, []int{256}},
+		{390, 256, []int{256, 128, 4, 2}},
+		{1023 + 2048, 1024, []int{1024, 1024, 512, 256, 128, 64, 32, 16, 8, 4, 2, 1}},
+	} {
+		if got := pieces(c.n, c.chunk); !slices.Equal(got, c.want) {
+			t.Errorf("pieces(%d, %d) = %v, want %v", c.n, c.chunk, got, c.want)
+		}
+	}
+	for n := range 3000 {
+		sum := 0
+		for _, size := range pieces(n, insertChunk) {
+			if size > insertChunk || size&(size-1) != 0 {
+				t.Fatalf("pieces(%d): a statement of %d rows has no prepared insert", n, size)
+			}
+			sum += size
+		}
+		if sum != n {
+			t.Fatalf("pieces(%d) covers %d rows", n, sum)
+		}
 	}
 }
