@@ -10,7 +10,12 @@ type Metrics struct {
 	alerts      *prometheus.GaugeVec
 	attempts    *prometheus.CounterVec
 	queueDepth  prometheus.Gauge
+	deferred    *prometheus.CounterVec
 }
+
+// DeferredTenantConcurrency is the reason label of a delivery put off
+// because its tenant had its share of deliveries in flight.
+const DeferredTenantConcurrency = "tenant_concurrency"
 
 // NewMetrics registers the alerting metrics on reg (nil: unregistered).
 func NewMetrics(reg prometheus.Registerer) *Metrics {
@@ -40,9 +45,14 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "pulsestream_notification_queue_depth",
 			Help: "Notifications waiting to be delivered (pending), as seen by the evaluating node.",
 		}),
+		deferred: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "pulsestream_notification_deferred_total",
+			Help: "Deliveries put off without an attempt, by reason (tenant_concurrency: the tenant had its share of deliveries in flight on this node).",
+		}, []string{"reason"}),
 	}
+	m.deferred.WithLabelValues(DeferredTenantConcurrency) // present at 0 before the first
 	if reg != nil {
-		reg.MustRegister(m.evaluations, m.tickSeconds, m.lag, m.alerts, m.attempts, m.queueDepth)
+		reg.MustRegister(m.evaluations, m.tickSeconds, m.lag, m.alerts, m.attempts, m.queueDepth, m.deferred)
 	}
 	return m
 }

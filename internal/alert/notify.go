@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
+	"net/url"
 	"strconv"
 	"time"
 
@@ -126,9 +127,13 @@ func Backoff(base, maxStep time.Duration) func(attempt int) time.Duration {
 type DelivererConfig struct {
 	Store   pulse.AlertStore
 	Clock   pulse.Clock
-	Client  *http.Client // default NewHTTPClient(false)
+	Client  *http.Client // default NewHTTPClient(ClientConfig{})
 	Logger  *slog.Logger
 	Metrics *Metrics
+	// TenantConcurrency bounds each tenant's deliveries in flight on this
+	// node; default DefaultTenantConcurrency for every tenant. A job of a
+	// tenant at its limit is not attempted: Deliver returns ErrDeferred.
+	TenantConcurrency TenantConcurrency
 	// RetryFor is how long a notification is retried before it is failed.
 	// Default 24h.
 	RetryFor time.Duration
@@ -144,7 +149,10 @@ func WebhookSecretAD(tenantID, ruleID string) string {
 }
 
 // Deliverer sends notifications; the queue's worker calls Deliver.
-type Deliverer struct{ cfg DelivererConfig }
+type Deliverer struct {
+	cfg   DelivererConfig
+	slots *tenantSlots
+}
 
 // NewDeliverer returns a Deliverer.
 func NewDeliverer(cfg DelivererConfig) *Deliverer {
@@ -152,7 +160,7 @@ func NewDeliverer(cfg DelivererConfig) *Deliverer {
 		cfg.Clock = pulse.SystemClock{}
 	}
 	if cfg.Client == nil {
-		cfg.Client = NewHTTPClient(false)
+		cfg.Client = NewHTTPClient(ClientConfig{})
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
@@ -163,13 +171,28 @@ func NewDeliverer(cfg DelivererConfig) *Deliverer {
 	if cfg.RetryFor <= 0 {
 		cfg.RetryFor = 24 * time.Hour
 	}
-	return &Deliverer{cfg: cfg}
+	if cfg.TenantConcurrency == nil {
+		cfg.TenantConcurrency = func(string) int { return DefaultTenantConcurrency }
+	}
+	return &Deliverer{cfg: cfg, slots: newTenantSlots(cfg.TenantConcurrency)}
 }
 
 // Deliver makes one attempt at j, records it, and returns nil when done
-// (delivered, or nothing left to do), a permanent error when it gave up, or
-// another error to be retried. since is when the job was first queued.
+// (delivered, or nothing left to do), a permanent error when it gave up,
+// ErrDeferred when j's tenant has its share of deliveries in flight (nothing
+// attempted; try later), or another error to be retried. since is when the
+// job was first queued.
 func (d *Deliverer) Deliver(ctx context.Context, j Job, since time.Time) error {
+	release, ok, first := d.slots.tryAcquire(j.TenantID)
+	if !ok {
+		d.cfg.Metrics.deferred.WithLabelValues(DeferredTenantConcurrency).Inc()
+		if first {
+			d.cfg.Logger.Info("tenant at its webhook concurrency limit; its deliveries wait for a slot",
+				"tenant", j.TenantID, "limit", d.cfg.TenantConcurrency(j.TenantID))
+		}
+		return ErrDeferred
+	}
+	defer release()
 	n, err := d.cfg.Store.GetNotification(ctx, j.TenantID, j.NotificationID)
 	if pulse.IsNotFound(err) {
 		return permanentError{err}
@@ -189,11 +212,14 @@ func (d *Deliverer) Deliver(ctx context.Context, j Job, since time.Time) error {
 		att.Outcome, status = pulse.NotificationDelivered, pulse.NotificationDelivered
 	default:
 		if sendErr != nil {
-			att.Error = sendErr.Error()
+			att.Error = failureReason(sendErr)
+			d.cfg.Logger.Info("webhook attempt failed", "tenant", n.TenantID, "notification", n.ID,
+				"host", webhookHost(n.URL), "reason", att.Error, "err", failureDetail(sendErr))
 		} else {
-			att.Error = fmt.Sprintf("the receiver answered %d", code)
+			att.Error = statusReason(code)
 		}
-		retry := sendErr != nil && !errors.Is(sendErr, ErrForbiddenAddress) || code >= 500 || code == http.StatusTooManyRequests
+		retry := sendErr != nil && !errors.Is(sendErr, ErrForbiddenAddress) && !IsPermanent(sendErr) ||
+			code >= 500 || code == http.StatusTooManyRequests
 		if retry && time.Since(since) < d.cfg.RetryFor {
 			att.Outcome, result = "retry", errors.New(att.Error)
 		} else {
@@ -214,16 +240,16 @@ func (d *Deliverer) send(ctx context.Context, n *pulse.Notification) (int, error
 	if d.cfg.SecretBox != nil {
 		var err error
 		if secret, err = d.cfg.SecretBox.OpenString(n.Secret, WebhookSecretAD(n.TenantID, n.RuleID)); err != nil {
-			return 0, permanentError{fmt.Errorf("open webhook secret: %w", err)}
+			return 0, permanentError{fmt.Errorf("%w: open: %w", errSecret, err)}
 		}
 	}
 	sig, err := Sign(secret, n.ID, ts, n.Payload)
 	if err != nil {
-		return 0, permanentError{err}
+		return 0, permanentError{fmt.Errorf("%w: %w", errSecret, err)}
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, n.URL, bytes.NewReader(n.Payload))
 	if err != nil {
-		return 0, permanentError{err}
+		return 0, permanentError{fmt.Errorf("%w: %w", errURL, err)}
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", "PulseStream-Webhook/1")
@@ -237,4 +263,14 @@ func (d *Deliverer) send(ctx context.Context, n *pulse.Notification) (int, error
 	defer resp.Body.Close()
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 	return resp.StatusCode, nil
+}
+
+// webhookHost is the host of a webhook URL, for logs (the rest may hold a
+// token of the receiver).
+func webhookHost(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return ""
+	}
+	return u.Host
 }

@@ -15,8 +15,44 @@ import (
 // which holds the cloud metadata addresses —, shared, reserved, multicast).
 var ErrForbiddenAddress = errors.New("the webhook address is not public")
 
-// WebhookTimeout bounds one delivery attempt.
-const WebhookTimeout = 10 * time.Second
+// Webhook timeouts by default: reaching a receiver (DNS, TCP connect, TLS
+// handshake) must be quick, answering may take longer. A receiver that
+// accepts and never answers holds one of its tenant's delivery slots for
+// the response timeout (see TenantConcurrency).
+const (
+	DefaultConnectTimeout  = 2 * time.Second
+	DefaultResponseTimeout = 10 * time.Second
+)
+
+// ClientConfig shapes the webhook HTTP client.
+type ClientConfig struct {
+	// AllowPrivate lets webhooks reach loopback, private and link-local
+	// addresses (tests, or receivers on the same network).
+	AllowPrivate bool
+	// ConnectTimeout bounds DNS resolution with the TCP connect, and
+	// separately the TLS handshake. Default DefaultConnectTimeout.
+	ConnectTimeout time.Duration
+	// ResponseTimeout bounds the wait for the receiver's answer once the
+	// request is written. Default DefaultResponseTimeout.
+	ResponseTimeout time.Duration
+}
+
+func (c ClientConfig) withDefaults() ClientConfig {
+	if c.ConnectTimeout <= 0 {
+		c.ConnectTimeout = DefaultConnectTimeout
+	}
+	if c.ResponseTimeout <= 0 {
+		c.ResponseTimeout = DefaultResponseTimeout
+	}
+	return c
+}
+
+// AttemptTimeout bounds one whole delivery attempt with the client: connect,
+// handshake, response and reading (up to 64 KiB of) its body.
+func (c ClientConfig) AttemptTimeout() time.Duration {
+	c = c.withDefaults()
+	return 2*c.ConnectTimeout + c.ResponseTimeout
+}
 
 var blockedPrefixes = []netip.Prefix{
 	netip.MustParsePrefix("0.0.0.0/8"),
@@ -42,13 +78,15 @@ func forbidden(ip netip.Addr) bool {
 	return false
 }
 
-// NewHTTPClient returns the client webhooks are sent with: a 10 s timeout,
-// no proxy from the environment, at most 3 redirects, and — unless
-// allowPrivate — a dialer that checks every address it connects to after
-// DNS resolution (so redirects and DNS rebinding are covered too).
-func NewHTTPClient(allowPrivate bool) *http.Client {
-	dialer := &net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}
-	if !allowPrivate {
+// NewHTTPClient returns the client webhooks are sent with: the connect and
+// response timeouts of cfg, no proxy from the environment, at most 3
+// redirects, and — unless cfg.AllowPrivate — a dialer that checks every
+// address it connects to after DNS resolution (so redirects and DNS
+// rebinding are covered too).
+func NewHTTPClient(cfg ClientConfig) *http.Client {
+	cfg = cfg.withDefaults()
+	dialer := &net.Dialer{Timeout: cfg.ConnectTimeout, KeepAlive: 30 * time.Second}
+	if !cfg.AllowPrivate {
 		dialer.Control = func(network, address string, _ syscall.RawConn) error {
 			ap, err := netip.ParseAddrPort(address)
 			if err != nil || forbidden(ap.Addr()) {
@@ -60,18 +98,18 @@ func NewHTTPClient(allowPrivate bool) *http.Client {
 	transport := &http.Transport{
 		Proxy:                 nil,
 		DialContext:           dialer.DialContext,
-		TLSHandshakeTimeout:   5 * time.Second,
-		ResponseHeaderTimeout: WebhookTimeout,
+		TLSHandshakeTimeout:   cfg.ConnectTimeout,
+		ResponseHeaderTimeout: cfg.ResponseTimeout,
 		MaxIdleConns:          100,
 		MaxIdleConnsPerHost:   4,
 		IdleConnTimeout:       90 * time.Second,
 	}
 	return &http.Client{
-		Timeout:   WebhookTimeout,
+		Timeout:   cfg.AttemptTimeout(),
 		Transport: transport,
 		CheckRedirect: func(req *http.Request, via []*http.Request) error {
 			if len(via) >= 3 {
-				return errors.New("too many redirects")
+				return errTooManyRedirects
 			}
 			if req.URL.Scheme != "http" && req.URL.Scheme != "https" {
 				return fmt.Errorf("redirect to %s: %w", req.URL.Scheme, ErrForbiddenAddress)

@@ -23,12 +23,15 @@ type alerting struct {
 // beside the event database.
 func (a *App) openAlerting(ctx context.Context) error {
 	metrics := alert.NewMetrics(a.Registry)
+	client := alert.ClientConfig{AllowPrivate: a.cfg.WebhookAllowPrivate,
+		ConnectTimeout: a.cfg.WebhookConnectTimeout, ResponseTimeout: a.cfg.WebhookTimeout}
 	deliverer := alert.NewDeliverer(alert.DelivererConfig{
-		Store: a.Store, Clock: a.opts.Clock, Client: alert.NewHTTPClient(a.cfg.WebhookAllowPrivate),
+		Store: a.Store, Clock: a.opts.Clock, Client: alert.NewHTTPClient(client),
 		Logger: a.opts.Logger, Metrics: metrics, SecretBox: a.box,
+		TenantConcurrency: a.webhookTenantConcurrency,
 	})
 	qcfg := queue.Config{Deliver: deliverer.Deliver, Backoff: a.opts.WebhookBackoff, Logger: a.opts.Logger,
-		PollInterval: a.opts.QueuePollInterval}
+		PollInterval: a.opts.QueuePollInterval, Workers: a.cfg.WebhookWorkers, AttemptTimeout: client.AttemptTimeout()}
 	if strings.HasPrefix(a.cfg.DatabaseURL, "postgres") {
 		qcfg.PostgresURL = a.cfg.DatabaseURL
 		qcfg.MaxConns = min(a.cfg.PGMaxConns, 14) // a node's two pools stay within 2 × --pg-max-conns
@@ -45,6 +48,11 @@ func (a *App) openAlerting(ctx context.Context) error {
 	a.closers = append(a.closers, a.stopAlerting)
 	return nil
 }
+
+// webhookTenantConcurrency is a tenant's share of the node's webhook
+// workers. Every tenant gets --webhook-tenant-concurrency for now; a
+// per-tenant override (the tenant limits) plugs in here, read from a cache.
+func (a *App) webhookTenantConcurrency(string) int { return a.cfg.WebhookTenantConcurrency }
 
 // startAlerting starts the queue's worker and the evaluation loop.
 func (a *App) startAlerting(ctx context.Context) {

@@ -48,6 +48,15 @@ type Config struct {
 	// WebhookAllowPrivate lets alert webhooks reach loopback, private and
 	// link-local addresses (tests, or receivers on the same network).
 	WebhookAllowPrivate bool
+	// WebhookWorkers is how many deliveries a node runs at once, shared by
+	// all tenants; WebhookTenantConcurrency is the share one tenant may hold
+	// (a job of a tenant at its share waits in the queue, not in a worker).
+	WebhookWorkers           int
+	WebhookTenantConcurrency int
+	// WebhookConnectTimeout bounds reaching a receiver (DNS + TCP, then TLS);
+	// WebhookTimeout bounds waiting for its answer.
+	WebhookConnectTimeout time.Duration
+	WebhookTimeout        time.Duration
 
 	Hardening
 }
@@ -90,6 +99,11 @@ func Default() Config {
 		SQLiteSynchronous:   "NORMAL",
 		LogLevel:            "info",
 		LogFormat:           "json",
+
+		WebhookWorkers:           32,
+		WebhookTenantConcurrency: 4,
+		WebhookConnectTimeout:    2 * time.Second,
+		WebhookTimeout:           10 * time.Second,
 		Hardening: Hardening{
 			Env:                   "development",
 			MaxInFlight:           1024,
@@ -157,6 +171,18 @@ func (c Config) Validate() error {
 	}
 	if c.LogFormat != "json" && c.LogFormat != "text" {
 		errs = append(errs, errors.New("--log-format must be json or text"))
+	}
+	if c.WebhookWorkers < 2 || c.WebhookWorkers > 1000 {
+		errs = append(errs, errors.New("--webhook-workers must be between 2 and 1000"))
+	}
+	if c.WebhookTenantConcurrency < 1 || c.WebhookTenantConcurrency > c.WebhookWorkers/2 {
+		errs = append(errs, errors.New("--webhook-tenant-concurrency must be between 1 and half of --webhook-workers (one tenant's stalled receivers must leave workers to the others)"))
+	}
+	if c.WebhookTimeout < time.Second || c.WebhookTimeout > 5*time.Minute {
+		errs = append(errs, errors.New("--webhook-timeout must be between 1s and 5m"))
+	}
+	if c.WebhookConnectTimeout < 100*time.Millisecond || c.WebhookConnectTimeout > c.WebhookTimeout {
+		errs = append(errs, errors.New("--webhook-connect-timeout must be between 100ms and --webhook-timeout"))
 	}
 	errs = append(errs, c.Hardening.validate(c.AdminToken)...)
 	return errors.Join(errs...)
@@ -276,6 +302,10 @@ func ServeFlags(fs *flag.FlagSet, c *Config) {
 	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, "json or text")
 	fs.BoolVar(&c.Pprof, "pprof", c.Pprof, "serve /debug/pprof/ behind the admin token")
 	fs.BoolVar(&c.WebhookAllowPrivate, "webhook-allow-private", c.WebhookAllowPrivate, "let alert webhooks reach loopback, private and link-local addresses")
+	fs.IntVar(&c.WebhookWorkers, "webhook-workers", c.WebhookWorkers, "webhook deliveries a node runs at once, shared by all tenants")
+	fs.IntVar(&c.WebhookTenantConcurrency, "webhook-tenant-concurrency", c.WebhookTenantConcurrency, "webhook deliveries of one tenant a node runs at once (≤ half of --webhook-workers)")
+	fs.DurationVar(&c.WebhookConnectTimeout, "webhook-connect-timeout", c.WebhookConnectTimeout, "longest wait to reach a webhook receiver (DNS and TCP connect; TLS handshake again)")
+	fs.DurationVar(&c.WebhookTimeout, "webhook-timeout", c.WebhookTimeout, "longest wait for a webhook receiver's answer")
 	HardeningFlags(fs, &c.Hardening)
 }
 

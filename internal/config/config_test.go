@@ -55,14 +55,18 @@ func TestValidate(t *testing.T) {
 		t.Fatalf("default config invalid: %v", err)
 	}
 	cases := map[string]func(*Config){
-		"database":           func(c *Config) { c.DatabaseURL = "mysql://x" },
-		"rate-limit-failure": func(c *Config) { c.RateLimitFailure = "maybe" },
-		"key-cache-ttl":      func(c *Config) { c.KeyCacheTTL = time.Minute },
-		"max-batch-events":   func(c *Config) { c.MaxBatchEvents = 0 },
-		"sqlite-synchronous": func(c *Config) { c.SQLiteSynchronous = "OFF" },
-		"sqlite-group-wait":  func(c *Config) { c.SQLiteGroupWait = -time.Millisecond },
-		"pg-writers":         func(c *Config) { c.PGWriters = c.PGMaxConns + 1 },
-		"log-level":          func(c *Config) { c.LogLevel = "loud" },
+		"database":                   func(c *Config) { c.DatabaseURL = "mysql://x" },
+		"rate-limit-failure":         func(c *Config) { c.RateLimitFailure = "maybe" },
+		"key-cache-ttl":              func(c *Config) { c.KeyCacheTTL = time.Minute },
+		"max-batch-events":           func(c *Config) { c.MaxBatchEvents = 0 },
+		"sqlite-synchronous":         func(c *Config) { c.SQLiteSynchronous = "OFF" },
+		"sqlite-group-wait":          func(c *Config) { c.SQLiteGroupWait = -time.Millisecond },
+		"pg-writers":                 func(c *Config) { c.PGWriters = c.PGMaxConns + 1 },
+		"log-level":                  func(c *Config) { c.LogLevel = "loud" },
+		"webhook-workers":            func(c *Config) { c.WebhookWorkers = 1 },
+		"webhook-tenant-concurrency": func(c *Config) { c.WebhookTenantConcurrency = c.WebhookWorkers/2 + 1 },
+		"webhook-timeout must":       func(c *Config) { c.WebhookTimeout = 10 * time.Minute },
+		"webhook-connect-timeout":    func(c *Config) { c.WebhookConnectTimeout = c.WebhookTimeout + time.Second },
 	}
 	for name, mut := range cases {
 		c := Default()
@@ -151,5 +155,35 @@ func TestParsePrefixes(t *testing.T) {
 		if got[i].String() != want[i] {
 			t.Errorf("prefix %d = %s, want %s", i, got[i], want[i])
 		}
+	}
+}
+
+func TestWebhookDeliveryFlags(t *testing.T) {
+	t.Parallel()
+	env := map[string]string{
+		"PULSESTREAM_WEBHOOK_WORKERS":            "64",
+		"PULSESTREAM_WEBHOOK_TENANT_CONCURRENCY": "8",
+		"PULSESTREAM_WEBHOOK_CONNECT_TIMEOUT":    "1s",
+	}
+	c := Default()
+	if c.WebhookWorkers != 32 || c.WebhookTenantConcurrency != 4 || c.WebhookConnectTimeout != 2*time.Second || c.WebhookTimeout != 10*time.Second {
+		t.Fatalf("defaults = %d workers, %d per tenant, %s connect, %s answer",
+			c.WebhookWorkers, c.WebhookTenantConcurrency, c.WebhookConnectTimeout, c.WebhookTimeout)
+	}
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	ServeFlags(fs, &c)
+	if err := Parse(fs, []string{"--webhook-timeout", "30s"}, func(k string) string { return env[k] }); err != nil {
+		t.Fatal(err)
+	}
+	if c.WebhookWorkers != 64 || c.WebhookTenantConcurrency != 8 || c.WebhookConnectTimeout != time.Second || c.WebhookTimeout != 30*time.Second {
+		t.Fatalf("parsed = %d workers, %d per tenant, %s connect, %s answer",
+			c.WebhookWorkers, c.WebhookTenantConcurrency, c.WebhookConnectTimeout, c.WebhookTimeout)
+	}
+	if err := c.Validate(); err != nil {
+		t.Fatalf("valid webhook settings refused: %v", err)
+	}
+	c.WebhookTenantConcurrency = 33 // more than half of 64 workers
+	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "half of --webhook-workers") {
+		t.Fatalf("a tenant share above half the workers: %v", err)
 	}
 }

@@ -545,7 +545,7 @@ func TestAlertSSRFRefused(t *testing.T) {
 				return len(notes) == 1 && notes[0].(map[string]any)["status"] == "failed"
 			})
 			note := n.notifications(key, id)[0].(map[string]any)
-			if len(note["attempts"].([]any)) != 1 || !strings.Contains(note["last_error"].(string), "not public") {
+			if len(note["attempts"].([]any)) != 1 || note["last_error"] != "address not allowed (not a public address)" {
 				t.Fatalf("notification = %v", note)
 			}
 			if len(rc.requests()) != 0 {

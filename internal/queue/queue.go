@@ -8,6 +8,7 @@ package queue
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -33,13 +34,28 @@ type Config struct {
 	// is where River's tables go); otherwise SQLitePath is River's own file.
 	PostgresURL string
 	SQLitePath  string
-	// Deliver makes one attempt; since is when the job was queued.
+	// Deliver makes one attempt; since is when the job was queued. When it
+	// returns alert.ErrDeferred the job is snoozed (see DeferBackoff): it
+	// gives its worker back at once and no attempt is counted.
 	Deliver func(ctx context.Context, j alert.Job, since time.Time) error
+	// DeferBackoff is the wait before a deferred job is tried again, by how
+	// many times it has been deferred (1 = the first time); default
+	// alert.Backoff(1s, 30s). The wait grows so that a tenant with a large
+	// backlog behind a stalled receiver costs a bounded number of fetches
+	// per second, whatever its backlog.
+	DeferBackoff func(deferrals int) time.Duration
+	// AttemptTimeout is the longest one webhook attempt takes (the client's
+	// own timeout); the job's deadline adds 10 s for the bookkeeping.
+	// Default alert.ClientConfig{}.AttemptTimeout().
+	AttemptTimeout time.Duration
 	// Backoff is the wait before retry number n; default alert.Backoff(30s, 1h).
 	Backoff func(attempt int) time.Duration
 	// MaxAttempts bounds attempts; Deliver gives up after 24 h anyway. Default 100.
 	MaxAttempts int
-	Workers     int // concurrent deliveries; default 10
+	// Workers is how many jobs run at once; default 32. A tenant holds at
+	// most its delivery concurrency of them (alert.TenantConcurrency);
+	// deferred jobs hold none.
+	Workers int
 	// MaxConns caps River's PostgreSQL pool; default Workers + 4. Every
 	// node opens one such pool besides the store's, so deployments (and
 	// tests running many nodes) size it with the server's max_connections.
@@ -74,10 +90,25 @@ type worker struct {
 
 func (w *worker) Work(ctx context.Context, job *river.Job[notifyArgs]) error {
 	err := w.cfg.Deliver(ctx, job.Args.Job, job.CreatedAt)
-	if err != nil && alert.IsPermanent(err) {
+	switch {
+	case err == nil:
+		return nil
+	case alert.IsDeferred(err):
+		return river.JobSnooze(w.cfg.DeferBackoff(snoozes(job.Metadata) + 1))
+	case alert.IsPermanent(err):
 		return river.JobCancel(err)
 	}
 	return err
+}
+
+// snoozes is how many times River has snoozed the job (it keeps the count
+// in the job's metadata; a snooze does not count as an attempt).
+func snoozes(metadata []byte) int {
+	var m struct {
+		Snoozes int `json:"snoozes"`
+	}
+	_ = json.Unmarshal(metadata, &m) // no count: 0
+	return m.Snoozes
 }
 
 // NextRetry applies the configured backoff instead of River's default.
@@ -85,9 +116,9 @@ func (w *worker) NextRetry(job *river.Job[notifyArgs]) time.Time {
 	return time.Now().Add(w.cfg.Backoff(job.Attempt))
 }
 
-// Timeout leaves room for the webhook's own 10 s timeout and the bookkeeping.
+// Timeout leaves room for the webhook's own timeout and the bookkeeping.
 func (w *worker) Timeout(*river.Job[notifyArgs]) time.Duration {
-	return alert.WebhookTimeout + 10*time.Second
+	return w.cfg.AttemptTimeout + 10*time.Second
 }
 
 // Open connects, migrates River's schema and builds the (stopped) client.
@@ -98,11 +129,17 @@ func Open(ctx context.Context, cfg Config) (*Queue, error) {
 	if cfg.Backoff == nil {
 		cfg.Backoff = alert.Backoff(30*time.Second, time.Hour)
 	}
+	if cfg.DeferBackoff == nil {
+		cfg.DeferBackoff = alert.Backoff(time.Second, 30*time.Second)
+	}
+	if cfg.AttemptTimeout <= 0 {
+		cfg.AttemptTimeout = alert.ClientConfig{}.AttemptTimeout()
+	}
 	if cfg.MaxAttempts <= 0 {
 		cfg.MaxAttempts = 100
 	}
 	if cfg.Workers <= 0 {
-		cfg.Workers = 10
+		cfg.Workers = 32
 	}
 	if cfg.PollInterval <= 0 {
 		cfg.PollInterval = time.Second
