@@ -84,12 +84,18 @@ func alertOpts(clock *fakeClock) app.Options {
 // the app when closeAtEnd is false (to restart it mid-test).
 func startAlertNode(t *testing.T, dbURL string, clock *fakeClock, opts app.Options, allowPrivate, closeAtEnd bool) *node {
 	t.Helper()
+	return startAlertNodeCfg(t, dbURL, clock, opts, closeAtEnd, func(c *config.Config) { c.WebhookAllowPrivate = allowPrivate })
+}
+
+// startAlertNodeCfg is startAlertNode with a config of the test's own.
+func startAlertNodeCfg(t *testing.T, dbURL string, clock *fakeClock, opts app.Options, closeAtEnd bool, mutate func(*config.Config)) *node {
+	t.Helper()
 	cfg := config.Default()
 	cfg.DatabaseURL = dbURL
 	cfg.AdminToken = adminToken
 	cfg.MaintenanceInterval = time.Hour
-	cfg.WebhookAllowPrivate = allowPrivate
 	cfg.PGMaxConns = 4 // many nodes share the test server's connections
+	mutate(&cfg)
 	a, err := app.New(context.Background(), cfg, opts)
 	if err != nil {
 		t.Fatalf("start node: %v", err)
