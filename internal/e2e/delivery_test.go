@@ -12,10 +12,12 @@ import (
 	"pulsestream/internal/config"
 )
 
-// stalledReceiver accepts every webhook and answers none until the test
-// ends (or the client gives up); it counts the requests it holds.
+// stalledReceiver accepts every webhook and answers none (until release,
+// the end of the test, or the client giving up; then 200); it counts the
+// requests it holds.
 type stalledReceiver struct {
 	*httptest.Server
+	release                    func()
 	mu                         sync.Mutex
 	held, maxHeld, ended, seen int
 }
@@ -25,6 +27,7 @@ type stallCount struct{ held, maxHeld, ended, seen int }
 func newStalledReceiver(t *testing.T) *stalledReceiver {
 	sr := &stalledReceiver{}
 	release := make(chan struct{})
+	sr.release = sync.OnceFunc(func() { close(release) })
 	sr.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		sr.mu.Lock()
 		sr.seen++
@@ -41,7 +44,7 @@ func newStalledReceiver(t *testing.T) *stalledReceiver {
 		sr.mu.Unlock()
 	}))
 	t.Cleanup(sr.Close)
-	t.Cleanup(func() { close(release) }) // runs first: Close waits for the handlers
+	t.Cleanup(sr.release) // runs first: Close waits for the handlers
 	return sr
 }
 
@@ -141,6 +144,23 @@ func TestWebhookTenantFairness(t *testing.T) {
 				deferred = metricValue(t, n, "pulsestream_notification_deferred_total", "reason", "tenant_concurrency")
 				return deferred >= alertsA-share
 			})
+
+			// Once A's receiver answers, A's deferred jobs are delivered, each
+			// in one attempt: a deferral is not an attempt.
+			stalled.release()
+			for _, a := range n.alerts(keyA, "") {
+				id := a.(map[string]any)["id"].(string)
+				eventually(t, "A's notifications delivered after its receiver recovered", func() bool {
+					notes := n.notifications(keyA, id)
+					return len(notes) == 1 && notes[0].(map[string]any)["status"] == "delivered"
+				})
+				if atts := n.notifications(keyA, id)[0].(map[string]any)["attempts"].([]any); len(atts) != 1 {
+					t.Fatalf("a deferred notification has %d attempts, want 1: %v", len(atts), atts)
+				}
+			}
+			if c := stalled.count(); c.maxHeld > share || c.seen != alertsA {
+				t.Fatalf("A's receiver: %+v; want at most %d at once and each of the %d webhooks once", c, share, alertsA)
+			}
 			t.Logf("B's webhook arrived %s after B's alert fired, with A's %d requests held and %v deliveries deferred",
 				at.Sub(fired).Round(time.Millisecond), share, deferred)
 		})

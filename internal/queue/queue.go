@@ -56,7 +56,8 @@ type Config struct {
 	// most its delivery concurrency of them (alert.TenantConcurrency);
 	// deferred jobs hold none.
 	Workers int
-	// MaxConns caps River's PostgreSQL pool; default Workers + 4. Every
+	// MaxConns caps River's PostgreSQL pool; default 14 (a worker holds no
+	// connection while it sends, so the pool need not grow with them). Every
 	// node opens one such pool besides the store's, so deployments (and
 	// tests running many nodes) size it with the server's max_connections.
 	MaxConns int
@@ -171,7 +172,7 @@ func (q *Queue) openPostgres(ctx context.Context, rcfg *river.Config) error {
 	if err != nil {
 		return fmt.Errorf("queue: parse postgres url: %w", err)
 	}
-	pcfg.MaxConns = int32(q.cfg.Workers + 4)
+	pcfg.MaxConns = 14
 	if q.cfg.MaxConns > 0 {
 		pcfg.MaxConns = int32(q.cfg.MaxConns)
 	}
