@@ -23,7 +23,9 @@ var internalDetail = regexp.MustCompile(`\d+\.\d+\.\d+\.\d+|[0-9a-fA-F]*:[0-9a-f
 
 func TestFailureReason(t *testing.T) {
 	t.Parallel()
-	post := func(err error) error { return &url.Error{Op: "Post", URL: "https://hooks.example.com/x?token=s3cret", Err: err} }
+	post := func(err error) error {
+		return &url.Error{Op: "Post", URL: "https://hooks.example.com/x?token=s3cret", Err: err}
+	}
 	dial := func(err error) error { return post(&net.OpError{Op: "dial", Net: "tcp", Err: err}) }
 	cases := []struct {
 		name string
