@@ -10,5 +10,9 @@
 // their notifications in one transaction (an outbox); the evaluator then
 // hands pending notifications to the durable Queue, whose worker calls
 // Deliverer.Deliver: a signed (Standard Webhooks) POST through an HTTP
-// client that refuses private addresses.
+// client that refuses private addresses. Each tenant has a bounded number
+// of deliveries in flight per node (TenantConcurrency); a job beyond it is
+// handed back to the queue (ErrDeferred) instead of waiting in a worker.
+// Tenants see why an attempt failed as a stable reason (reasons.go); the
+// network detail is logged.
 package alert
