@@ -247,7 +247,7 @@ func TestProductionRefusesUnsafeStart(t *testing.T) {
 	if err == nil {
 		t.Fatal("production started without a secret key, TLS or an admin token")
 	}
-	for _, want := range []string{"PULSESTREAM_SECRET_KEY", "--tls-cert", "--trusted-proxies", "PULSESTREAM_ADMIN_TOKEN"} {
+	for _, want := range []string{"PULSESTREAM_SECRET_KEY", "--tls-cert", "--trusted-proxies", "PULSESTREAM_ADMIN_TOKEN", "--metrics-token"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("refusal does not name %s: %v", want, err)
 		}

@@ -170,6 +170,24 @@ func (s *Server) requireKey(scope pulse.Scope, h http.HandlerFunc) http.HandlerF
 	}
 }
 
+// requireMetricsToken guards /metrics with --metrics-token when one is
+// set: Authorization: Bearer only, in constant time, and a wrong token
+// counts as a failed authentication of the client IP.
+func (s *Server) requireMetricsToken(h http.HandlerFunc) http.HandlerFunc {
+	if s.MetricsTokenHash == "" {
+		return h
+	}
+	return func(w http.ResponseWriter, r *http.Request) {
+		secret := bearer(r)
+		if secret == "" || subtle.ConstantTimeCompare([]byte(pulse.HashSecret(secret)), []byte(s.MetricsTokenHash)) != 1 {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="pulsestream-metrics"`)
+			s.authFailed(w, r, pulse.Errorf(pulse.EUNAUTHORIZED, "the metrics token is required (Authorization: Bearer <token>)"))
+			return
+		}
+		h(w, r)
+	}
+}
+
 // requireAdmin checks the operator token, accepted only in
 // Authorization: Bearer, in constant time. Like a key, the right token is
 // honoured from any address; production refuses weak tokens at start

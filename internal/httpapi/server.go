@@ -23,14 +23,17 @@ type Config struct {
 	Ingest         *ingest.Service
 	Keys           *KeyCache
 	AdminTokenHash string // SHA-256 hex of the operator token
-	Clock          pulse.Clock
-	Logger         *slog.Logger
-	Registerer     prometheus.Registerer
-	Gatherer       prometheus.Gatherer
-	MaxBodyBytes   int64
-	MaxBatchEvents int
-	RequestTimeout time.Duration
-	Pprof          bool
+	// MetricsTokenHash is the SHA-256 hex of the token /metrics requires
+	// (empty: /metrics is open).
+	MetricsTokenHash string
+	Clock            pulse.Clock
+	Logger           *slog.Logger
+	Registerer       prometheus.Registerer
+	Gatherer         prometheus.Gatherer
+	MaxBodyBytes     int64
+	MaxBatchEvents   int
+	RequestTimeout   time.Duration
+	Pprof            bool
 	// OnTenantChange is called after a tenant or key changes on this node
 	// (e.g. to drop caches); may be nil.
 	OnTenantChange func(tenantID string)
@@ -119,7 +122,7 @@ func (s *Server) routes() {
 		gatherer = prometheus.DefaultGatherer
 	}
 	metrics := promhttp.HandlerFor(gatherer, promhttp.HandlerOpts{})
-	s.handle("GET /metrics", metrics.ServeHTTP)
+	s.handle("GET /metrics", s.requireMetricsToken(metrics.ServeHTTP))
 	s.handle("GET /openapi.json", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write(apidocs.Spec())
