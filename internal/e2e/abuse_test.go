@@ -151,6 +151,9 @@ func TestAbuseSecurityHeaders(t *testing.T) {
 				r.Header.Get("X-Frame-Options") != "DENY" || r.Header.Get("Referrer-Policy") != "no-referrer" {
 				t.Errorf("status %d: security headers missing: %v", r.Status, r.Header)
 			}
+			if hsts := r.Header.Get("Strict-Transport-Security"); hsts != "" {
+				t.Errorf("Strict-Transport-Security %q sent over plain HTTP", hsts)
+			}
 		}
 		docs := n.do("GET", "/docs", "", nil)
 		expectStatus(t, docs, http.StatusOK)
