@@ -23,17 +23,14 @@ type Config struct {
 	Ingest         *ingest.Service
 	Keys           *KeyCache
 	AdminTokenHash string // SHA-256 hex of the operator token
-	// MetricsTokenHash is the SHA-256 hex of the token /metrics requires
-	// (empty: /metrics is open).
-	MetricsTokenHash string
-	Clock            pulse.Clock
-	Logger           *slog.Logger
-	Registerer       prometheus.Registerer
-	Gatherer         prometheus.Gatherer
-	MaxBodyBytes     int64
-	MaxBatchEvents   int
-	RequestTimeout   time.Duration
-	Pprof            bool
+	Clock          pulse.Clock
+	Logger         *slog.Logger
+	Registerer     prometheus.Registerer
+	Gatherer       prometheus.Gatherer
+	MaxBodyBytes   int64
+	MaxBatchEvents int
+	RequestTimeout time.Duration
+	Pprof          bool
 	// OnTenantChange is called after a tenant or key changes on this node
 	// (e.g. to drop caches); may be nil.
 	OnTenantChange func(tenantID string)
@@ -50,6 +47,9 @@ type Config struct {
 	SecretBox *secretbox.Box
 	// KeyUsage records keys' last use off the request path (may be nil).
 	KeyUsage *KeyUsage
+	// MetricsTokenHash is the SHA-256 hex of the token /metrics requires
+	// (empty: /metrics is open).
+	MetricsTokenHash string
 }
 
 // Server serves the HTTP API.
