@@ -170,35 +170,30 @@ func (s *Server) requireKey(scope pulse.Scope, h http.HandlerFunc) http.HandlerF
 	}
 }
 
-// requireMetricsToken guards /metrics with --metrics-token when one is
-// set: Authorization: Bearer only, in constant time, and a wrong token
-// counts as a failed authentication of the client IP.
+// requireMetricsToken guards /metrics with --metrics-token when one is set.
 func (s *Server) requireMetricsToken(h http.HandlerFunc) http.HandlerFunc {
 	if s.MetricsTokenHash == "" {
 		return h
 	}
-	return func(w http.ResponseWriter, r *http.Request) {
-		secret := bearer(r)
-		if secret == "" || subtle.ConstantTimeCompare([]byte(pulse.HashSecret(secret)), []byte(s.MetricsTokenHash)) != 1 {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="pulsestream-metrics"`)
-			s.authFailed(w, r, pulse.Errorf(pulse.EUNAUTHORIZED, "the metrics token is required (Authorization: Bearer <token>)"))
-			return
-		}
-		h(w, r)
-	}
+	return s.requireToken(s.MetricsTokenHash, "pulsestream-metrics", "the metrics token", h)
 }
 
-// requireAdmin checks the operator token, accepted only in
-// Authorization: Bearer, in constant time. Like a key, the right token is
+// requireAdmin checks the operator token. Like a key, the right token is
 // honoured from any address; production refuses weak tokens at start
-// (config.AdminTokenStrength).
+// (see config.Validate).
 func (s *Server) requireAdmin(h http.HandlerFunc) http.HandlerFunc {
+	return s.requireToken(s.adminHash, "pulsestream-admin", "the admin token", h)
+}
+
+// requireToken accepts the token whose SHA-256 hex is hash, only in
+// Authorization: Bearer, compared in constant time; a wrong or missing one
+// is a failed authentication of the client IP.
+func (s *Server) requireToken(hash, realm, what string, h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		secret := bearer(r)
-		got := pulse.HashSecret(secret)
-		if secret == "" || subtle.ConstantTimeCompare([]byte(got), []byte(s.adminHash)) != 1 {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="pulsestream-admin"`)
-			s.authFailed(w, r, pulse.Errorf(pulse.EUNAUTHORIZED, "the admin token is required (Authorization: Bearer <token>)"))
+		if secret == "" || subtle.ConstantTimeCompare([]byte(pulse.HashSecret(secret)), []byte(hash)) != 1 {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="`+realm+`"`)
+			s.authFailed(w, r, pulse.Errorf(pulse.EUNAUTHORIZED, "%s is required (Authorization: Bearer <token>)", what))
 			return
 		}
 		h(w, r)
