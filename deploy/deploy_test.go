@@ -18,6 +18,10 @@ import (
 
 var metricName = regexp.MustCompile(`\bpulsestream_[a-z_]+\b`)
 
+// noTenantLabel finds a tenant label in a query: /metrics has none, so
+// that scraping it does not list tenants (per-tenant figures: /api/v1/usage).
+var noTenantLabel = regexp.MustCompile(`\btenant(_id)?\b\s*(=|!=|=~|!~|\)|,)|\(\s*tenant(_id)?\b`)
+
 // exported returns every metric name the Go code registers (a string
 // literal "pulsestream_…" in internal/ or cmd/), so a renamed metric
 // breaks this test instead of an alert silently never firing.
@@ -64,6 +68,9 @@ func checkExpr(t *testing.T, where, expr string, names map[string]bool) {
 			t.Errorf("%s: metric %s is not exported by PulseStream", where, m)
 		}
 		found++
+	}
+	if noTenantLabel.MatchString(expr) {
+		t.Errorf("%s: groups or filters by a tenant label, which /metrics does not expose: %s", where, expr)
 	}
 	if found == 0 && !regexp.MustCompile(`\bup\b`).MatchString(expr) {
 		t.Errorf("%s: expression names no PulseStream metric: %s", where, expr)

@@ -158,7 +158,7 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*App, error) {
 	})
 	a.server = httpapi.New(httpapi.Config{
 		Store: store, Ingest: svc, Keys: httpapi.NewKeyCache(store, opts.Clock, cfg.KeyCacheTTL),
-		AdminTokenHash: adminHash, Clock: opts.Clock, Logger: opts.Logger,
+		AdminTokenHash: adminHash, MetricsTokenHash: metricsTokenHash(cfg.MetricsToken), Clock: opts.Clock, Logger: opts.Logger,
 		Registerer: a.Registry, Gatherer: a.Registry,
 		MaxBodyBytes: cfg.MaxBodyBytes, MaxBatchEvents: cfg.MaxBatchEvents,
 		RequestTimeout: cfg.RequestTimeout, Pprof: cfg.Pprof,
@@ -188,6 +188,14 @@ func (a *App) adminTokenHash(ctx context.Context) (string, error) {
 		a.opts.Logger.Info("using the admin token generated at first start (set PULSESTREAM_ADMIN_TOKEN to replace it)")
 	}
 	return stored, nil
+}
+
+// metricsTokenHash is the hash /metrics compares against ("" when open).
+func metricsTokenHash(token string) string {
+	if token == "" {
+		return ""
+	}
+	return pulse.HashSecret(token)
 }
 
 // Handler is the HTTP handler of the node.

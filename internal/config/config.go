@@ -44,6 +44,13 @@ type Config struct {
 	LogLevel  string
 	LogFormat string
 	Pprof     bool
+	// PprofAllowProduction is the second, explicit consent production
+	// needs before it serves /debug/pprof/.
+	PprofAllowProduction bool
+
+	// MetricsToken, when set, is required on /metrics as
+	// Authorization: Bearer <token>; production requires one.
+	MetricsToken string
 
 	// WebhookAllowPrivate lets alert webhooks reach loopback, private and
 	// link-local addresses (tests, or receivers on the same network).
@@ -185,11 +192,69 @@ func (c Config) Validate() error {
 		errs = append(errs, errors.New("--webhook-connect-timeout must be between 100ms and --webhook-timeout"))
 	}
 	errs = append(errs, c.Hardening.validate(c.AdminToken)...)
+	if c.Env == "production" {
+		if c.Pprof && !c.PprofAllowProduction {
+			errs = append(errs, errors.New("--env=production: --pprof also needs --pprof-allow-production (profiles show internals; prefer enabling it on one node for a while)"))
+		}
+		if c.WebhookAllowPrivate {
+			errs = append(errs, errors.New("--env=production: --webhook-allow-private is refused (tenants' webhooks could reach the internal network)"))
+		}
+		if c.MetricsToken == "" {
+			errs = append(errs, errors.New("--env=production: set --metrics-token (PULSESTREAM_METRICS_TOKEN) so that /metrics needs Authorization: Bearer <token>"))
+		}
+	}
 	return errors.Join(errs...)
 }
 
-// MinProductionAdminTokenLength is the shortest admin token production accepts.
-const MinProductionAdminTokenLength = 24
+// Production admin tokens: at least MinProductionAdminTokenLength
+// characters of which at least MinProductionAdminTokenDistinct differ, so
+// that one letter repeated, a word or a short PIN is refused, while any
+// random token of that length passes (openssl rand -hex 16, -base64 32).
+const (
+	MinProductionAdminTokenLength   = 32
+	MinProductionAdminTokenDistinct = 8
+)
+
+// weakAdminToken says why token is too weak for production ("" if it is not).
+func weakAdminToken(token string) string {
+	if len(token) < MinProductionAdminTokenLength {
+		return fmt.Sprintf("must be at least %d characters", MinProductionAdminTokenLength)
+	}
+	distinct := map[rune]bool{}
+	for _, r := range token {
+		distinct[r] = true
+	}
+	if len(distinct) < MinProductionAdminTokenDistinct {
+		return fmt.Sprintf("has only %d distinct characters, needs %d (use a random token: openssl rand -base64 32)", len(distinct), MinProductionAdminTokenDistinct)
+	}
+	return ""
+}
+
+// privateRanges are the addresses a trusted proxy may have in production:
+// loopback, RFC 1918, shared address space (RFC 6598), link-local and IPv6
+// unique-local. A public range in --trusted-proxies would let anyone on
+// the internet set X-Forwarded-For.
+var privateRanges = []netip.Prefix{
+	netip.MustParsePrefix("127.0.0.0/8"),
+	netip.MustParsePrefix("10.0.0.0/8"),
+	netip.MustParsePrefix("172.16.0.0/12"),
+	netip.MustParsePrefix("192.168.0.0/16"),
+	netip.MustParsePrefix("100.64.0.0/10"),
+	netip.MustParsePrefix("169.254.0.0/16"),
+	netip.MustParsePrefix("::1/128"),
+	netip.MustParsePrefix("fc00::/7"),
+	netip.MustParsePrefix("fe80::/10"),
+}
+
+// private reports whether every address of p is in privateRanges.
+func private(p netip.Prefix) bool {
+	for _, r := range privateRanges {
+		if r.Bits() <= p.Bits() && r.Contains(p.Addr()) {
+			return true
+		}
+	}
+	return false
+}
 
 func (h Hardening) validate(adminToken string) []error {
 	var errs []error
@@ -230,8 +295,14 @@ func (h Hardening) validate(adminToken string) []error {
 	}
 	if adminToken == "" {
 		errs = append(errs, errors.New("--env=production: set the admin token explicitly (PULSESTREAM_ADMIN_TOKEN); a generated default is not accepted"))
-	} else if len(adminToken) < MinProductionAdminTokenLength {
-		errs = append(errs, fmt.Errorf("--env=production: the admin token (PULSESTREAM_ADMIN_TOKEN) must be at least %d characters", MinProductionAdminTokenLength))
+	} else if why := weakAdminToken(adminToken); why != "" {
+		errs = append(errs, fmt.Errorf("--env=production: the admin token (PULSESTREAM_ADMIN_TOKEN) %s", why))
+	}
+	proxies, _ := ParsePrefixes(h.TrustedProxies)
+	for _, p := range proxies {
+		if !private(p) {
+			errs = append(errs, fmt.Errorf("--env=production: --trusted-proxies %s contains public addresses; name only your proxies' private or loopback addresses", p))
+		}
 	}
 	return errs
 }
@@ -301,11 +372,13 @@ func ServeFlags(fs *flag.FlagSet, c *Config) {
 	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "debug, info, warn or error")
 	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, "json or text")
 	fs.BoolVar(&c.Pprof, "pprof", c.Pprof, "serve /debug/pprof/ behind the admin token")
-	fs.BoolVar(&c.WebhookAllowPrivate, "webhook-allow-private", c.WebhookAllowPrivate, "let alert webhooks reach loopback, private and link-local addresses")
 	fs.IntVar(&c.WebhookWorkers, "webhook-workers", c.WebhookWorkers, "webhook deliveries a node runs at once, shared by all tenants")
 	fs.IntVar(&c.WebhookTenantConcurrency, "webhook-tenant-concurrency", c.WebhookTenantConcurrency, "webhook deliveries of one tenant a node runs at once (≤ half of --webhook-workers)")
 	fs.DurationVar(&c.WebhookConnectTimeout, "webhook-connect-timeout", c.WebhookConnectTimeout, "longest wait to reach a webhook receiver (DNS and TCP connect; TLS handshake again)")
 	fs.DurationVar(&c.WebhookTimeout, "webhook-timeout", c.WebhookTimeout, "longest wait for a webhook receiver's answer")
+	fs.BoolVar(&c.PprofAllowProduction, "pprof-allow-production", c.PprofAllowProduction, "with --pprof, allow it in --env=production as well")
+	fs.StringVar(&c.MetricsToken, "metrics-token", c.MetricsToken, "token /metrics requires as Authorization: Bearer (empty: open; required in production); prefer PULSESTREAM_METRICS_TOKEN")
+	fs.BoolVar(&c.WebhookAllowPrivate, "webhook-allow-private", c.WebhookAllowPrivate, "let alert webhooks reach loopback, private and link-local addresses (refused in production)")
 	HardeningFlags(fs, &c.Hardening)
 }
 

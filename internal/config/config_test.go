@@ -16,6 +16,7 @@ func TestParseFlagsAndEnv(t *testing.T) {
 		"PULSESTREAM_REDIS_URL":        "redis://127.0.0.1:6379/0",
 		"PULSESTREAM_KEY_CACHE_TTL":    "1s",
 		"PULSESTREAM_MAX_BATCH_EVENTS": "10",
+		"PULSESTREAM_METRICS_TOKEN":    "scrape-me",
 	}
 	c := Default()
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
@@ -26,7 +27,7 @@ func TestParseFlagsAndEnv(t *testing.T) {
 	if c.Addr != ":7000" {
 		t.Errorf("flag must win over env: addr = %q", c.Addr)
 	}
-	if c.DatabaseURL != "postgres://x/y" || c.RedisURL != "redis://127.0.0.1:6379/0" || c.KeyCacheTTL != time.Second || c.MaxBatchEvents != 10 {
+	if c.DatabaseURL != "postgres://x/y" || c.RedisURL != "redis://127.0.0.1:6379/0" || c.KeyCacheTTL != time.Second || c.MaxBatchEvents != 10 || c.MetricsToken != "scrape-me" {
 		t.Errorf("env not applied: %+v", c)
 	}
 	if err := c.Validate(); err != nil {
@@ -101,6 +102,7 @@ func TestProductionRefusesUnsafeSettings(t *testing.T) {
 		c := Default()
 		c.Env = "production"
 		c.AdminToken = "an-operator-token-of-enough-length"
+		c.MetricsToken = "a-scrape-token"
 		c.SecretKey = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=" // 32 bytes, base64
 		c.TLSCert, c.TLSKey = "cert.pem", "key.pem"
 		return c
@@ -109,9 +111,22 @@ func TestProductionRefusesUnsafeSettings(t *testing.T) {
 		t.Fatalf("safe production config refused: %v", err)
 	}
 	behindProxy := safe()
-	behindProxy.TLSCert, behindProxy.TLSKey, behindProxy.TrustedProxies = "", "", "10.0.0.0/8"
+	behindProxy.TLSCert, behindProxy.TLSKey = "", ""
+	behindProxy.TrustedProxies = "10.0.0.0/8, 172.16.0.0/12, 192.168.1.0/24, 100.64.0.0/10, 127.0.0.1, ::1, fd00::/8, fe80::/64"
 	if err := behindProxy.Validate(); err != nil {
 		t.Fatalf("production behind a trusted TLS proxy refused: %v", err)
+	}
+	profiled := safe()
+	profiled.Pprof, profiled.PprofAllowProduction = true, true
+	if err := profiled.Validate(); err != nil {
+		t.Fatalf("production with --pprof --pprof-allow-production refused: %v", err)
+	}
+	for _, token := range []string{"3f9a0c6e1b7d4a2f8e5c0b9d6a3f1e7c", "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="} {
+		c := safe()
+		c.AdminToken = token // openssl rand -hex 16, -base64 32
+		if err := c.Validate(); err != nil {
+			t.Errorf("random admin token %q refused: %v", token, err)
+		}
 	}
 	cases := map[string]struct {
 		mut  func(*Config)
@@ -122,6 +137,16 @@ func TestProductionRefusesUnsafeSettings(t *testing.T) {
 		"no TLS, no proxies":  {func(c *Config) { c.TLSCert, c.TLSKey = "", "" }, "--tls-cert"},
 		"generated admin":     {func(c *Config) { c.AdminToken = "" }, "PULSESTREAM_ADMIN_TOKEN"},
 		"short admin token":   {func(c *Config) { c.AdminToken = "admin" }, "PULSESTREAM_ADMIN_TOKEN"},
+		"31 characters":       {func(c *Config) { c.AdminToken = "an-operator-token-of-length-31!" }, "at least 32 characters"},
+		"one letter repeated": {func(c *Config) { c.AdminToken = strings.Repeat("a", 64) }, "distinct characters"},
+		"seven letters":       {func(c *Config) { c.AdminToken = strings.Repeat("abcdefg", 6) }, "distinct characters"},
+		"proxies: anywhere":   {func(c *Config) { c.TrustedProxies = "0.0.0.0/0" }, "--trusted-proxies 0.0.0.0/0 contains public"},
+		"proxies: ipv6 all":   {func(c *Config) { c.TrustedProxies = "10.0.0.0/8, ::/0" }, "--trusted-proxies ::/0 contains public"},
+		"proxies: public ip":  {func(c *Config) { c.TrustedProxies = "203.0.113.7" }, "--trusted-proxies 203.0.113.7/32 contains public"},
+		"proxies: too wide":   {func(c *Config) { c.TrustedProxies = "10.0.0.0/7" }, "--trusted-proxies 10.0.0.0/7 contains public"},
+		"pprof alone":         {func(c *Config) { c.Pprof = true }, "--pprof-allow-production"},
+		"webhooks to private": {func(c *Config) { c.WebhookAllowPrivate = true }, "--webhook-allow-private"},
+		"no metrics token":    {func(c *Config) { c.MetricsToken = "" }, "--metrics-token"},
 		"cert without key":    {func(c *Config) { c.TLSKey = "" }, "--tls-key"},
 		"bad trusted proxies": {func(c *Config) { c.TrustedProxies = "10.0.0.0/8, nonsense" }, "--trusted-proxies"},
 		"bad env":             {func(c *Config) { c.Env = "staging" }, "--env"},
@@ -136,6 +161,7 @@ func TestProductionRefusesUnsafeSettings(t *testing.T) {
 	}
 	// Development accepts all of it.
 	dev := Default()
+	dev.AdminToken, dev.TrustedProxies, dev.Pprof, dev.WebhookAllowPrivate = "admin", "0.0.0.0/0", true, true
 	if err := dev.Validate(); err != nil {
 		t.Errorf("development default refused: %v", err)
 	}

@@ -23,30 +23,64 @@ func behindProxy(c *config.Config) { c.TrustedProxies = "127.0.0.1/32, ::1" }
 func TestAbuseAuthBruteForceLimitedPerIP(t *testing.T) {
 	t.Parallel()
 	eachBackendCfg(t, behindProxy, func(t *testing.T, n *node) {
-		_, key := n.tenant("brute", 0)
+		wellFormed := "ps_" + strings.Repeat("0", 40) // looked up, unlike a malformed key
 		attacker := []string{"X-Forwarded-For", "203.0.113.5"}
 		for i := range 20 {
 			r := n.do("GET", "/api/v1/usage", "ps_guess"+strings.Repeat("x", i), nil, attacker...)
 			problem(t, r, http.StatusUnauthorized)
 		}
-		r := n.do("GET", "/api/v1/usage", "ps_guess-21", nil, attacker...)
-		problem(t, r, http.StatusTooManyRequests)
-		checkRetryAfter(t, r)
-		// Once over the limit even the right key is refused from that IP, so
-		// a lucky guess gains nothing; the admin token is guarded too.
-		problem(t, n.do("GET", "/api/v1/usage", key, nil, attacker...), http.StatusTooManyRequests)
-		problem(t, n.do("GET", "/admin/v1/tenants", adminToken, nil, attacker...), http.StatusTooManyRequests)
+		for _, guess := range []string{"ps_guess-21", wellFormed} {
+			r := n.do("GET", "/api/v1/usage", guess, nil, attacker...)
+			problem(t, r, http.StatusTooManyRequests)
+			checkRetryAfter(t, r)
+		}
+		problem(t, n.do("GET", "/admin/v1/tenants", "wrong-admin-token", nil, attacker...), http.StatusTooManyRequests)
 		// A proxy chain: the right-most untrusted address is the client.
-		problem(t, n.do("GET", "/api/v1/usage", key, nil, "X-Forwarded-For", "198.51.100.1, 203.0.113.5"), http.StatusTooManyRequests)
-
-		// Another client IP is unaffected.
-		expectStatus(t, n.do("GET", "/api/v1/usage", key, nil, "X-Forwarded-For", "203.0.113.6"), http.StatusOK)
+		problem(t, n.do("GET", "/api/v1/usage", wellFormed, nil, "X-Forwarded-For", "198.51.100.1, 203.0.113.5"), http.StatusTooManyRequests)
 		// A spoofed left-most entry does not help the attacker.
-		problem(t, n.do("GET", "/api/v1/usage", key, nil, "X-Forwarded-For", "203.0.113.99, 203.0.113.5"), http.StatusTooManyRequests)
+		problem(t, n.do("GET", "/api/v1/usage", wellFormed, nil, "X-Forwarded-For", "203.0.113.99, 203.0.113.5"), http.StatusTooManyRequests)
+		// Another client IP is unaffected.
+		problem(t, n.do("GET", "/api/v1/usage", wellFormed, nil, "X-Forwarded-For", "203.0.113.6"), http.StatusUnauthorized)
 
 		// The allowance refills: 20 per minute.
 		n.Clock.Advance(time.Minute)
-		expectStatus(t, n.do("GET", "/api/v1/usage", key, nil, attacker...), http.StatusOK)
+		problem(t, n.do("GET", "/api/v1/usage", wellFormed, nil, attacker...), http.StatusUnauthorized)
+	})
+}
+
+// TestAbuseFailuresNeverLockOutValidCredentials: behind one NAT or proxy, a
+// client failing to authenticate 1,000 times must not take the service
+// away from the valid keys and the admin token at the same address.
+func TestAbuseFailuresNeverLockOutValidCredentials(t *testing.T) {
+	t.Parallel()
+	eachBackendCfg(t, behindProxy, func(t *testing.T, n *node) {
+		_, key := n.tenant("same-nat", 0)
+		nat := []string{"X-Forwarded-For", "203.0.113.7"}
+		refused := 0
+		for i := range 1000 {
+			guess := "ps_" + strings.Repeat(strconv.Itoa(i%10), 40) // well formed: looked up
+			if i%2 == 1 {
+				guess = "revoked-or-mistyped"
+			}
+			r := n.do("GET", "/api/v1/usage", guess, nil, nat...)
+			if r.Status == http.StatusTooManyRequests {
+				refused++
+			} else {
+				problem(t, r, http.StatusUnauthorized)
+			}
+			if i%100 == 99 { // during the attack
+				expectStatus(t, n.do("GET", "/api/v1/usage", key, nil, nat...), http.StatusOK)
+				expectStatus(t, n.do("POST", "/api/v1/events", key, event(nil), nat...), http.StatusCreated)
+				expectStatus(t, n.do("GET", "/admin/v1/tenants", adminToken, nil, nat...), http.StatusOK)
+			}
+		}
+		if refused != 1000-20 {
+			t.Errorf("%d of 1,000 failing attempts refused with 429, want all but the first 20", refused)
+		}
+		// After it: failures still refused, valid credentials still honoured.
+		problem(t, n.do("GET", "/api/v1/usage", "ps_"+strings.Repeat("z", 40), nil, nat...), http.StatusTooManyRequests)
+		expectStatus(t, n.do("GET", "/api/v1/usage", key, nil, nat...), http.StatusOK)
+		expectStatus(t, n.do("GET", "/admin/v1/tenants", adminToken, nil, nat...), http.StatusOK)
 	})
 }
 
@@ -59,7 +93,8 @@ func TestAbuseForwardedForIgnoredFromUntrustedPeers(t *testing.T) {
 		for i := range 20 {
 			problem(t, n.do("GET", "/api/v1/usage", "ps_bad", nil, "X-Forwarded-For", "198.51.100."+strconv.Itoa(i)), http.StatusUnauthorized)
 		}
-		problem(t, n.do("GET", "/api/v1/usage", key, nil, "X-Forwarded-For", "198.51.100.200"), http.StatusTooManyRequests)
+		problem(t, n.do("GET", "/api/v1/usage", "ps_bad", nil, "X-Forwarded-For", "198.51.100.200"), http.StatusTooManyRequests)
+		expectStatus(t, n.do("GET", "/api/v1/usage", key, nil, "X-Forwarded-For", "198.51.100.201"), http.StatusOK)
 	})
 }
 
@@ -115,6 +150,9 @@ func TestAbuseSecurityHeaders(t *testing.T) {
 			if r.Header.Get("X-Content-Type-Options") != "nosniff" || r.Header.Get("Cache-Control") != "no-store" ||
 				r.Header.Get("X-Frame-Options") != "DENY" || r.Header.Get("Referrer-Policy") != "no-referrer" {
 				t.Errorf("status %d: security headers missing: %v", r.Status, r.Header)
+			}
+			if hsts := r.Header.Get("Strict-Transport-Security"); hsts != "" {
+				t.Errorf("Strict-Transport-Security %q sent over plain HTTP", hsts)
 			}
 		}
 		docs := n.do("GET", "/docs", "", nil)
@@ -212,7 +250,7 @@ func TestProductionRefusesUnsafeStart(t *testing.T) {
 	if err == nil {
 		t.Fatal("production started without a secret key, TLS or an admin token")
 	}
-	for _, want := range []string{"PULSESTREAM_SECRET_KEY", "--tls-cert", "--trusted-proxies", "PULSESTREAM_ADMIN_TOKEN"} {
+	for _, want := range []string{"PULSESTREAM_SECRET_KEY", "--tls-cert", "--trusted-proxies", "PULSESTREAM_ADMIN_TOKEN", "--metrics-token"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("refusal does not name %s: %v", want, err)
 		}

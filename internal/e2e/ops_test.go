@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"pulsestream/internal/apidocs"
+	"pulsestream/internal/config"
 )
 
 func TestOpsHealthAndReady(t *testing.T) {
@@ -215,6 +216,36 @@ func TestOpsProblemsLeakNothing(t *testing.T) {
 			} else {
 				checkNoLeak(t, r)
 			}
+		}
+	})
+}
+
+// TestOpsMetricsTokenAndNoTenantIDs: with --metrics-token, /metrics needs
+// Authorization: Bearer <token>; and no series names a tenant, even for a
+// tenant whose events were refused by its quota.
+func TestOpsMetricsTokenAndNoTenantIDs(t *testing.T) {
+	t.Parallel()
+	const metricsToken = "a-scrape-token-for-prometheus"
+	eachBackendCfg(t, func(c *config.Config) { c.MetricsToken = metricsToken }, func(t *testing.T, n *node) {
+		id, key := n.tenant("scraped", 1)
+		expectStatus(t, n.do("POST", "/api/v1/events", key, event(nil)), http.StatusCreated)
+		problem(t, n.do("POST", "/api/v1/events", key, event(nil)), http.StatusTooManyRequests)
+
+		for _, cred := range [][]string{nil, {"Authorization", "Bearer wrong"}, {"X-API-Key", metricsToken}, {"Authorization", "Bearer " + adminToken}} {
+			r := n.do("GET", "/metrics", "", nil, cred...)
+			problem(t, r, http.StatusUnauthorized)
+			if strings.Contains(string(r.Body), "pulsestream_") {
+				t.Errorf("refused scrape (%v) shows metrics", cred)
+			}
+		}
+		r := n.do("GET", "/metrics", metricsToken, nil)
+		expectStatus(t, r, http.StatusOK)
+		body := string(r.Body)
+		if !regexp.MustCompile(`(?m)^pulsestream_rate_limited_events_total 1$`).MatchString(body) {
+			t.Errorf("/metrics lacks the unlabelled pulsestream_rate_limited_events_total 1")
+		}
+		if strings.Contains(body, id) || strings.Contains(body, `tenant="`) {
+			t.Errorf("/metrics names a tenant")
 		}
 	})
 }

@@ -87,6 +87,9 @@ func TestTLSServingAndReload(t *testing.T) {
 		if cn := resp.TLS.PeerCertificates[0].Subject.CommonName; cn != want {
 			t.Errorf("served certificate %q, want %q", cn, want)
 		}
+		if got := resp.Header.Get("Strict-Transport-Security"); got != "max-age=31536000" {
+			t.Errorf("Strict-Transport-Security = %q over TLS, want max-age=31536000", got)
+		}
 		if resp.TLS.Version < tls.VersionTLS12 {
 			t.Errorf("TLS version %x below 1.2", resp.TLS.Version)
 		}

@@ -12,9 +12,10 @@ import (
 )
 
 // DefaultAuthFailuresPerMinute is how many failed authentications one
-// client IP may make per minute (as a burst, refilling evenly) before every
-// authenticated route answers it 429 — so keys and the admin token cannot
-// be guessed.
+// client IP may make per minute (as a burst, refilling evenly) before its
+// further failures are answered 429 instead of 401. A valid key or admin
+// token is honoured from that IP all the same: the limit slows a broken or
+// guessing client without locking out the others behind the same address.
 const DefaultAuthFailuresPerMinute = 20
 
 // clientIP is the address the request came from. The peer's address is
@@ -70,26 +71,13 @@ func (s *Server) trusted(ip netip.Addr) bool {
 
 func authFailureKey(ip string) string { return "auth-failure:" + ip }
 
-// authBlocked returns ERATELIMITED when the client IP has used up its
-// failed authentications; it is checked before any credential is, so that
-// a right guess after the limit gains nothing.
-func (s *Server) authBlocked(r *http.Request) error {
-	if s.AuthFailures == nil {
-		return nil
-	}
-	q, err := s.AuthFailures.Take(r.Context(), authFailureKey(s.clientIP(r)), s.AuthFailuresPerMinute, 0)
-	if err != nil || q.Remaining > 0 {
-		return nil // the limiter failing must not lock everybody out
-	}
-	return tooManyFailures(q)
-}
-
 func tooManyFailures(q pulse.Quota) error {
 	return &pulse.Error{Code: pulse.ERATELIMITED, Message: "too many failed authentications from this address; retry later", RetryAfter: max(q.RetryAfter, time.Second)}
 }
 
 // authFailed answers a failed authentication (401, or 429 once the client
-// IP's failures are used up) and counts it against the IP.
+// IP's failures are used up) and counts it against the IP. It is called
+// only after the credential was checked, so it never refuses a valid one.
 func (s *Server) authFailed(w http.ResponseWriter, r *http.Request, err error) {
 	if s.AuthFailures != nil {
 		q, lerr := s.AuthFailures.Take(context.WithoutCancel(r.Context()), authFailureKey(s.clientIP(r)), s.AuthFailuresPerMinute, 1)

@@ -62,8 +62,12 @@ func NewKeyCache(store keyStore, clock pulse.Clock, ttl time.Duration) *KeyCache
 }
 
 // Authenticate returns the key and tenant for secret, or EUNAUTHORIZED for
-// an unknown, revoked or expired key.
+// an unknown, revoked, expired or malformed key. A secret that cannot be a
+// key (see pulse.WellFormedSecret) costs no look-up.
 func (c *KeyCache) Authenticate(ctx context.Context, secret string) (*pulse.APIKey, *pulse.Tenant, error) {
+	if !pulse.WellFormedSecret(secret) {
+		return nil, nil, errUnauthorized
+	}
 	now := c.clock.Now()
 	hash := pulse.HashSecret(secret)
 	c.mu.Lock()
@@ -113,32 +117,34 @@ func (c *KeyCache) Forget(tenantID string) {
 
 var errUnauthorized = pulse.Errorf(pulse.EUNAUTHORIZED, "a valid API key is required (Authorization: Bearer ps_... or X-API-Key)")
 
-// credential returns the key from Authorization: Bearer or X-API-Key.
+// credential returns the API key from Authorization: Bearer or X-API-Key.
 func credential(r *http.Request) string {
-	if h := r.Header.Get("Authorization"); h != "" {
-		if len(h) > 7 && strings.EqualFold(h[:7], "bearer ") {
-			return strings.TrimSpace(h[7:])
-		}
-		return ""
+	if r.Header.Get("Authorization") != "" {
+		return bearer(r)
 	}
 	return strings.TrimSpace(r.Header.Get("X-API-Key"))
 }
 
+// bearer returns the token of Authorization: Bearer (the only place the
+// admin token is accepted).
+func bearer(r *http.Request) string {
+	if h := r.Header.Get("Authorization"); len(h) > 7 && strings.EqualFold(h[:7], "bearer ") {
+		return strings.TrimSpace(h[7:])
+	}
+	return ""
+}
+
 // requireKey authenticates the request with an API key that has scope and
 // belongs to an enabled tenant, and puts key and tenant in the context.
+//
+// A valid key is always honoured, even from an address whose failed
+// authentications are used up: the failed-authentication limit slows
+// guessing, it must not lock out the other clients behind the same NAT or
+// proxy. Keys carry ~238 bits, so the guesses a blocked address can still
+// try at the server's throughput gain it nothing.
 func (s *Server) requireKey(scope pulse.Scope, h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		if err := s.authBlocked(r); err != nil {
-			s.writeError(w, r, err)
-			return
-		}
-		secret := credential(r)
-		if secret == "" || len(secret) > 200 {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="pulsestream"`)
-			s.authFailed(w, r, errUnauthorized)
-			return
-		}
-		k, t, err := s.keys.Authenticate(r.Context(), secret)
+		k, t, err := s.keys.Authenticate(r.Context(), credential(r))
 		if err != nil {
 			if pulse.ErrorCode(err) == pulse.EUNAUTHORIZED {
 				w.Header().Set("WWW-Authenticate", `Bearer realm="pulsestream"`)
@@ -164,18 +170,30 @@ func (s *Server) requireKey(scope pulse.Scope, h http.HandlerFunc) http.HandlerF
 	}
 }
 
-// requireAdmin checks the operator token in constant time.
+// requireMetricsToken guards /metrics with --metrics-token when one is set.
+func (s *Server) requireMetricsToken(h http.HandlerFunc) http.HandlerFunc {
+	if s.MetricsTokenHash == "" {
+		return h
+	}
+	return s.requireToken(s.MetricsTokenHash, "pulsestream-metrics", "the metrics token", h)
+}
+
+// requireAdmin checks the operator token. Like a key, the right token is
+// honoured from any address; production refuses weak tokens at start
+// (see config.Validate).
 func (s *Server) requireAdmin(h http.HandlerFunc) http.HandlerFunc {
+	return s.requireToken(s.adminHash, "pulsestream-admin", "the admin token", h)
+}
+
+// requireToken accepts the token whose SHA-256 hex is hash, only in
+// Authorization: Bearer, compared in constant time; a wrong or missing one
+// is a failed authentication of the client IP.
+func (s *Server) requireToken(hash, realm, what string, h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		if err := s.authBlocked(r); err != nil {
-			s.writeError(w, r, err)
-			return
-		}
-		secret := credential(r)
-		got := pulse.HashSecret(secret)
-		if secret == "" || subtle.ConstantTimeCompare([]byte(got), []byte(s.adminHash)) != 1 {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="pulsestream-admin"`)
-			s.authFailed(w, r, pulse.Errorf(pulse.EUNAUTHORIZED, "the admin token is required (Authorization: Bearer <token>)"))
+		secret := bearer(r)
+		if secret == "" || subtle.ConstantTimeCompare([]byte(pulse.HashSecret(secret)), []byte(hash)) != 1 {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="`+realm+`"`)
+			s.authFailed(w, r, pulse.Errorf(pulse.EUNAUTHORIZED, "%s is required (Authorization: Bearer <token>)", what))
 			return
 		}
 		h(w, r)

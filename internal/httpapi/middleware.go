@@ -102,6 +102,10 @@ func newHTTPMetrics(reg prometheus.Registerer) *httpMetrics {
 	return m
 }
 
+// hsts is the Strict-Transport-Security sent on every TLS response: one
+// year, this host only (subdomains may be other services).
+const hsts = "max-age=31536000"
+
 // observe is the outermost middleware: request id, security headers, panic
 // recovery, one log line and metrics per request.
 func (s *Server) observe(next http.Handler) http.Handler {
@@ -117,6 +121,9 @@ func (s *Server) observe(next http.Handler) http.Handler {
 		h.Set("Cache-Control", "no-store")
 		h.Set("Referrer-Policy", "no-referrer")
 		h.Set("X-Frame-Options", "DENY")
+		if r.TLS != nil { // served over TLS by this node: browsers must never fall back to plain HTTP
+			h.Set("Strict-Transport-Security", hsts)
+		}
 		r = r.WithContext(context.WithValue(r.Context(), ctxRequestID, id))
 		sw := &statusWriter{ResponseWriter: w}
 		s.metrics.inflight.Inc()

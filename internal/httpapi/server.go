@@ -47,6 +47,9 @@ type Config struct {
 	SecretBox *secretbox.Box
 	// KeyUsage records keys' last use off the request path (may be nil).
 	KeyUsage *KeyUsage
+	// MetricsTokenHash is the SHA-256 hex of the token /metrics requires
+	// (empty: /metrics is open).
+	MetricsTokenHash string
 }
 
 // Server serves the HTTP API.
@@ -119,7 +122,7 @@ func (s *Server) routes() {
 		gatherer = prometheus.DefaultGatherer
 	}
 	metrics := promhttp.HandlerFor(gatherer, promhttp.HandlerOpts{})
-	s.handle("GET /metrics", metrics.ServeHTTP)
+	s.handle("GET /metrics", s.requireMetricsToken(metrics.ServeHTTP))
 	s.handle("GET /openapi.json", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write(apidocs.Spec())

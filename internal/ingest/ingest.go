@@ -227,7 +227,7 @@ func (s *Service) Ingest(ctx context.Context, t *pulse.Tenant, raws []json.RawMe
 		s.metrics.events.WithLabelValues(r.Status).Inc()
 	}
 	if out.RateLimited > 0 {
-		s.metrics.rateLimited.WithLabelValues(t.ID).Add(float64(out.RateLimited))
+		s.metrics.rateLimited.Add(float64(out.RateLimited))
 	}
 	if s.cfg.Usage != nil {
 		s.cfg.Usage.Add(usage.counts())

@@ -5,7 +5,7 @@ import "github.com/prometheus/client_golang/prometheus"
 type metrics struct {
 	events         *prometheus.CounterVec
 	rejected       *prometheus.CounterVec
-	rateLimited    *prometheus.CounterVec
+	rateLimited    prometheus.Counter
 	limiterLatency prometheus.Histogram
 }
 
@@ -19,10 +19,12 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "pulsestream_rejected_events_total",
 			Help: "Events rejected by validation, by reason (field.rule).",
 		}, []string{"reason"}),
-		rateLimited: prometheus.NewCounterVec(prometheus.CounterOpts{
+		// No tenant label: /metrics must not list tenants (each tenant
+		// sees its own refusals in /api/v1/usage).
+		rateLimited: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "pulsestream_rate_limited_events_total",
-			Help: "Events refused because the tenant's quota was used up.",
-		}, []string{"tenant"}),
+			Help: "Events refused because their tenant's quota was used up (per tenant: /api/v1/usage).",
+		}),
 		limiterLatency: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "pulsestream_rate_limiter_decision_seconds",
 			Help:    "Time the rate limiter took to decide.",

@@ -56,6 +56,22 @@ const base62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 // KeyPrefix starts every API key so that leaked keys are easy to scan for.
 const KeyPrefix = "ps_"
 
+// WellFormedSecret reports whether secret has the form of an API key:
+// KeyPrefix, then 32 to 200 base62 characters. Anything else is refused
+// without a look-up.
+func WellFormedSecret(secret string) bool {
+	rest, ok := strings.CutPrefix(secret, KeyPrefix)
+	if !ok || len(rest) < 32 || len(rest) > 200 {
+		return false
+	}
+	for i := range len(rest) {
+		if strings.IndexByte(base62, rest[i]) < 0 {
+			return false
+		}
+	}
+	return true
+}
+
 // GenerateSecret returns prefix followed by n random base62 characters.
 func GenerateSecret(prefix string, n int) string {
 	var b strings.Builder
