@@ -47,6 +47,10 @@ type Config struct {
 	SecretBox *secretbox.Box
 	// KeyUsage records keys' last use off the request path (may be nil).
 	KeyUsage *KeyUsage
+	// Replay remembers accepted signed requests so that each is accepted
+	// once (nil: replays within the signature window are not refused;
+	// the app always sets one).
+	Replay pulse.ReplayGuard
 }
 
 // Server serves the HTTP API.
