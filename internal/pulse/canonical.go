@@ -26,26 +26,34 @@ import (
 // same key twice (after unescaping), which has no canonical form, and on a
 // lone UTF-16 surrogate escape.
 func canonicalJSON(dst, src []byte) ([]byte, error) {
-	p := canonParser{src: src}
-	v, err := p.value()
+	// About one value per 6 bytes in small payloads; growth beyond.
+	n := min(len(src)/6+1, 256)
+	p := canonParser{src: src, nodes: make([]canonNode, 0, n), kids: make([]int, 0, n), stack: make([]int, 0, 32)}
+	root, err := p.value()
 	if err != nil {
 		return dst, err
 	}
-	return v.appendTo(dst)
+	return p.appendNode(dst, root)
 }
 
-// canonValue is one parsed JSON value: a scalar keeps its source token, a
-// container its members (keys unescaped for objects).
-type canonValue struct {
-	kind byte // '{', '[', '"', '0' (number) or 'l' (true, false, null)
-	raw  []byte
-	keys []string
-	kids []canonValue
+// canonNode is one parsed JSON value: a scalar keeps its source token, a
+// container its members, kids[first:first+n] of the parser (each with its
+// key, unescaped, when the container is an object).
+type canonNode struct {
+	kind     byte // '{', '[', '"', '0' (number) or 'l' (true, false, null)
+	raw      []byte
+	key      []byte
+	first, n int
 }
 
+// canonParser builds the nodes of one value in two growing slices, so a
+// payload costs a few allocations, not one per value.
 type canonParser struct {
-	src []byte
-	i   int
+	src   []byte
+	i     int
+	nodes []canonNode
+	kids  []int // the members of each container, contiguous
+	stack []int // members of the containers being parsed
 }
 
 // errDuplicateKey is canonicalJSON's error for a repeated key.
@@ -55,54 +63,65 @@ func (e errDuplicateKey) Error() string {
 	return fmt.Sprintf("the key %q appears more than once", e.key)
 }
 
-func (p *canonParser) value() (canonValue, error) {
+// value parses the value at p.i and returns its node index.
+func (p *canonParser) value() (int, error) {
 	if p.i >= len(p.src) {
-		return canonValue{}, fmt.Errorf("unexpected end of JSON")
+		return 0, fmt.Errorf("unexpected end of JSON")
 	}
+	idx := len(p.nodes)
+	p.nodes = append(p.nodes, canonNode{})
 	switch c := p.src[p.i]; {
 	case c == '{' || c == '[':
-		v := canonValue{kind: c}
 		p.i++
 		end := byte('}')
 		if c == '[' {
 			end = ']'
 		}
+		base := len(p.stack)
 		for p.i < len(p.src) && p.src[p.i] != end {
+			var key []byte
 			if c == '{' {
 				tok := p.stringToken()
-				key, err := unescapeJSON(tok)
-				if err != nil {
-					return v, err
+				key = tok[1 : len(tok)-1]
+				if bytes.IndexByte(key, '\\') >= 0 {
+					k, err := unescapeJSON(tok)
+					if err != nil {
+						return 0, err
+					}
+					key = []byte(k)
 				}
-				v.keys = append(v.keys, key)
 				p.i++ // ':'
 			}
 			kid, err := p.value()
 			if err != nil {
-				return v, err
+				return 0, err
 			}
-			v.kids = append(v.kids, kid)
+			p.nodes[kid].key = key
+			p.stack = append(p.stack, kid)
 			if p.i < len(p.src) && p.src[p.i] == ',' {
 				p.i++
 			}
 		}
 		p.i++
-		return v, nil
+		p.nodes[idx] = canonNode{kind: c, first: len(p.kids), n: len(p.stack) - base}
+		p.kids = append(p.kids, p.stack[base:]...)
+		p.stack = p.stack[:base]
 	case c == '"':
-		return canonValue{kind: '"', raw: p.stringToken()}, nil
+		p.nodes[idx] = canonNode{kind: '"', raw: p.stringToken()}
 	case c == '-' || c >= '0' && c <= '9':
 		start := p.i
 		for p.i < len(p.src) && strings.IndexByte("+-.eE0123456789", p.src[p.i]) >= 0 {
 			p.i++
 		}
-		return canonValue{kind: '0', raw: p.src[start:p.i]}, nil
+		p.nodes[idx] = canonNode{kind: '0', raw: p.src[start:p.i]}
 	default:
 		start := p.i
 		for p.i < len(p.src) && p.src[p.i] >= 'a' && p.src[p.i] <= 'z' {
 			p.i++
 		}
-		return canonValue{kind: 'l', raw: p.src[start:p.i]}, nil
+		p.nodes[idx] = canonNode{kind: 'l', raw: p.src[start:p.i]}
 	}
+	return idx, nil
 }
 
 // stringToken returns the string starting at p.i, quotes included.
@@ -117,43 +136,42 @@ func (p *canonParser) stringToken() []byte {
 	return p.src[start:min(p.i, len(p.src))]
 }
 
-func (v *canonValue) appendTo(dst []byte) ([]byte, error) {
+func (p *canonParser) appendNode(dst []byte, idx int) ([]byte, error) {
+	v := p.nodes[idx]
+	kids := p.kids[v.first : v.first+v.n]
 	var err error
 	switch v.kind {
 	case '{':
-		order := make([]int, len(v.keys))
-		for i := range order {
-			order[i] = i
-		}
-		slices.SortFunc(order, func(a, b int) int { return compareUTF16(v.keys[a], v.keys[b]) })
+		slices.SortFunc(kids, func(a, b int) int { return compareUTF16(p.nodes[a].key, p.nodes[b].key) })
 		dst = append(dst, '{')
-		for n, i := range order {
+		for n, k := range kids {
+			key := p.nodes[k].key
 			if n > 0 {
-				if v.keys[order[n-1]] == v.keys[i] {
-					return dst, errDuplicateKey{v.keys[i]}
+				if bytes.Equal(p.nodes[kids[n-1]].key, key) {
+					return dst, errDuplicateKey{string(key)}
 				}
 				dst = append(dst, ',')
 			}
-			dst = appendCanonString(dst, v.keys[i])
+			dst = appendCanonString(dst, key)
 			dst = append(dst, ':')
-			if dst, err = v.kids[i].appendTo(dst); err != nil {
+			if dst, err = p.appendNode(dst, k); err != nil {
 				return dst, err
 			}
 		}
 		return append(dst, '}'), nil
 	case '[':
 		dst = append(dst, '[')
-		for i := range v.kids {
-			if i > 0 {
+		for n, k := range kids {
+			if n > 0 {
 				dst = append(dst, ',')
 			}
-			if dst, err = v.kids[i].appendTo(dst); err != nil {
+			if dst, err = p.appendNode(dst, k); err != nil {
 				return dst, err
 			}
 		}
 		return append(dst, ']'), nil
 	case '"':
-		if !slices.Contains(v.raw, '\\') {
+		if bytes.IndexByte(v.raw, '\\') < 0 {
 			return append(dst, v.raw...), nil // no escapes: already canonical
 		}
 		s, err := unescapeJSON(v.raw)
@@ -170,10 +188,10 @@ func (v *canonValue) appendTo(dst []byte) ([]byte, error) {
 // compareUTF16 orders strings by their UTF-16 code units, as RFC 8785
 // sorts keys (it differs from byte order only for characters above U+FFFF
 // against U+E000-U+FFFF).
-func compareUTF16(a, b string) int {
-	for a != "" && b != "" {
-		ra, na := utf8.DecodeRuneInString(a)
-		rb, nb := utf8.DecodeRuneInString(b)
+func compareUTF16(a, b []byte) int {
+	for len(a) > 0 && len(b) > 0 {
+		ra, na := utf8.DecodeRune(a)
+		rb, nb := utf8.DecodeRune(b)
 		if ra != rb {
 			return utf16Key(ra) - utf16Key(rb)
 		}
@@ -197,7 +215,7 @@ func utf16Key(r rune) int {
 
 // appendCanonString writes s quoted with RFC 8785's escapes: \" \\ \b \f
 // \n \r \t, \u00xx for other control characters, everything else as is.
-func appendCanonString(dst []byte, s string) []byte {
+func appendCanonString[S ~string | ~[]byte](dst []byte, s S) []byte {
 	const hex = "0123456789abcdef"
 	dst = append(dst, '"')
 	for i := 0; i < len(s); i++ {

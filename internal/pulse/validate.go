@@ -498,7 +498,7 @@ func (h *hasher) add(s string) {
 }
 
 func (h *hasher) sum(ts, externalID string, payload []byte) string {
-	d := sha256.New()
+	d := sha256.New() // streamed: a large payload is not copied into buf
 	d.Write(h.buf)
 	var n [binary.MaxVarintLen64]byte
 	for _, p := range [][]byte{[]byte(ts), []byte(externalID), payload} {
