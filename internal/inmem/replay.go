@@ -112,15 +112,18 @@ func (g *ReplayGuard) Sweep() {
 }
 
 // Run sweeps every minute until ctx is done.
-func (g *ReplayGuard) Run(ctx context.Context) {
-	t := time.NewTicker(time.Minute)
+func (g *ReplayGuard) Run(ctx context.Context) { runEvery(ctx, time.Minute, g.Sweep) }
+
+// runEvery calls fn every d until ctx is done.
+func runEvery(ctx context.Context, d time.Duration, fn func()) {
+	t := time.NewTicker(d)
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			g.Sweep()
+			fn()
 		}
 	}
 }
