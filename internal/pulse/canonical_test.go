@@ -132,6 +132,10 @@ func TestParseEventEscapesAndSurrogates(t *testing.T) {
 			t.Errorf("%s: want EINVALID with %s/%s, got %v", c.body, c.field, c.reason, err)
 		}
 	}
+	// Not JSON stays a 400, surrogate or not.
+	if _, err := ParseEvent([]byte(`{"event_type":"x","service":"\ud800`), parseOpts()); ErrorCode(err) != EBADREQUEST {
+		t.Errorf("truncated body: want EBADREQUEST, got %v", err)
+	}
 	// Escapes that decode to distinct keys, and surrogate pairs, are fine.
 	mustParse(t, `{"event_type":"x","service":"s","tags":{"a":"\ud83d\ude00","\u0062":"1"},"payload":{"\\u0061":1,"a":2}}`)
 }

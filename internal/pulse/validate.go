@@ -97,11 +97,6 @@ func ParseEvent(raw []byte, opt ParseOptions) (*Event, error) {
 		}
 		return nil, Invalid(FieldError{Field: "event", Message: "must be a JSON object", Reason: "event.not_object"})
 	}
-	if off := loneSurrogate(raw); off >= 0 {
-		// Both decoders would store U+FFFD instead of what was sent.
-		field := fieldAt(raw, off)
-		return nil, Invalid(FieldError{Field: field, Message: `must not contain a lone UTF-16 surrogate escape (\ud800-\udfff without its pair)`, Reason: field + ".invalid"})
-	}
 	decode := opt.Decode
 	if decode == nil {
 		decode = DecodeJSON
@@ -116,6 +111,13 @@ func ParseEvent(raw []byte, opt ParseOptions) (*Event, error) {
 			return nil, Errorf(EBADREQUEST, "the body is not valid JSON")
 		}
 		errs = append(errs, fe)
+	}
+	// raw is valid JSON now (the decoders read a whole value before they
+	// fill fields in).
+	if off := loneSurrogate(raw); off >= 0 {
+		// Both decoders would store U+FFFD instead of what was sent.
+		field := fieldAt(raw, off)
+		return nil, Invalid(FieldError{Field: field, Message: `must not contain a lone UTF-16 surrogate escape (\ud800-\udfff without its pair)`, Reason: field + ".invalid"})
 	}
 	if err := CheckObjectKeys(raw, eventFields, ""); err != nil {
 		errs = append(errs, *err)
@@ -415,10 +417,10 @@ var eventFields = []string{"event_type", "severity", "service", "endpoint", "sta
 
 // CheckObjectKeys walks the top-level keys of the JSON object raw (already
 // known to be valid JSON) in one pass, allocating only for a key that holds
-// an escape. Keys are compared unescaped, as the decoders see them. It
-// refuses a key that appears twice — encoding/json would silently keep the last one, so a
-// client could not tell which value was stored — and, when allowed is not
-// nil, a key that is not exactly one of allowed. field prefixes the name in
+// an escape; keys are compared unescaped, as the decoders see them. It
+// refuses a key that appears twice — encoding/json would silently keep the
+// last one, so a client could not tell which value was stored — and, when
+// allowed is not nil, a key that is not exactly one of allowed. field prefixes the name in
 // the returned error ("tags." for keys inside tags).
 func CheckObjectKeys(raw []byte, allowed []string, field string) *FieldError {
 	var keys [64][]byte
