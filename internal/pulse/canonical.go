@@ -3,6 +3,7 @@ package pulse
 import (
 	"bytes"
 	"fmt"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -25,35 +26,169 @@ import (
 // value (json.Compact's output), to dst. It fails on an object holding the
 // same key twice (after unescaping), which has no canonical form, and on a
 // lone UTF-16 surrogate escape.
+//
+// Work and memory stay linear whatever the shape: one pass records where
+// each object and array ends (8 bytes per container), then values are
+// written in order, each object's members sorted through a shared stack
+// of 16-byte entries; no value is copied or scanned once per level of
+// nesting.
 func canonicalJSON(dst, src []byte) ([]byte, error) {
-	// About one value per 6 bytes in small payloads; growth beyond.
-	n := min(len(src)/6+1, 256)
-	p := canonParser{src: src, nodes: make([]canonNode, 0, n), kids: make([]int, 0, n), stack: make([]int, 0, 32)}
-	root, err := p.value()
-	if err != nil {
-		return dst, err
+	if len(src) > math.MaxInt32 {
+		return dst, fmt.Errorf("payload too large to canonicalize")
 	}
-	return p.appendNode(dst, root)
+	c := canonicalizer{src: src, ends: containerEnds(src)}
+	dst, _, err := c.value(dst, 0)
+	return dst, err
 }
 
-// canonNode is one parsed JSON value: a scalar keeps its source token, a
-// container its members, kids[first:first+n] of the parser (each with its
-// key, unescaped, when the container is an object).
-type canonNode struct {
-	kind     byte // '{', '[', '"', '0' (number) or 'l' (true, false, null)
-	raw      []byte
-	key      []byte
-	first, n int
+// canonicalizer holds the state of one canonicalJSON call.
+type canonicalizer struct {
+	src     []byte
+	ends    [][2]int32    // start and end offset of every container, by start
+	members []canonMember // the members of the objects being written
+	keys    []byte        // unescaped keys that held an escape
 }
 
-// canonParser builds the nodes of one value in two growing slices, so a
-// payload costs a few allocations, not one per value.
-type canonParser struct {
-	src   []byte
-	i     int
-	nodes []canonNode
-	kids  []int // the members of each container, contiguous
-	stack []int // members of the containers being parsed
+// canonMember is one object member: its key (in src, or in keys when it
+// held an escape) and where its value starts in src.
+type canonMember struct {
+	keyOff, keyLen int32
+	value          int32
+	unescaped      bool
+}
+
+func (c *canonicalizer) key(m canonMember) []byte {
+	if m.unescaped {
+		return c.keys[m.keyOff : m.keyOff+m.keyLen]
+	}
+	return c.src[m.keyOff : m.keyOff+m.keyLen]
+}
+
+// containerEnds lists the offset of the closing bracket of every object
+// and array of the compact JSON text src, in order of their start.
+func containerEnds(src []byte) [][2]int32 {
+	var ends [][2]int32
+	var open []int // indexes into ends
+	for i := 0; i < len(src); i++ {
+		switch src[i] {
+		case '"':
+			i = stringEnd(src, i) - 1
+		case '{', '[':
+			open = append(open, len(ends))
+			ends = append(ends, [2]int32{int32(i), 0})
+		case '}', ']':
+			if n := len(open); n > 0 {
+				ends[open[n-1]][1] = int32(i)
+				open = open[:n-1]
+			}
+		}
+	}
+	return ends
+}
+
+// stringEnd returns the offset just past the string starting at i.
+func stringEnd(src []byte, i int) int {
+	for i++; i < len(src) && src[i] != '"'; i++ {
+		if src[i] == '\\' {
+			i++
+		}
+	}
+	return min(i+1, len(src))
+}
+
+// valueEnd returns the offset just past the value starting at i.
+func (c *canonicalizer) valueEnd(i int) int {
+	switch c.src[i] {
+	case '"':
+		return stringEnd(c.src, i)
+	case '{', '[':
+		k, _ := slices.BinarySearchFunc(c.ends, int32(i), func(e [2]int32, t int32) int { return int(e[0] - t) })
+		return int(c.ends[k][1]) + 1
+	}
+	for i < len(c.src) && c.src[i] != ',' && c.src[i] != '}' && c.src[i] != ']' {
+		i++
+	}
+	return i
+}
+
+// value writes the canonical form of the value starting at i and returns
+// the offset just past it in src.
+func (c *canonicalizer) value(dst []byte, i int) ([]byte, int, error) {
+	if i >= len(c.src) {
+		return dst, i, fmt.Errorf("unexpected end of JSON")
+	}
+	var err error
+	switch ch := c.src[i]; {
+	case ch == '{':
+		base := len(c.members)
+		for i++; i < len(c.src) && c.src[i] != '}'; {
+			end := stringEnd(c.src, i)
+			m := canonMember{keyOff: int32(i + 1), keyLen: int32(end - i - 2), value: int32(end + 1)}
+			if bytes.IndexByte(c.src[i:end], '\\') >= 0 {
+				k, err := unescapeJSON(c.src[i:end])
+				if err != nil {
+					return dst, i, err
+				}
+				m = canonMember{keyOff: int32(len(c.keys)), keyLen: int32(len(k)), value: m.value, unescaped: true}
+				c.keys = append(c.keys, k...)
+			}
+			c.members = append(c.members, m)
+			i = c.valueEnd(end + 1)
+			if i < len(c.src) && c.src[i] == ',' {
+				i++
+			}
+		}
+		members := c.members[base:]
+		slices.SortFunc(members, func(a, b canonMember) int { return compareUTF16(c.key(a), c.key(b)) })
+		dst = append(dst, '{')
+		for n, m := range members {
+			if n > 0 {
+				if bytes.Equal(c.key(members[n-1]), c.key(m)) {
+					return dst, i, errDuplicateKey{string(c.key(m))}
+				}
+				dst = append(dst, ',')
+			}
+			dst = appendCanonString(dst, c.key(m))
+			dst = append(dst, ':')
+			if dst, _, err = c.value(dst, int(m.value)); err != nil {
+				return dst, i, err
+			}
+		}
+		c.members = c.members[:base]
+		return append(dst, '}'), i + 1, nil
+	case ch == '[':
+		dst = append(dst, '[')
+		n := 0
+		for i++; i < len(c.src) && c.src[i] != ']'; n++ {
+			if n > 0 {
+				dst = append(dst, ',')
+			}
+			if dst, i, err = c.value(dst, i); err != nil {
+				return dst, i, err
+			}
+			if i < len(c.src) && c.src[i] == ',' {
+				i++
+			}
+		}
+		return append(dst, ']'), i + 1, nil
+	case ch == '"':
+		end := stringEnd(c.src, i)
+		tok := c.src[i:end]
+		if bytes.IndexByte(tok, '\\') < 0 {
+			return append(dst, tok...), end, nil // no escapes: already canonical
+		}
+		s, err := unescapeJSON(tok)
+		if err != nil {
+			return dst, end, err
+		}
+		return appendCanonString(dst, s), end, nil
+	case ch == '-' || ch >= '0' && ch <= '9':
+		end := c.valueEnd(i)
+		return appendCanonNumber(dst, c.src[i:end]), end, nil
+	default: // true, false, null
+		end := c.valueEnd(i)
+		return append(dst, c.src[i:end]...), end, nil
+	}
 }
 
 // errDuplicateKey is canonicalJSON's error for a repeated key.
@@ -61,128 +196,6 @@ type errDuplicateKey struct{ key string }
 
 func (e errDuplicateKey) Error() string {
 	return fmt.Sprintf("the key %q appears more than once", e.key)
-}
-
-// value parses the value at p.i and returns its node index.
-func (p *canonParser) value() (int, error) {
-	if p.i >= len(p.src) {
-		return 0, fmt.Errorf("unexpected end of JSON")
-	}
-	idx := len(p.nodes)
-	p.nodes = append(p.nodes, canonNode{})
-	switch c := p.src[p.i]; {
-	case c == '{' || c == '[':
-		p.i++
-		end := byte('}')
-		if c == '[' {
-			end = ']'
-		}
-		base := len(p.stack)
-		for p.i < len(p.src) && p.src[p.i] != end {
-			var key []byte
-			if c == '{' {
-				tok := p.stringToken()
-				key = tok[1 : len(tok)-1]
-				if bytes.IndexByte(key, '\\') >= 0 {
-					k, err := unescapeJSON(tok)
-					if err != nil {
-						return 0, err
-					}
-					key = []byte(k)
-				}
-				p.i++ // ':'
-			}
-			kid, err := p.value()
-			if err != nil {
-				return 0, err
-			}
-			p.nodes[kid].key = key
-			p.stack = append(p.stack, kid)
-			if p.i < len(p.src) && p.src[p.i] == ',' {
-				p.i++
-			}
-		}
-		p.i++
-		p.nodes[idx] = canonNode{kind: c, first: len(p.kids), n: len(p.stack) - base}
-		p.kids = append(p.kids, p.stack[base:]...)
-		p.stack = p.stack[:base]
-	case c == '"':
-		p.nodes[idx] = canonNode{kind: '"', raw: p.stringToken()}
-	case c == '-' || c >= '0' && c <= '9':
-		start := p.i
-		for p.i < len(p.src) && strings.IndexByte("+-.eE0123456789", p.src[p.i]) >= 0 {
-			p.i++
-		}
-		p.nodes[idx] = canonNode{kind: '0', raw: p.src[start:p.i]}
-	default:
-		start := p.i
-		for p.i < len(p.src) && p.src[p.i] >= 'a' && p.src[p.i] <= 'z' {
-			p.i++
-		}
-		p.nodes[idx] = canonNode{kind: 'l', raw: p.src[start:p.i]}
-	}
-	return idx, nil
-}
-
-// stringToken returns the string starting at p.i, quotes included.
-func (p *canonParser) stringToken() []byte {
-	start := p.i
-	for p.i++; p.i < len(p.src) && p.src[p.i] != '"'; p.i++ {
-		if p.src[p.i] == '\\' {
-			p.i++
-		}
-	}
-	p.i++
-	return p.src[start:min(p.i, len(p.src))]
-}
-
-func (p *canonParser) appendNode(dst []byte, idx int) ([]byte, error) {
-	v := p.nodes[idx]
-	kids := p.kids[v.first : v.first+v.n]
-	var err error
-	switch v.kind {
-	case '{':
-		slices.SortFunc(kids, func(a, b int) int { return compareUTF16(p.nodes[a].key, p.nodes[b].key) })
-		dst = append(dst, '{')
-		for n, k := range kids {
-			key := p.nodes[k].key
-			if n > 0 {
-				if bytes.Equal(p.nodes[kids[n-1]].key, key) {
-					return dst, errDuplicateKey{string(key)}
-				}
-				dst = append(dst, ',')
-			}
-			dst = appendCanonString(dst, key)
-			dst = append(dst, ':')
-			if dst, err = p.appendNode(dst, k); err != nil {
-				return dst, err
-			}
-		}
-		return append(dst, '}'), nil
-	case '[':
-		dst = append(dst, '[')
-		for n, k := range kids {
-			if n > 0 {
-				dst = append(dst, ',')
-			}
-			if dst, err = p.appendNode(dst, k); err != nil {
-				return dst, err
-			}
-		}
-		return append(dst, ']'), nil
-	case '"':
-		if bytes.IndexByte(v.raw, '\\') < 0 {
-			return append(dst, v.raw...), nil // no escapes: already canonical
-		}
-		s, err := unescapeJSON(v.raw)
-		if err != nil {
-			return dst, err
-		}
-		return appendCanonString(dst, s), nil
-	case '0':
-		return appendCanonNumber(dst, v.raw), nil
-	}
-	return append(dst, v.raw...), nil
 }
 
 // compareUTF16 orders strings by their UTF-16 code units, as RFC 8785

@@ -1,6 +1,9 @@
 package pulse
 
 import (
+	"bytes"
+	"encoding/json"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -167,3 +170,35 @@ func mustParse(t *testing.T, body string) *Event {
 }
 
 func quoteJSON(s string) string { return string(appendCanonString(nil, s)) }
+
+// FuzzCanonicalJSON: the canonical form is valid JSON, its own canonical
+// form, and means what the input means.
+func FuzzCanonicalJSON(f *testing.F) {
+	for _, s := range []string{`{"b":1,"a":[1.0,"\u00e9",{"d":null,"c":true}]}`, `[1e2,-0.0,"\ud83d\ude00"]`, `{"a":{"a":{"b":1,"a":2}}}`, `"x"`, `1E-7`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var compact bytes.Buffer
+		if json.Compact(&compact, data) != nil || loneSurrogate(compact.Bytes()) >= 0 {
+			return
+		}
+		got, err := canonicalJSON(nil, compact.Bytes())
+		if err != nil {
+			return // a duplicate key
+		}
+		if !json.Valid(got) {
+			t.Fatalf("invalid output %s from %s", got, data)
+		}
+		again, err := canonicalJSON(nil, got)
+		if err != nil || !bytes.Equal(again, got) {
+			t.Fatalf("not idempotent: %s -> %s (%v)", got, again, err)
+		}
+		var in, out any
+		if json.Unmarshal(data, &in) != nil || json.Unmarshal(got, &out) != nil {
+			return // a number beyond float64
+		}
+		if !reflect.DeepEqual(in, out) {
+			t.Fatalf("meaning changed: %s -> %s", data, got)
+		}
+	})
+}
