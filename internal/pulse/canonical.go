@@ -28,15 +28,18 @@ import (
 // lone UTF-16 surrogate escape.
 //
 // Work and memory stay linear whatever the shape: one pass records where
-// each object and array ends (8 bytes per container), then values are
-// written in order, each object's members sorted through a shared stack
-// of 16-byte entries; no value is copied or scanned once per level of
-// nesting.
+// each object and array ends (8 bytes per container) and counts members,
+// then values are written in order, each object's members sorted through
+// one preallocated stack of 16-byte entries; no value is copied or
+// scanned once per level of nesting. Besides the output (the payload's
+// size), a 5 MB payload of 400,000 members costs 6.4 MB, 2.5 million
+// array elements nothing.
 func canonicalJSON(dst, src []byte) ([]byte, error) {
 	if len(src) > math.MaxInt32 {
 		return dst, fmt.Errorf("payload too large to canonicalize")
 	}
-	c := canonicalizer{src: src, ends: containerEnds(src)}
+	ends, members := containerEnds(src)
+	c := canonicalizer{src: src, ends: ends, members: make([]canonMember, 0, members)}
 	dst, _, err := c.value(dst, 0)
 	return dst, err
 }
@@ -65,14 +68,16 @@ func (c *canonicalizer) key(m canonMember) []byte {
 }
 
 // containerEnds lists the offset of the closing bracket of every object
-// and array of the compact JSON text src, in order of their start.
-func containerEnds(src []byte) [][2]int32 {
-	var ends [][2]int32
+// and array of the compact JSON text src, in order of their start, and
+// counts the object members (at most that many are ever stacked).
+func containerEnds(src []byte) (ends [][2]int32, members int) {
 	var open []int // indexes into ends
 	for i := 0; i < len(src); i++ {
 		switch src[i] {
 		case '"':
 			i = stringEnd(src, i) - 1
+		case ':':
+			members++
 		case '{', '[':
 			open = append(open, len(ends))
 			ends = append(ends, [2]int32{int32(i), 0})
@@ -83,7 +88,7 @@ func containerEnds(src []byte) [][2]int32 {
 			}
 		}
 	}
-	return ends
+	return ends, members
 }
 
 // stringEnd returns the offset just past the string starting at i.
@@ -262,6 +267,9 @@ func appendCanonString[S ~string | ~[]byte](dst []byte, s S) []byte {
 // 1.5e-7), -0 as 0. An exponent too large to compute with (more than 9
 // digits) leaves the token as sent.
 func appendCanonNumber(dst, tok []byte) []byte {
+	if plainInteger(tok) {
+		return append(dst, tok...) // the common case, already canonical
+	}
 	s := string(tok)
 	neg := strings.HasPrefix(s, "-")
 	s = strings.TrimPrefix(s, "-")
@@ -329,6 +337,21 @@ func appendCanonNumber(dst, tok []byte) []byte {
 		dst = strconv.AppendInt(dst, int64(n-1), 10)
 	}
 	return dst
+}
+
+// plainInteger reports whether tok is an integer ECMAScript writes as is:
+// digits without exponent or fraction, at most 21 of them, not -0.
+func plainInteger(tok []byte) bool {
+	digits := bytes.TrimPrefix(tok, []byte{'-'})
+	if len(digits) == 0 || len(digits) > 21 || len(digits) < len(tok) && digits[0] == '0' {
+		return false
+	}
+	for _, c := range digits {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
 }
 
 // errLoneSurrogate is what unescapeJSON returns for a \ud800-\udfff escape
