@@ -58,7 +58,8 @@ type App struct {
 	closers  []func() error
 	box      *secretbox.Box // seals signing and webhook secrets at rest
 
-	authLimiter *inmem.Limiter // failed authentications per client IP
+	authLimiter *inmem.Limiter     // failed authentications per client IP
+	replay      *inmem.ReplayGuard // this node's signed requests (Redis's fallback)
 	keyUsage    *httpapi.KeyUsage
 	certs       *httpapi.CertReloader // nil without TLS
 	alerting    *alerting
@@ -118,6 +119,8 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*App, error) {
 
 	a.limiter = inmem.NewLimiter(inmem.LimiterConfig{Clock: opts.Clock})
 	var limiter pulse.Limiter = a.limiter
+	a.replay = inmem.NewReplayGuard(opts.Clock, 0)
+	var replay pulse.ReplayGuard = a.replay
 	if cfg.RedisURL != "" {
 		client, err := redis.NewClient(cfg.RedisURL)
 		if err != nil {
@@ -130,6 +133,11 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*App, error) {
 			Clock:   opts.Clock, Fallback: a.limiter, FailClosed: cfg.RateLimitFailure == "closed",
 			Logger: opts.Logger, Registerer: a.Registry,
 		})
+		rg := redis.ReplayGuardConfig{Timeout: cfg.RedisTimeout, Logger: opts.Logger}
+		if cfg.RateLimitFailure != "closed" {
+			rg.Fallback = a.replay
+		}
+		replay = redis.NewReplayGuard(client, rg)
 	}
 
 	box, err := a.secretBox(ctx)
@@ -164,7 +172,7 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*App, error) {
 		RequestTimeout: cfg.RequestTimeout, Pprof: cfg.Pprof,
 		AuthFailures: a.authLimiter, AuthFailuresPerMinute: cfg.AuthFailuresPerMinute,
 		TrustedProxies: cfg.TrustedProxyPrefixes(), MaxInFlight: cfg.MaxInFlight,
-		SecretBox: box, KeyUsage: a.keyUsage,
+		SecretBox: box, KeyUsage: a.keyUsage, Replay: replay,
 	})
 	return a, nil
 }
@@ -212,6 +220,7 @@ func (a *App) Start() {
 	a.goFn(func() { a.flushEvery(ctx, time.Second, "usage counters", a.usage.Flush) })
 	a.goFn(func() { a.maintain(ctx) })
 	a.goFn(func() { a.authLimiter.Run(ctx) })
+	a.goFn(func() { a.replay.Run(ctx) })
 	a.goFn(func() { a.flushEvery(ctx, 10*time.Second, "key last-used times", a.keyUsage.Flush) })
 	a.startAlerting(ctx)
 }

@@ -50,6 +50,10 @@ type Config struct {
 	// MetricsTokenHash is the SHA-256 hex of the token /metrics requires
 	// (empty: /metrics is open).
 	MetricsTokenHash string
+	// Replay remembers accepted signed requests so that each is accepted
+	// once (nil: replays within the signature window are not refused;
+	// the app always sets one).
+	Replay pulse.ReplayGuard
 }
 
 // Server serves the HTTP API.

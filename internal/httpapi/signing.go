@@ -91,9 +91,14 @@ func (s *Server) deleteSigningSecret(w http.ResponseWriter, r *http.Request) {
 }
 
 // verifySigned checks the request signature when the tenant requires one
-// or the client sent one: a missing, stale (> 5 min) or wrong signature is
-// 401 and counts as a failed authentication of the client IP. The raw body
-// is read here (up to MaxBodyBytes) and handed on unchanged.
+// or the client sent one: a missing, malformed, stale (> 5 min), future
+// (> 30 s) or wrong signature is 401 and counts as a failed authentication
+// of the client IP. A valid signed request already accepted within the
+// window is a replay: 409 with reason signature.replayed (not an
+// authentication failure: the sender had the secret once). A request
+// answered 429 or 5xx left no effect, so it is forgotten and may be sent
+// again unchanged. The raw body is read here (up to MaxBodyBytes) and
+// handed on unchanged.
 func (s *Server) verifySigned(h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		t := tenantFrom(r.Context())
@@ -124,13 +129,39 @@ func (s *Server) verifySigned(h http.HandlerFunc) http.HandlerFunc {
 			s.authFailed(w, r, pulse.Errorf(pulse.EUNAUTHORIZED, "the tenant has no active signing secret"))
 			return
 		}
-		if err := pulse.VerifySignature(secrets, ts, sig, raw, s.clock.Now()); err != nil {
+		now := s.clock.Now()
+		if err := pulse.VerifySignature(secrets, ts, sig, raw, now); err != nil {
 			s.authFailed(w, r, err)
 			return
 		}
 		r.Body = io.NopCloser(bytes.NewReader(raw))
 		r.ContentLength = int64(len(raw))
-		h(w, r)
+		if s.Replay == nil {
+			h(w, r)
+			return
+		}
+		unix, _ := pulse.ParseSignatureTimestamp(ts) // verified above
+		key := pulse.SignedRequestKey(ts, raw)
+		// Remembered for as long as the timestamp is accepted, and a second.
+		ttl := time.Unix(unix, 0).Add(pulse.MaxSignatureSkew + time.Second).Sub(now)
+		first, err := s.Replay.FirstSeen(r.Context(), t.ID, key, ttl)
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		if !first {
+			s.writeError(w, r, &pulse.Error{Code: pulse.ECONFLICT,
+				Message: "this signed request was already received: sign each request with its own timestamp (and set external_id to retry events safely)",
+				Fields:  []pulse.FieldError{{Field: headerSignature, Message: "was already used", Reason: "signature.replayed"}}})
+			return
+		}
+		sw := &statusWriter{ResponseWriter: w}
+		h(sw, r)
+		if sw.status == http.StatusTooManyRequests || sw.status >= 500 {
+			if err := s.Replay.Forget(context.WithoutCancel(r.Context()), t.ID, key); err != nil {
+				s.logger.WarnContext(r.Context(), "signed request not forgotten after a refusal", "err", err, "request_id", requestID(r.Context()))
+			}
+		}
 	}
 }
 

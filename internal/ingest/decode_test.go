@@ -22,7 +22,8 @@ var decodeSeeds = []string{
 	`[]`, `null`, `{"payload":"\u0000"}`, `{"event_type":"x","service":"s","status_code":"500"}`, `{`,
 	`{"event_type":"x","service":"s","status_code":5e2}`, `{"event_type":"x","service":"s","status_code":-0}`, `{"event_type":"x","service":"s","status_code":500.0}`,
 	`{"event_type":"x","service":"s","service":5}`, ` { "event_type" : "\u0078" , "service" : "s" } `, `{"event_type":"x","service":"s","payload":{"a":{"b":{"c":[[[[]]]]}}}}`,
-	`{"event_type":"x","service":"s","tags":{"a":"\ud83d\ude00"}}`, `{"event_type":"x","service":"s","tags":null,"payload":null,"external_id":null}`,
+	`{"event_type":"x","service":"s","tags":{"a":"\ud83d\ude00"}}`, `{"event_type":"x","service":"s","tags":{"a":"1","\u0061":"2"}}`,
+	`{"event_type":"x","service":"s","payload":{"\u0062":1.0,"a":"\udc00"}}`, `{"event_type":"x","\u0073ervice":"s"}`, `{"event_type":"x","service":"s","tags":null,"payload":null,"external_id":null}`,
 }
 
 // FuzzParseEventDecoders checks the ingest path's decoder (goccy/go-json

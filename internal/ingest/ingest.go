@@ -198,11 +198,11 @@ func (s *Service) Ingest(ctx context.Context, t *pulse.Tenant, raws []json.RawMe
 			out.Results[i] = Result{Index: i, Status: StatusRateLimited}
 		case fr.Status == StatusConflict:
 			if ref, ok := stored[e.ExternalID]; ok {
-				out.Results[i] = replay(i, ref.ID, ref.ContentHash, e.ContentHash)
+				out.Results[i] = replay(i, ref.ID, e.SameContent(ref.ContentHash))
 			} else {
 				out.Results[i] = conflict(i, fr.ID)
 			}
-		case events[f].ContentHash == e.ContentHash:
+		case e.SameContent(events[f].ContentHash):
 			out.Results[i] = Result{Index: i, Status: StatusDuplicate, ID: fr.ID}
 		default:
 			out.Results[i] = conflict(i, fr.ID)
@@ -248,7 +248,7 @@ func (s *Service) fresh(events []*pulse.Event, out *Outcome, known map[string]pu
 		}
 		if e.ExternalID != "" {
 			if ref, ok := known[e.ExternalID]; ok {
-				out.Results[i] = replay(i, ref.ID, ref.ContentHash, e.ContentHash)
+				out.Results[i] = replay(i, ref.ID, e.SameContent(ref.ContentHash))
 				continue
 			}
 			if _, seen := first[e.ExternalID]; seen {
@@ -278,8 +278,8 @@ func (s *Service) refund(ctx context.Context, t *pulse.Tenant, n int) {
 	_ = s.cfg.Limiter.Return(ctx, t.ID, t.RateLimitPerMinute, n)
 }
 
-func replay(i int, id, storedHash, hash string) Result {
-	if storedHash == hash {
+func replay(i int, id string, sameContent bool) Result {
+	if sameContent {
 		return Result{Index: i, Status: StatusDuplicate, ID: id}
 	}
 	return conflict(i, id)

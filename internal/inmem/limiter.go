@@ -140,16 +140,7 @@ func (l *Limiter) Sweep(now time.Time) {
 // Run sweeps every SweepInterval until ctx is done. Start it in a goroutine
 // you own; it returns once ctx is done.
 func (l *Limiter) Run(ctx context.Context) {
-	t := time.NewTicker(l.sweep)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			l.Sweep(l.clock.Now())
-		}
-	}
+	runEvery(ctx, l.sweep, func() { l.Sweep(l.clock.Now()) })
 }
 
 // len returns the number of tenants holding state, for tests.

@@ -207,7 +207,7 @@ func insertEvents(ctx context.Context, tx pgx.Tx, reqs []insertReq) ([][]pulse.I
 			}
 			held := stored[keyOf{req.tenantID, e.ExternalID}]
 			status := pulse.Conflict
-			if held.ContentHash == e.ContentHash {
+			if e.SameContent(held.ContentHash) {
 				status = pulse.Duplicate
 			}
 			results[r][i] = pulse.InsertResult{Status: status, ID: held.ID}

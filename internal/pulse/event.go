@@ -49,6 +49,18 @@ type Event struct {
 	// ContentHash identifies the event as the client sent it: a replay of the
 	// same body has the same hash even when the server filled in timestamp.
 	ContentHash string `json:"-"`
+	// legacyHash is, when it differs, the hash versions before the
+	// canonical form gave the same event (over the payload and timestamp
+	// bytes as sent); events stored by them carry it.
+	legacyHash string
+}
+
+// SameContent reports whether stored, the ContentHash kept with an event
+// stored earlier under e's external_id, is the hash of e's content: the
+// canonical hash, or the byte-for-byte one that versions before it stored.
+// Stores and ingest compare hashes only through it.
+func (e *Event) SameContent(stored string) bool {
+	return stored == e.ContentHash || e.legacyHash != "" && stored == e.legacyHash
 }
 
 // InsertStatus is what happened to one event handed to EventStore.InsertEvents.

@@ -14,8 +14,54 @@ import (
 const SigningSecretPrefix = "pss_"
 
 // MaxSignatureSkew is the replay window: a signed request whose timestamp
-// is further than this from the server's clock is refused.
+// is older than this by the server's clock is refused. Within it, each
+// signed request is accepted once (ReplayGuard).
 const MaxSignatureSkew = 5 * time.Minute
+
+// MaxSignatureFutureSkew is how far ahead of the server's clock a signed
+// request's timestamp may be: room for clock drift, no more, since a
+// request stamped ahead stays valid for longer.
+const MaxSignatureFutureSkew = 30 * time.Second
+
+// ReplayGuard remembers the signed requests accepted within the signature
+// window, so that a captured request cannot be sent again. Implementations:
+// inmem (one node) and redis (shared by all nodes).
+type ReplayGuard interface {
+	// FirstSeen records key for the tenant until ttl has passed and reports
+	// whether it was not recorded already, atomically: of concurrent calls
+	// with one key, one gets true. An error (EUNAVAILABLE: the guard is
+	// full or unreachable) means the answer is unknown.
+	FirstSeen(ctx context.Context, tenantID, key string, ttl time.Duration) (bool, error)
+	// Forget drops key, so that a request refused without effect (a 503,
+	// a 429) may be sent again as it was.
+	Forget(ctx context.Context, tenantID, key string) error
+}
+
+// SignedRequestKey identifies a signed request for the ReplayGuard: the
+// hash of what the signature covers. Two requests with the same body and
+// the same timestamp second are the same request.
+func SignedRequestKey(ts string, body []byte) string {
+	h := sha256.New()
+	h.Write([]byte(ts))
+	h.Write([]byte{'.'})
+	h.Write(body)
+	var sum [sha256.Size]byte
+	return hex.EncodeToString(h.Sum(sum[:0])[:16])
+}
+
+// ParseSignatureTimestamp reads an X-PulseStream-Timestamp header: unix
+// seconds in plain decimal, without sign, spaces, leading zeros or a
+// fraction, so that one instant has exactly one signed form.
+func ParseSignatureTimestamp(h string) (int64, error) {
+	ok := h != "" && len(h) <= 18 && (h == "0" || h[0] != '0')
+	for i := 0; ok && i < len(h); i++ {
+		ok = h[i] >= '0' && h[i] <= '9'
+	}
+	if !ok {
+		return 0, Errorf(EUNAUTHORIZED, "X-PulseStream-Timestamp must be unix seconds in plain digits (no sign, spaces, leading zeros or fraction)")
+	}
+	return strconv.ParseInt(h, 10, 64)
+}
 
 // SigningSecret is a tenant's HMAC key for signed requests. The secret is
 // kept encrypted (Sealed, by the HTTP layer's secret box); its JSON form
@@ -53,15 +99,20 @@ func Sign(secret string, ts string, body []byte) string {
 // VerifySignature checks an X-PulseStream-Signature header ("v1=<hex>",
 // several comma-separated signatures allowed while secrets rotate) against
 // any of secrets, in constant time per comparison, and the timestamp
-// against now ± MaxSignatureSkew. It returns EUNAUTHORIZED with a reason.
+// (ParseSignatureTimestamp) against now: at most MaxSignatureSkew old and
+// MaxSignatureFutureSkew ahead. It returns EUNAUTHORIZED with a reason.
+// Replays within the window are the caller's to refuse (ReplayGuard).
 func VerifySignature(secrets []string, tsHeader, sigHeader string, body []byte, now time.Time) error {
-	tsText := strings.TrimSpace(tsHeader)
-	ts, err := strconv.ParseInt(tsText, 10, 64)
+	tsText := tsHeader
+	ts, err := ParseSignatureTimestamp(tsText)
 	if err != nil {
-		return Errorf(EUNAUTHORIZED, "X-PulseStream-Timestamp must be unix seconds")
+		return err
 	}
-	if d := now.Sub(time.Unix(ts, 0)); d > MaxSignatureSkew || d < -MaxSignatureSkew {
-		return Errorf(EUNAUTHORIZED, "the request timestamp is more than 5 minutes off the server's clock")
+	switch d := now.Sub(time.Unix(ts, 0)); {
+	case d > MaxSignatureSkew:
+		return Errorf(EUNAUTHORIZED, "the request timestamp is more than 5 minutes old (sign each request when it is sent)")
+	case d < -MaxSignatureFutureSkew:
+		return Errorf(EUNAUTHORIZED, "the request timestamp is more than 30 seconds ahead of the server's clock")
 	}
 	var sigs [][]byte
 	for _, part := range strings.Split(sigHeader, ",") {

@@ -2,6 +2,7 @@ package pulse
 
 import (
 	"bytes"
+	"cmp"
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
@@ -13,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -110,6 +112,13 @@ func ParseEvent(raw []byte, opt ParseOptions) (*Event, error) {
 		}
 		errs = append(errs, fe)
 	}
+	// raw is valid JSON now (the decoders read a whole value before they
+	// fill fields in).
+	if off := loneSurrogate(raw); off >= 0 {
+		// Both decoders would store U+FFFD instead of what was sent.
+		field := fieldAt(raw, off)
+		return nil, Invalid(FieldError{Field: field, Message: `must not contain a lone UTF-16 surrogate escape (\ud800-\udfff without its pair)`, Reason: field + ".invalid"})
+	}
 	if err := CheckObjectKeys(raw, eventFields, ""); err != nil {
 		errs = append(errs, *err)
 	}
@@ -180,6 +189,11 @@ func ParseEvent(raw []byte, opt ParseOptions) (*Event, error) {
 	}
 
 	e.Timestamp = opt.Now
+	// The hash takes the timestamp as the instant it names (…T11:00:00+01:00
+	// is …T10:00:00Z) and the payload in canonical form; legacyHash is the
+	// hash of the bytes as sent, which versions before the canonical form
+	// stored.
+	var tsSent, tsCanon string
 	if in.Timestamp != nil {
 		ts, err := time.Parse(time.RFC3339Nano, *in.Timestamp)
 		switch {
@@ -192,19 +206,16 @@ func ParseEvent(raw []byte, opt ParseOptions) (*Event, error) {
 		default:
 			e.Timestamp = ts
 		}
-		h.add(*in.Timestamp)
-	} else {
-		h.add("")
+		tsSent, tsCanon = *in.Timestamp, ts.UTC().Format(time.RFC3339Nano)
 	}
 	e.Timestamp = e.Timestamp.UTC().Truncate(time.Microsecond)
 
 	if in.ExternalID != nil {
 		e.ExternalID, errs = reqString(in.ExternalID, "external_id", MaxExternalIDLen, errs)
-		if strings.ContainsAny(e.ExternalID, "\r\n") {
-			errs = append(errs, FieldError{Field: "external_id", Message: "must not contain line breaks", Reason: "external_id.invalid"})
+		if msg := checkExternalID(e.ExternalID); msg != "" {
+			errs = append(errs, FieldError{Field: "external_id", Message: msg, Reason: "external_id.invalid"})
 		}
 	}
-	h.add(e.ExternalID)
 
 	if p := bytes.TrimSpace(in.Payload); len(p) > 0 && string(p) != "null" {
 		max := opt.MaxPayloadBytes
@@ -228,13 +239,84 @@ func ParseEvent(raw []byte, opt ParseOptions) (*Event, error) {
 			}
 		}
 	}
-	h.addBytes(e.Payload)
+	canon := e.Payload
+	if len(e.Payload) > 0 {
+		var err error
+		canon, err = canonicalJSON(make([]byte, 0, len(e.Payload)), e.Payload)
+		var dup errDuplicateKey
+		if errors.As(err, &dup) {
+			errs = append(errs, FieldError{Field: "payload", Message: fmt.Sprintf("holds the key %q more than once in one object", dup.key[:min(len(dup.key), 64)]), Reason: "field.duplicate"})
+		} else if err != nil {
+			errs = append(errs, FieldError{Field: "payload", Message: "must be a JSON object", Reason: "payload.invalid"})
+		}
+	}
 
 	if len(errs) > 0 {
 		return nil, Invalid(errs...)
 	}
-	e.ContentHash = h.sum()
+	e.ContentHash = h.sum(tsCanon, e.ExternalID, canon)
+	if tsCanon != tsSent || !bytes.Equal(canon, e.Payload) {
+		e.legacyHash = h.sum(tsSent, e.ExternalID, e.Payload)
+	}
 	return e, nil
+}
+
+// fieldAt names the top-level field of the event object raw whose key or
+// value holds offset off: "event" when off is not inside a known field.
+func fieldAt(raw []byte, off int) string {
+	depth, key := 0, ""
+	for i := 0; i < len(raw) && i < off; i++ {
+		switch raw[i] {
+		case '{', '[':
+			depth++
+		case '}', ']':
+			depth--
+		case '"':
+			start := i
+			for i++; i < len(raw) && raw[i] != '"'; i++ {
+				if raw[i] == '\\' {
+					i++
+				}
+			}
+			j := i + 1
+			for j < len(raw) && (raw[j] == ' ' || raw[j] == '\t' || raw[j] == '\n' || raw[j] == '\r') {
+				j++
+			}
+			if depth == 1 && j < len(raw) && raw[j] == ':' {
+				key = ""
+				if i < off { // off is not in this key itself
+					key, _ = unescapeJSON(raw[start : i+1])
+				}
+			}
+		}
+	}
+	if !slices.Contains(eventFields, key) {
+		return "event"
+	}
+	return key
+}
+
+// checkExternalID returns why an external id is refused, or "". An
+// external id is compared byte for byte forever (normalising it would turn
+// other clients' stored keys into new ones), so what cannot be seen or
+// typed reliably is refused rather than cleaned up: white space at either
+// end, control characters (Cc), format characters (Cf: zero-width
+// characters, bidi controls, the BOM) and line or paragraph separators.
+func checkExternalID(s string) string {
+	if s == "" {
+		return ""
+	}
+	first, _ := utf8.DecodeRuneInString(s)
+	last, _ := utf8.DecodeLastRuneInString(s)
+	if unicode.IsSpace(first) || unicode.IsSpace(last) {
+		return "must not start or end with white space"
+	}
+	for _, r := range s {
+		if unicode.In(r, unicode.Cc, unicode.Cf, unicode.Zl, unicode.Zp) {
+			return fmt.Sprintf("must not contain control, format or invisible characters (found U+%04X)", r)
+		}
+	}
+	return ""
 }
 
 // decodeFieldError turns a decoder error that concerns one field into a
@@ -334,10 +416,11 @@ var eventFields = []string{"event_type", "severity", "service", "endpoint", "sta
 	"message", "tags", "timestamp", "external_id", "payload"}
 
 // CheckObjectKeys walks the top-level keys of the JSON object raw (already
-// known to be valid JSON) in one allocation-free pass. It refuses a key
-// that appears twice — encoding/json would silently keep the last one, so a
-// client could not tell which value was stored — and, when allowed is not
-// nil, a key that is not exactly one of allowed. field prefixes the name in
+// known to be valid JSON) in one pass, allocating only for a key that holds
+// an escape; keys are compared unescaped, as the decoders see them. It
+// refuses a key that appears twice — encoding/json would silently keep the
+// last one, so a client could not tell which value was stored — and, when
+// allowed is not nil, a key that is not exactly one of allowed. field prefixes the name in
 // the returned error ("tags." for keys inside tags).
 func CheckObjectKeys(raw []byte, allowed []string, field string) *FieldError {
 	var keys [64][]byte
@@ -368,6 +451,14 @@ func CheckObjectKeys(raw []byte, allowed []string, field string) *FieldError {
 				continue
 			}
 			key := raw[start:i]
+			if bytes.IndexByte(key, '\\') >= 0 {
+				// Compare what the decoders see: "\u0061" is "a".
+				name, err := unescapeJSON(raw[start-1 : i+1])
+				if err != nil {
+					return &FieldError{Field: cmp.Or(strings.TrimSuffix(field, "."), "event"), Message: "has a key with a lone UTF-16 surrogate escape", Reason: "field.invalid"}
+				}
+				key = []byte(name)
+			}
 			if allowed != nil && !slices.Contains(allowed, string(key)) {
 				return &FieldError{Field: field + keyName(key), Message: "is not a known field (names are case-sensitive)", Reason: "field.unknown"}
 			}
@@ -385,16 +476,20 @@ func CheckObjectKeys(raw []byte, allowed []string, field string) *FieldError {
 	return nil
 }
 
+// keyName is an (unescaped) key as a field name, at most 64 bytes.
 func keyName(key []byte) string {
-	name, err := strconv.Unquote(`"` + string(key) + `"`)
-	if err != nil || len(name) > 64 || !utf8.ValidString(name) {
-		return string(key[:min(len(key), 64)])
+	if len(key) > 64 {
+		key = key[:64]
+		for len(key) > 0 && !utf8.Valid(key) {
+			key = key[:len(key)-1]
+		}
 	}
-	return name
+	return string(key)
 }
 
 // hasher builds ContentHash from length-prefixed parts, so that no two
-// different events share a preimage.
+// different events share a preimage: the parts added, then the tail
+// handed to sum.
 type hasher struct{ buf []byte }
 
 func newHasher() *hasher { return &hasher{buf: make([]byte, 0, 256)} }
@@ -404,12 +499,14 @@ func (h *hasher) add(s string) {
 	h.buf = append(h.buf, s...)
 }
 
-func (h *hasher) addBytes(b []byte) {
-	h.buf = binary.AppendUvarint(h.buf, uint64(len(b)))
-	h.buf = append(h.buf, b...)
-}
-
-func (h *hasher) sum() string {
-	s := sha256.Sum256(h.buf)
-	return hex.EncodeToString(s[:16])
+func (h *hasher) sum(ts, externalID string, payload []byte) string {
+	d := sha256.New() // streamed: a large payload is not copied into buf
+	d.Write(h.buf)
+	var n [binary.MaxVarintLen64]byte
+	for _, p := range [][]byte{[]byte(ts), []byte(externalID), payload} {
+		d.Write(binary.AppendUvarint(n[:0], uint64(len(p))))
+		d.Write(p)
+	}
+	var s [sha256.Size]byte
+	return hex.EncodeToString(d.Sum(s[:0])[:16])
 }

@@ -152,6 +152,8 @@ func FuzzParseEvent(f *testing.F) {
 		`{"event_type":"x","service":"s"}`,
 		`{"event_type":"a.b","service":"s","severity":"error","status_code":500,"tags":{"a":"b"},"payload":{"x":[1,{"y":null}]},"timestamp":"2026-11-26T11:00:00Z","external_id":"e"}`,
 		`{"event_type":"x","service":"s","service":"t"}`, `[]`, `null`, `{"payload":"\u0000"}`,
+		`{"event_type":"x","service":"s","tags":{"a":"1","\u0061":"2"}}`, `{"event_type":"x","service":"s","message":"\ud800"}`,
+		`{"event_type":"x","service":"s","payload":{"b":1.0,"a":[1e400,"\ud83d\ude00",-0]}}`,
 	} {
 		f.Add([]byte(s))
 	}

@@ -253,7 +253,7 @@ func placeholders(rows, cols int) string {
 }
 
 func resolve(e *pulse.Event, ref pulse.StoredRef) pulse.InsertResult {
-	if e.ContentHash == ref.ContentHash {
+	if e.SameContent(ref.ContentHash) {
 		return pulse.InsertResult{Status: pulse.Duplicate, ID: ref.ID}
 	}
 	return pulse.InsertResult{Status: pulse.Conflict, ID: ref.ID}

@@ -3,6 +3,7 @@ package storetest
 import (
 	"encoding/json"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -15,6 +16,7 @@ func init() {
 	register("InsertEventsEmpty", testInsertEmpty)
 	register("InsertEventsDuplicate", testInsertDuplicate)
 	register("InsertEventsConflict", testInsertConflict)
+	register("InsertEventsCanonicalAndLegacyHash", testInsertCanonicalAndLegacyHash)
 	register("InsertEventsDuplicateWithinCall", testInsertDuplicateWithinCall)
 	register("InsertEventsExternalIDPerTenant", testInsertExternalIDPerTenant)
 	register("InsertEventsWithoutExternalID", testInsertWithoutExternalID)
@@ -87,6 +89,39 @@ func testInsertConflict(t *testing.T, s pulse.Store) {
 	checkEvent(t, getEvent(t, s, tn.ID, orig.ID), orig) // the original is kept
 	_, err := s.GetEvent(t.Context(), tn.ID, other.ID)
 	wantCode(t, err, pulse.ENOTFOUND)
+}
+
+// testInsertCanonicalAndLegacyHash: stores compare content only through
+// pulse.Event.SameContent, so a replay in another form of an event is a
+// duplicate, and so is a byte-identical replay of an event stored by a
+// version that hashed the bytes as sent (its hash below was computed by
+// that version for this body).
+func testInsertCanonicalAndLegacyHash(t *testing.T, s pulse.Store) {
+	tn := createTenant(t, s, 0)
+	parse := func(body string) *pulse.Event {
+		t.Helper()
+		e, err := pulse.ParseEvent([]byte(body), pulse.ParseOptions{Now: time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)})
+		if err != nil {
+			t.Fatalf("ParseEvent: %v", err)
+		}
+		e.ID, e.TenantID, e.ReceivedAt = newID(), tn.ID, now()
+		return e
+	}
+	const sent = `{"event_type":"x","service":"s","external_id":"k","timestamp":"2026-11-26T10:00:00+01:00","payload":{"b":1.0,"a":[1e0,"\u00e9"]}}`
+	old := parse(sent)
+	old.ContentHash = "8df2ce292632cee5b9a38f77684182dd" // as stored before the canonical hash
+	insert(t, s, tn.ID, old)
+	res := insert(t, s, tn.ID, parse(sent), parse(sent))
+	wantResult(t, res[0], pulse.Duplicate, old.ID)
+	wantResult(t, res[1], pulse.Duplicate, old.ID)
+
+	fresh := parse(strings.Replace(sent, `"k"`, `"k2"`, 1))
+	insert(t, s, tn.ID, fresh)
+	reordered := parse(`{"external_id":"k2","service":"s","event_type":"x","timestamp":"2026-11-26T09:00:00Z","payload":{"a":[1,"é"],"b":1}}`)
+	changed := parse(`{"external_id":"k2","service":"s","event_type":"x","timestamp":"2026-11-26T09:00:00Z","payload":{"a":[1,"é"],"b":2}}`)
+	res = insert(t, s, tn.ID, reordered, changed)
+	wantResult(t, res[0], pulse.Duplicate, fresh.ID)
+	wantResult(t, res[1], pulse.Conflict, fresh.ID)
 }
 
 func testInsertDuplicateWithinCall(t *testing.T, s pulse.Store) {
