@@ -13,7 +13,7 @@ import (
 
 func TestBatchBySize(t *testing.T) {
 	s := newServer(t)
-	c := newClient(t, s, newFakeClock(), WithBatch(3, 1<<20, time.Hour))
+	c := newClient(t, s, newFakeClock(), WithBatch(3, 1<<20, never))
 	for i := range 7 {
 		send(t, c, ev(i))
 	}
@@ -33,7 +33,7 @@ func TestBatchBySize(t *testing.T) {
 func TestBatchByBytes(t *testing.T) {
 	s := newServer(t)
 	one := Event{EventType: "test", Service: "checkout", Message: "0123456789", ExternalID: "x", Timestamp: time.Unix(0, 0)}
-	c := newClient(t, s, newFakeClock(), WithBatch(1000, 2*len(mustJSON(t, one))+10, time.Hour))
+	c := newClient(t, s, newFakeClock(), WithBatch(1000, 2*len(mustJSON(t, one))+10, never))
 	for i := range 4 {
 		e := one
 		e.ExternalID = strconv.Itoa(i) // same length as "x"
@@ -99,7 +99,7 @@ func TestRetryOn503HonoursRetryAfterSeconds(t *testing.T) {
 		return false
 	}
 	clk := newFakeClock()
-	c := newClient(t, s, clk, WithBatch(1, 1<<20, time.Hour))
+	c := newClient(t, s, clk, WithBatch(1, 1<<20, never))
 	send(t, c, ev(0))
 	if d := clk.nextWait(t); d != 7*time.Second {
 		t.Fatalf("backoff = %v, want the Retry-After of 7s", d)
@@ -124,7 +124,7 @@ func TestRetryAfterHTTPDateOn429(t *testing.T) {
 		}
 		return false
 	}
-	c := newClient(t, s, clk, WithBatch(1, 1<<20, time.Hour))
+	c := newClient(t, s, clk, WithBatch(1, 1<<20, never))
 	send(t, c, ev(0))
 	if d := clk.nextWait(t); d != 30*time.Second {
 		t.Fatalf("backoff = %v, want 30s from the HTTP-date Retry-After", d)
@@ -158,7 +158,7 @@ func TestRetryOnlyRateLimitedEvents(t *testing.T) {
 		return true
 	}
 	clk := newFakeClock()
-	c := newClient(t, s, clk, WithBatch(3, 1<<20, time.Hour))
+	c := newClient(t, s, clk, WithBatch(3, 1<<20, never))
 	for i := range 3 {
 		send(t, c, ev(i))
 	}
@@ -196,7 +196,7 @@ func TestRetryAfterDroppedConnectionStoresOnce(t *testing.T) {
 	clk := newFakeClock()
 	var mu sync.Mutex
 	var failures []error
-	c := newClient(t, s, clk, WithBatch(2, 1<<20, time.Hour), OnError(func(err error, _ []Event) {
+	c := newClient(t, s, clk, WithBatch(2, 1<<20, never), OnError(func(err error, _ []Event) {
 		mu.Lock()
 		failures = append(failures, err)
 		mu.Unlock()
@@ -304,7 +304,7 @@ func TestRejectedEventsReachCallback(t *testing.T) {
 
 func TestCloseFlushesAndRefusesMore(t *testing.T) {
 	s := newServer(t)
-	c := newClient(t, s, newFakeClock(), WithBatch(100, 1<<20, time.Hour))
+	c := newClient(t, s, newFakeClock(), WithBatch(100, 1<<20, never))
 	for i := range 5 {
 		send(t, c, ev(i))
 	}
@@ -337,7 +337,7 @@ func TestCloseBoundedByContext(t *testing.T) {
 	}
 	var lost []Event
 	var reason error
-	c := newClient(t, s, newFakeClock(), WithBatch(2, 1<<20, time.Hour), OnError(func(err error, evs []Event) {
+	c := newClient(t, s, newFakeClock(), WithBatch(2, 1<<20, never), OnError(func(err error, evs []Event) {
 		reason, lost = err, append(lost, evs...)
 	}))
 	for i := range 3 {
@@ -379,7 +379,7 @@ func hold(s *server) chan struct{} {
 func TestFullBufferBlocksUntilRoomOrContext(t *testing.T) {
 	s := newServer(t)
 	release := hold(s)
-	c := newClient(t, s, newFakeClock(), WithBatch(2, 1<<20, time.Hour), WithBufferSize(2))
+	c := newClient(t, s, newFakeClock(), WithBatch(2, 1<<20, never), WithBufferSize(2))
 	send(t, c, ev(0))
 	send(t, c, ev(1))
 	s.batch(t) // both in flight, the server holds them
@@ -403,7 +403,7 @@ func TestFullBufferBlocksUntilRoomOrContext(t *testing.T) {
 func TestFullBufferDropsAndCounts(t *testing.T) {
 	s := newServer(t)
 	release := hold(s)
-	c := newClient(t, s, newFakeClock(), WithBatch(2, 1<<20, time.Hour), WithBufferSize(2), WithDropWhenFull())
+	c := newClient(t, s, newFakeClock(), WithBatch(2, 1<<20, never), WithBufferSize(2), WithDropWhenFull())
 	send(t, c, ev(0))
 	send(t, c, ev(1))
 	s.batch(t)
