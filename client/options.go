@@ -132,7 +132,8 @@ func WithSigningSecret(secret string) Option { return func(c *config) { c.signin
 
 // OnRejected sets the function told about each event the server refused.
 // It runs on the client's goroutine: it must return quickly and must not
-// call Flush or Close.
+// call Flush, Close, or Send on this client (nor log through a slog handler
+// sending to it: with a full buffer that would wait for itself).
 func OnRejected(fn func(Rejection)) Option { return func(c *config) { c.onRejected = fn } }
 
 // OnError sets the function told about events the client gave up on, with

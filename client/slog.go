@@ -53,15 +53,24 @@ type slogHandler struct {
 	c         *Client
 	level     slog.Leveler
 	eventType string
-	prefix    string      // open groups, "a.b."
-	attrs     []slog.Attr // from WithAttrs, keys already prefixed
+	prefix    string        // open groups, "a.b."
+	attrs     []groupedAttr // from WithAttrs
+}
+
+type groupedAttr struct {
+	prefix string // the groups open when the attribute was added
+	attr   slog.Attr
 }
 
 func (h *slogHandler) Enabled(_ context.Context, l slog.Level) bool { return l >= h.level.Level() }
 
 func (h *slogHandler) WithAttrs(as []slog.Attr) slog.Handler {
 	n := *h
-	n.attrs = append(n.attrs[:len(n.attrs):len(n.attrs)], prefixed(h.prefix, as)...)
+	n.attrs = make([]groupedAttr, 0, len(h.attrs)+len(as))
+	n.attrs = append(n.attrs, h.attrs...)
+	for _, a := range as {
+		n.attrs = append(n.attrs, groupedAttr{prefix: h.prefix, attr: a})
+	}
 	return &n
 }
 
@@ -74,29 +83,16 @@ func (h *slogHandler) WithGroup(name string) slog.Handler {
 	return &n
 }
 
-func prefixed(prefix string, as []slog.Attr) []slog.Attr {
-	if prefix == "" {
-		return as
-	}
-	out := make([]slog.Attr, len(as))
-	for i, a := range as {
-		out[i] = slog.Attr{Key: prefix + a.Key, Value: a.Value}
-	}
-	return out
-}
-
 func (h *slogHandler) Handle(ctx context.Context, r slog.Record) error {
 	ev := Event{EventType: h.eventType, Severity: severityOf(r.Level), Message: r.Message, Timestamp: r.Time}
 	payload := map[string]any{}
-	add := func(a slog.Attr) { addAttr(&ev, payload, "", a) }
-	for _, a := range h.attrs {
-		add(a)
+	for _, ga := range h.attrs {
+		addAttr(&ev, payload, ga.prefix, ga.attr)
 	}
-	var own []slog.Attr
-	r.Attrs(func(a slog.Attr) bool { own = append(own, a); return true })
-	for _, a := range prefixed(h.prefix, own) {
-		add(a)
-	}
+	r.Attrs(func(a slog.Attr) bool {
+		addAttr(&ev, payload, h.prefix, a)
+		return true
+	})
 	if len(payload) > 0 {
 		ev.Payload = payload
 	}

@@ -15,10 +15,17 @@ func TestSlogHandler(t *testing.T) {
 	log.Error("e")
 	log.Log(t.Context(), slog.LevelError+4, "c")
 	log.Log(t.Context(), slog.LevelDebug-4, "trace")
+	log.WithGroup("g").With("a", "x").Info("grouped", slog.Group("", "b", 1), slog.Group("h", "service", "not-a-field"))
 	flush(t, c)
 	b := s.batch(t)
-	if len(b) != 6 {
-		t.Fatalf("%d events, want 6", len(b))
+	if len(b) != 7 {
+		t.Fatalf("%d events, want 7", len(b))
+	}
+	g := b[6]
+	gtags, _ := g["tags"].(map[string]any)
+	gpayload, _ := g["payload"].(map[string]any)
+	if gtags["g.a"] != "x" || gtags["g.h.service"] != "not-a-field" || gpayload["g.b"] != 1.0 || g["service"] != "checkout" {
+		t.Fatalf("grouped record → %v", g)
 	}
 	w := b[0]
 	tags, _ := w["tags"].(map[string]any)
