@@ -32,8 +32,11 @@ type batchAnswer struct {
 }
 
 // deliver sends items until each has a final answer, retrying what may be
-// retried. It returns the items it gave up on, with the reason.
+// retried. It returns the items it gave up on, with the reason. The retry
+// limit counts consecutive attempts that settled nothing: a tenant over its
+// quota whose every retry stores a few events is never given up on.
 func (c *Client) deliver(ctx context.Context, items []item) ([]item, error) {
+	failures := 0
 	for attempt := 0; ; attempt++ {
 		if err := ctx.Err(); err != nil {
 			return items, err
@@ -51,7 +54,11 @@ func (c *Client) deliver(ctx context.Context, items []item) ([]item, error) {
 		case err != nil: // connection error: retry all
 			lastErr = err
 		case len(ans.Results) == len(items) && (status == http.StatusOK || status == http.StatusUnprocessableEntity || status == http.StatusTooManyRequests):
-			items = c.settle(ans, items)
+			left := c.settle(ans, items)
+			if len(left) < len(items) {
+				failures = 0 // progress: the limit starts again
+			}
+			items = left
 			lastErr = &APIError{Status: http.StatusTooManyRequests, Title: "rate limited", Detail: "events over the tenant's quota"}
 		case retryable(status):
 			lastErr = &APIError{Status: status, Title: ans.Title, Detail: ans.Detail}
@@ -61,12 +68,13 @@ func (c *Client) deliver(ctx context.Context, items []item) ([]item, error) {
 		if len(items) == 0 {
 			return nil, nil
 		}
-		if attempt >= c.cfg.maxRetries {
-			return items, fmt.Errorf("pulsestream: gave up after %d retries: %w", attempt, lastErr)
+		failures++
+		if failures > c.cfg.maxRetries {
+			return items, fmt.Errorf("pulsestream: gave up after %d retries: %w", c.cfg.maxRetries, lastErr)
 		}
 		wait := retryAfter
 		if wait < 0 {
-			wait = c.backoff(attempt)
+			wait = c.backoff(failures - 1)
 		}
 		select {
 		case <-c.cfg.clock.After(wait):

@@ -118,9 +118,10 @@ func WithDropWhenFull() Option { return func(c *config) { c.dropWhenFull = true 
 // WithGzip turns body compression on (the default) or off.
 func WithGzip(on bool) Option { return func(c *config) { c.gzip = on } }
 
-// WithRetry sets how many times a batch is retried and the backoff: the
-// n-th wait is random in [0, min(max, base·2ⁿ)] unless the server sent
-// Retry-After.
+// WithRetry sets how many retries in a row that settle no event a batch
+// gets before its events go to OnError (a retry that stores some events
+// starts the count again), and the backoff: the n-th wait is random in
+// [0, min(max, base·2ⁿ)] unless the server sent Retry-After.
 func WithRetry(maxRetries int, base, max time.Duration) Option {
 	return func(c *config) { c.maxRetries, c.backoffBase, c.backoffMax = maxRetries, base, max }
 }

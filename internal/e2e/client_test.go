@@ -226,7 +226,7 @@ func TestClientRetriesOverQuota(t *testing.T) {
 		clk := &serverTimeClock{n: n}
 		rec := &statusRecorder{codes: map[int]int{}}
 		c := newTestClient(t, n.URL, key, client.WithClock(clk), client.WithHTTPClient(&http.Client{Transport: rec}),
-			client.WithRetry(100, time.Millisecond, 10*time.Millisecond))
+			client.WithRetry(3, time.Millisecond, 10*time.Millisecond)) // 15 retries needed: each stores one event, so the count restarts
 		sendN := func(from, to int) {
 			for i := from; i < to; i++ {
 				if err := c.Send(context.Background(), client.Event{EventType: "quota", Message: label(i)}); err != nil {
