@@ -1,0 +1,3 @@
+module github.com/pulsestream/pulsestream/client
+
+go 1.24
