@@ -24,6 +24,7 @@ var codeStatus = map[string]int{
 	pulse.ERATELIMITED:  http.StatusTooManyRequests,
 	pulse.EINTERNAL:     http.StatusInternalServerError,
 	pulse.EUNAVAILABLE:  http.StatusServiceUnavailable,
+	pulse.EUNKNOWN:      http.StatusServiceUnavailable, // its own problem type: the write may have been kept
 	pulse.EINSUFFICIENT: http.StatusInsufficientStorage,
 }
 

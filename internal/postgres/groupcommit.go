@@ -16,7 +16,8 @@ import (
 // (insertEvents), then answer every caller. A caller is answered only after
 // its events are committed (or the lost COMMIT is settled); if the group
 // fails, every caller of the group gets the error and nothing of the group
-// is kept. The queue is bounded: when it is full, InsertEvents fails at once
+// is kept — unless the error is EUNKNOWN (a COMMIT whose answer was lost
+// and that could not be re-checked), which every caller of the group gets. The queue is bounded: when it is full, InsertEvents fails at once
 // with EUNAVAILABLE (503 + Retry-After) instead of holding unbounded memory.
 
 const (
