@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"pulsestream/internal/pulse"
@@ -31,7 +32,19 @@ type insertReq struct {
 	tenantID string
 	events   []*pulse.Event
 	done     chan insertResp
+	// state moves once, from queued to taken (by a writer, into a group)
+	// or to abandoned (by its caller, whose context ended first).
+	state *atomic.Int32
 }
+
+// Request states: a request still queued when its context ends is
+// abandoned and answered at once (nothing of it can be stored); once taken
+// into a group, its caller waits for the group's outcome.
+const (
+	stateQueued int32 = iota
+	stateTaken
+	stateAbandoned
+)
 
 type insertResp struct {
 	results []pulse.InsertResult
@@ -70,10 +83,14 @@ func (db *DB) QueuedInserts() int { return len(db.commits.queue) }
 
 var errClosed = pulse.Errorf(pulse.EUNAVAILABLE, "the database is closing")
 
-// submit queues req and waits for its answer — even after ctx ends: the
-// group may already be committing req, and the caller must learn the truth.
+// submit queues req and waits for its answer. When ctx ends while req is
+// still queued, it answers EUNAVAILABLE at once (the writers may all be
+// stuck on an unreachable database; nothing of req will be stored). Once a
+// writer has taken req it waits for the answer even after ctx ends: the
+// group may be committing req, and the caller must learn the truth.
 func (c *committer) submit(ctx context.Context, req insertReq) ([]pulse.InsertResult, error) {
 	req.done = make(chan insertResp, 1)
+	req.state = new(atomic.Int32)
 	select {
 	case c.queue <- req:
 	case <-c.closing:
@@ -83,6 +100,15 @@ func (c *committer) submit(ctx context.Context, req insertReq) ([]pulse.InsertRe
 			c.obs.QueueFull()
 		}
 		return nil, &pulse.Error{Code: pulse.EUNAVAILABLE, Message: "the server is busy writing; retry shortly", RetryAfter: time.Second}
+	}
+	select {
+	case resp := <-req.done:
+		return resp.results, resp.err
+	case <-ctx.Done():
+		if req.state.CompareAndSwap(stateQueued, stateAbandoned) {
+			return nil, pulse.Unavailable(ctx.Err(), retryAfter)
+		}
+	case <-c.stopped:
 	}
 	select {
 	case resp := <-req.done:
@@ -136,13 +162,16 @@ func (c *committer) write() {
 	}
 }
 
-// commit stores one group. A request whose context already ended is
-// answered with its error and left out; the group's statements run until
-// the earliest deadline of the rest.
+// commit stores one group. A request its caller abandoned is left out; one
+// whose context already ended is answered with its error and left out; the
+// group's statements run until the earliest deadline of the rest.
 func (c *committer) commit(group []insertReq) {
 	live := group[:0:0]
 	var deadline time.Time
 	for _, r := range group {
+		if !r.state.CompareAndSwap(stateQueued, stateTaken) {
+			continue // abandoned: its caller has its answer
+		}
 		if err := r.ctx.Err(); err != nil {
 			r.done <- insertResp{err: pulse.Unavailable(err, retryAfter)}
 			continue

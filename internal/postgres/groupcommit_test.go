@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/url"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -154,5 +155,40 @@ func TestInsertOutcomeUnknown(t *testing.T) {
 	res := mustInsert(t, db, tn.ID, retry)
 	if res[0].Status != pulse.Duplicate || res[0].ID != e.ID {
 		t.Fatalf("retry after the database came back: %+v, want duplicate of %s (the COMMIT had reached PostgreSQL)", res[0], e.ID)
+	}
+}
+
+// TestQueuedInsertAnswersAtItsDeadline: a request still queued when its
+// context ends (every writer busy, e.g. stuck on an unreachable database)
+// is answered EUNAVAILABLE at once instead of waiting for a writer, and a
+// writer that reaches it later leaves it out: nothing of it is stored.
+func TestQueuedInsertAnswersAtItsDeadline(t *testing.T) {
+	t.Parallel()
+	db := openTestDB(t)
+	tn := createTenant(t, db, 0)
+	// A committer whose writers are all busy: none runs yet.
+	c := &committer{db: db, queue: make(chan insertReq, 4), closing: make(chan struct{}), stopped: make(chan struct{})}
+	ctx, cancel := context.WithCancel(t.Context())
+	answered := make(chan error, 1)
+	e := newEvent(tn.ID, now(), "queued-too-long")
+	go func() {
+		_, err := c.submit(ctx, insertReq{ctx: ctx, tenantID: tn.ID, events: []*pulse.Event{e}})
+		answered <- err
+	}()
+	for len(c.queue) == 0 { // wait until it is queued
+		runtime.Gosched()
+	}
+	cancel()
+	select {
+	case err := <-answered:
+		if code := pulse.ErrorCode(err); code != pulse.EUNAVAILABLE {
+			t.Fatalf("queued request whose context ended: %v (code %q), want %q", err, code, pulse.EUNAVAILABLE)
+		}
+	case <-time.After(30 * time.Second): // a hang guard, not a timing assertion
+		t.Fatal("a queued request whose context ended is still waiting for a writer")
+	}
+	c.commit([]insertReq{<-c.queue}) // a writer frees up and takes it
+	if got, err := db.SearchEvents(t.Context(), tn.ID, pulse.EventFilter{Limit: 10}); err != nil || len(got) != 0 {
+		t.Fatalf("%d events stored (%v) from an abandoned request, want 0", len(got), err)
 	}
 }

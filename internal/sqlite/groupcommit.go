@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"pulsestream/internal/pulse"
@@ -25,7 +26,19 @@ type insertReq struct {
 	events []*pulse.Event
 	rows   [][]any // the events' column values, built by the caller, not the committer
 	done   chan insertResp
+	// state moves once, from queued to taken (by the committer, into a
+	// group) or to abandoned (by its caller, whose context ended first).
+	state *atomic.Int32
 }
+
+// Request states: a request still queued when its context ends is
+// abandoned and answered at once (nothing of it can be stored); once taken
+// into a group, its caller waits for the group's outcome.
+const (
+	stateQueued int32 = iota
+	stateTaken
+	stateAbandoned
+)
 
 type insertResp struct {
 	results []pulse.InsertResult
@@ -56,7 +69,7 @@ func (db *DB) InsertEvents(ctx context.Context, tenantID string, events []*pulse
 		}
 		rows[i] = row
 	}
-	req := insertReq{ctx: ctx, tenant: tenant, events: events, rows: rows, done: make(chan insertResp, 1)}
+	req := insertReq{ctx: ctx, tenant: tenant, events: events, rows: rows, done: make(chan insertResp, 1), state: new(atomic.Int32)}
 	select {
 	case db.queue <- req:
 	case <-db.closing:
@@ -67,9 +80,20 @@ func (db *DB) InsertEvents(ctx context.Context, tenantID string, events []*pulse
 		}
 		return nil, &pulse.Error{Code: pulse.EUNAVAILABLE, Message: "the server is busy writing; retry shortly", RetryAfter: time.Second}
 	}
-	// Wait for the answer even if ctx ends: the group may already be
-	// committing this request, and the caller must learn the truth. If the
-	// committer has stopped (Close raced with this call), nobody will answer.
+	// When ctx ends while the request is still queued, answer at once:
+	// nothing of it will be stored. Once taken, wait for the answer even if
+	// ctx ends: the group may be committing this request, and the caller
+	// must learn the truth. If the committer has stopped (Close raced with
+	// this call), nobody will answer.
+	select {
+	case resp := <-req.done:
+		return resp.results, resp.err
+	case <-ctx.Done():
+		if req.state.CompareAndSwap(stateQueued, stateAbandoned) {
+			return nil, pulse.Unavailable(ctx.Err(), retryAfter)
+		}
+	case <-db.loopDone:
+	}
 	select {
 	case resp := <-req.done:
 		return resp.results, resp.err
@@ -129,11 +153,15 @@ func (db *DB) commitLoop() {
 	}
 }
 
-// commitGroup runs one transaction for the whole group. A request whose
-// context already ended is answered with its error and left out.
+// commitGroup runs one transaction for the whole group. A request its
+// caller abandoned is left out; one whose context already ended is answered
+// with its error and left out.
 func (db *DB) commitGroup(group []insertReq) {
 	live := group[:0:0]
 	for _, r := range group {
+		if !r.state.CompareAndSwap(stateQueued, stateTaken) {
+			continue // abandoned: its caller has its answer
+		}
 		if err := r.ctx.Err(); err != nil {
 			r.done <- insertResp{err: pulse.Unavailable(err, time.Second)}
 			continue
