@@ -262,3 +262,21 @@ func mustUnmarshal(t *testing.T, data []byte, v any) {
 		t.Fatalf("unmarshal: %v: %s", err, data)
 	}
 }
+
+// redisErrors returns the node's pulsestream_rate_limiter_redis_errors_total:
+// Redis calls that failed or answered after the timeout, each of which the
+// node answered from its own limiter (fail-open) — the only way the shared
+// quota can be exceeded. Tests that count a quota exactly report it.
+func redisErrors(t *testing.T, n *node) float64 {
+	t.Helper()
+	mfs, err := n.App.Registry.Gather()
+	if err != nil {
+		t.Fatalf("gather metrics: %v", err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() == "pulsestream_rate_limiter_redis_errors_total" {
+			return mf.GetMetric()[0].GetCounter().GetValue()
+		}
+	}
+	return 0
+}

@@ -107,7 +107,11 @@ func TestClusterSharedQuota(t *testing.T) {
 	}
 	wg.Wait()
 	if created.Load() != 100 || limited.Load() != 50 {
-		t.Fatalf("created %d, limited %d across 3 nodes; want exactly 100 and 50", created.Load(), limited.Load())
+		var late []float64
+		for _, n := range nodes {
+			late = append(late, redisErrors(t, n))
+		}
+		t.Fatalf("created %d, limited %d across 3 nodes; want exactly 100 and 50 (Redis calls failed or late per node: %v)", created.Load(), limited.Load(), late)
 	}
 }
 
