@@ -3,7 +3,6 @@ package postgres
 import (
 	"context"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"pulsestream/internal/pulse"
@@ -32,19 +31,8 @@ type insertReq struct {
 	tenantID string
 	events   []*pulse.Event
 	done     chan insertResp
-	// state moves once, from queued to taken (by a writer, into a group)
-	// or to abandoned (by its caller, whose context ended first).
-	state *atomic.Int32
+	state    *pulse.QueuedWrite // taken into a group, or abandoned by its caller
 }
-
-// Request states: a request still queued when its context ends is
-// abandoned and answered at once (nothing of it can be stored); once taken
-// into a group, its caller waits for the group's outcome.
-const (
-	stateQueued int32 = iota
-	stateTaken
-	stateAbandoned
-)
 
 type insertResp struct {
 	results []pulse.InsertResult
@@ -90,7 +78,7 @@ var errClosed = pulse.Errorf(pulse.EUNAVAILABLE, "the database is closing")
 // group may be committing req, and the caller must learn the truth.
 func (c *committer) submit(ctx context.Context, req insertReq) ([]pulse.InsertResult, error) {
 	req.done = make(chan insertResp, 1)
-	req.state = new(atomic.Int32)
+	req.state = new(pulse.QueuedWrite)
 	select {
 	case c.queue <- req:
 	case <-c.closing:
@@ -105,7 +93,7 @@ func (c *committer) submit(ctx context.Context, req insertReq) ([]pulse.InsertRe
 	case resp := <-req.done:
 		return resp.results, resp.err
 	case <-ctx.Done():
-		if req.state.CompareAndSwap(stateQueued, stateAbandoned) {
+		if req.state.Abandon() {
 			return nil, pulse.Unavailable(ctx.Err(), retryAfter)
 		}
 	case <-c.stopped:
@@ -169,7 +157,7 @@ func (c *committer) commit(group []insertReq) {
 	live := group[:0:0]
 	var deadline time.Time
 	for _, r := range group {
-		if !r.state.CompareAndSwap(stateQueued, stateTaken) {
+		if !r.state.Take() {
 			continue // abandoned: its caller has its answer
 		}
 		if err := r.ctx.Err(); err != nil {

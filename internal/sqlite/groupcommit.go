@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"sync/atomic"
 	"time"
 
 	"pulsestream/internal/pulse"
@@ -26,19 +25,8 @@ type insertReq struct {
 	events []*pulse.Event
 	rows   [][]any // the events' column values, built by the caller, not the committer
 	done   chan insertResp
-	// state moves once, from queued to taken (by the committer, into a
-	// group) or to abandoned (by its caller, whose context ended first).
-	state *atomic.Int32
+	state  *pulse.QueuedWrite // taken into a group, or abandoned by its caller
 }
-
-// Request states: a request still queued when its context ends is
-// abandoned and answered at once (nothing of it can be stored); once taken
-// into a group, its caller waits for the group's outcome.
-const (
-	stateQueued int32 = iota
-	stateTaken
-	stateAbandoned
-)
 
 type insertResp struct {
 	results []pulse.InsertResult
@@ -69,7 +57,7 @@ func (db *DB) InsertEvents(ctx context.Context, tenantID string, events []*pulse
 		}
 		rows[i] = row
 	}
-	req := insertReq{ctx: ctx, tenant: tenant, events: events, rows: rows, done: make(chan insertResp, 1), state: new(atomic.Int32)}
+	req := insertReq{ctx: ctx, tenant: tenant, events: events, rows: rows, done: make(chan insertResp, 1), state: new(pulse.QueuedWrite)}
 	select {
 	case db.queue <- req:
 	case <-db.closing:
@@ -89,7 +77,7 @@ func (db *DB) InsertEvents(ctx context.Context, tenantID string, events []*pulse
 	case resp := <-req.done:
 		return resp.results, resp.err
 	case <-ctx.Done():
-		if req.state.CompareAndSwap(stateQueued, stateAbandoned) {
+		if req.state.Abandon() {
 			return nil, pulse.Unavailable(ctx.Err(), retryAfter)
 		}
 	case <-db.loopDone:
@@ -159,7 +147,7 @@ func (db *DB) commitLoop() {
 func (db *DB) commitGroup(group []insertReq) {
 	live := group[:0:0]
 	for _, r := range group {
-		if !r.state.CompareAndSwap(stateQueued, stateTaken) {
+		if !r.state.Take() {
 			continue // abandoned: its caller has its answer
 		}
 		if err := r.ctx.Err(); err != nil {
