@@ -221,12 +221,17 @@ var gzipBomb = sync.OnceValue(func() []byte {
 	return buf.Bytes()
 })
 
-// TestIngestSizeLimits uses the default limits: a 5 MiB payload fits, a
-// body over 10 MiB does not, also when it only grows that large after
-// gzip decompression.
+// TestIngestSizeLimits uses the default size limits: a 5 MiB payload fits,
+// a body over 10 MiB does not, also when it only grows that large after
+// gzip decompression. The request and statement timeouts are generous: a
+// 5 MiB event is one statement, which on a loaded machine under -race can
+// outlast the default 5 s statement timeout (a 503), and time is not what
+// this test is about.
 func TestIngestSizeLimits(t *testing.T) {
 	t.Parallel()
-	eachBackend(t, func(t *testing.T, n *node) {
+	eachBackendCfg(t, func(c *config.Config) {
+		c.RequestTimeout, c.PGStatementTimeout = 2*time.Minute, 2*time.Minute
+	}, func(t *testing.T, n *node) {
 		_, key := n.tenant("sizes", 0)
 		const maxPayload = 5 << 20
 

@@ -97,7 +97,7 @@ func TestRateLimitConcurrentSingles(t *testing.T) {
 			t.Fatalf("bad responses: %v", bad)
 		}
 		if status[201] != 100 || status[429] != 50 || len(status) != 2 {
-			t.Fatalf("statuses = %v, want exactly 100×201 and 50×429", status)
+			t.Fatalf("statuses = %v, want exactly 100×201 and 50×429 (Redis calls failed or late: %v)", status, redisErrors(t, n))
 		}
 		if p := n.search(key, q("limit", "1000")); len(p.Events) != 100 {
 			t.Fatalf("%d events stored, want 100", len(p.Events))

@@ -24,6 +24,7 @@ var codeStatus = map[string]int{
 	pulse.ERATELIMITED:  http.StatusTooManyRequests,
 	pulse.EINTERNAL:     http.StatusInternalServerError,
 	pulse.EUNAVAILABLE:  http.StatusServiceUnavailable,
+	pulse.EUNKNOWN:      http.StatusServiceUnavailable, // its own problem type: the write may have been kept
 	pulse.EINSUFFICIENT: http.StatusInsufficientStorage,
 }
 
@@ -72,6 +73,8 @@ func (s *Server) writeProblem(w http.ResponseWriter, r *http.Request, err error,
 	case status >= 500 && status != http.StatusServiceUnavailable && status != http.StatusInsufficientStorage:
 		s.logger.ErrorContext(r.Context(), "request failed", "err", err, "request_id", requestID(r.Context()))
 		msg = "internal error"
+	case e.Code == pulse.EUNKNOWN:
+		s.logger.WarnContext(r.Context(), "request outcome unknown: commit not confirmed", "err", err, "request_id", requestID(r.Context()))
 	case status >= 500:
 		s.logger.WarnContext(r.Context(), "request refused: dependency unavailable", "err", err, "request_id", requestID(r.Context()))
 	}

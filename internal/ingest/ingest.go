@@ -70,8 +70,10 @@ func New(cfg Config) *Service {
 // Ingest validates and stores raws (the JSON objects of one request) for
 // tenant t. It returns an error only when nothing could be decided — the
 // limiter failed closed, or the store failed (then nothing of the request is
-// stored and the reserved quota is given back). Per-event problems are in
-// the Outcome.
+// stored and the reserved quota is given back; or, with EUNKNOWN, the events
+// may be stored and the quota stays taken, so that it is never overrun — a
+// retry of a stored event is a duplicate and costs nothing). Per-event
+// problems are in the Outcome.
 func (s *Service) Ingest(ctx context.Context, t *pulse.Tenant, raws []json.RawMessage) (*Outcome, error) {
 	now := s.cfg.Clock.Now()
 	out := &Outcome{Results: make([]Result, len(raws))}
@@ -148,7 +150,9 @@ func (s *Service) Ingest(ctx context.Context, t *pulse.Tenant, raws []json.RawMe
 	if len(toStore) > 0 {
 		res, err := s.cfg.Store.InsertEvents(ctx, t.ID, toStore)
 		if err != nil {
-			s.refund(ctx, t, granted)
+			if pulse.ErrorCode(err) != pulse.EUNKNOWN {
+				s.refund(ctx, t, granted)
+			}
 			return nil, err
 		}
 		for n, e := range toStore {

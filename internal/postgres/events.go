@@ -77,7 +77,9 @@ func (db *DB) insertGroup(ctx context.Context, reqs []insertReq) ([][]pulse.Inse
 			case cerr == nil:
 				return nil, dbError("insert events", err) // not stored: a clean 503
 			default:
-				return nil, pulse.Unavailable(fmt.Errorf("insert events: commit outcome unknown: %w (check: %v)", err, cerr), retryAfter)
+				// Not even the check could run (the database is still
+				// unreachable): say so, never "nothing was kept".
+				return nil, pulse.OutcomeUnknown(fmt.Errorf("insert events: commit outcome unknown: %w (check: %v)", err, cerr), retryAfter)
 			}
 		}
 		if attempt == maxAttempts {

@@ -16,7 +16,8 @@ import (
 // (insertEvents), then answer every caller. A caller is answered only after
 // its events are committed (or the lost COMMIT is settled); if the group
 // fails, every caller of the group gets the error and nothing of the group
-// is kept. The queue is bounded: when it is full, InsertEvents fails at once
+// is kept — unless the error is EUNKNOWN (a COMMIT whose answer was lost
+// and that could not be re-checked), which every caller of the group gets. The queue is bounded: when it is full, InsertEvents fails at once
 // with EUNAVAILABLE (503 + Retry-After) instead of holding unbounded memory.
 
 const (
@@ -30,6 +31,7 @@ type insertReq struct {
 	tenantID string
 	events   []*pulse.Event
 	done     chan insertResp
+	state    *pulse.QueuedWrite // taken into a group, or abandoned by its caller
 }
 
 type insertResp struct {
@@ -69,10 +71,14 @@ func (db *DB) QueuedInserts() int { return len(db.commits.queue) }
 
 var errClosed = pulse.Errorf(pulse.EUNAVAILABLE, "the database is closing")
 
-// submit queues req and waits for its answer — even after ctx ends: the
-// group may already be committing req, and the caller must learn the truth.
+// submit queues req and waits for its answer. When ctx ends while req is
+// still queued, it answers EUNAVAILABLE at once (the writers may all be
+// stuck on an unreachable database; nothing of req will be stored). Once a
+// writer has taken req it waits for the answer even after ctx ends: the
+// group may be committing req, and the caller must learn the truth.
 func (c *committer) submit(ctx context.Context, req insertReq) ([]pulse.InsertResult, error) {
 	req.done = make(chan insertResp, 1)
+	req.state = new(pulse.QueuedWrite)
 	select {
 	case c.queue <- req:
 	case <-c.closing:
@@ -82,6 +88,15 @@ func (c *committer) submit(ctx context.Context, req insertReq) ([]pulse.InsertRe
 			c.obs.QueueFull()
 		}
 		return nil, &pulse.Error{Code: pulse.EUNAVAILABLE, Message: "the server is busy writing; retry shortly", RetryAfter: time.Second}
+	}
+	select {
+	case resp := <-req.done:
+		return resp.results, resp.err
+	case <-ctx.Done():
+		if req.state.Abandon() {
+			return nil, pulse.Unavailable(ctx.Err(), retryAfter)
+		}
+	case <-c.stopped:
 	}
 	select {
 	case resp := <-req.done:
@@ -135,13 +150,16 @@ func (c *committer) write() {
 	}
 }
 
-// commit stores one group. A request whose context already ended is
-// answered with its error and left out; the group's statements run until
-// the earliest deadline of the rest.
+// commit stores one group. A request its caller abandoned is left out; one
+// whose context already ended is answered with its error and left out; the
+// group's statements run until the earliest deadline of the rest.
 func (c *committer) commit(group []insertReq) {
 	live := group[:0:0]
 	var deadline time.Time
 	for _, r := range group {
+		if !r.state.Take() {
+			continue // abandoned: its caller has its answer
+		}
 		if err := r.ctx.Err(); err != nil {
 			r.done <- insertResp{err: pulse.Unavailable(err, retryAfter)}
 			continue

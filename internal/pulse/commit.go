@@ -1,6 +1,9 @@
 package pulse
 
-import "time"
+import (
+	"sync/atomic"
+	"time"
+)
 
 // CommitObserver is told about a store's group commits (both stores merge
 // concurrent InsertEvents calls into one transaction), so that operators
@@ -29,3 +32,24 @@ type GroupCommit struct {
 type CommitQueue interface {
 	QueuedInserts() int
 }
+
+// QueuedWrite is the fate of one request in a store's commit queue, decided
+// once: a committer takes it into a group, or its caller abandons it when
+// its context ends first. A caller whose request was taken must wait for the
+// group's outcome (the group may be committing it); an abandoned request is
+// never stored, so its caller can answer at once. The zero value is queued.
+type QueuedWrite struct{ state atomic.Int32 }
+
+const (
+	writeQueued int32 = iota
+	writeTaken
+	writeAbandoned
+)
+
+// Take is the committer's claim; false means the caller abandoned the
+// request and it must be left out of the group.
+func (w *QueuedWrite) Take() bool { return w.state.CompareAndSwap(writeQueued, writeTaken) }
+
+// Abandon is the caller's claim; false means a committer took the request
+// first and the caller must wait for its outcome.
+func (w *QueuedWrite) Abandon() bool { return w.state.CompareAndSwap(writeQueued, writeAbandoned) }

@@ -19,7 +19,13 @@ const (
 	ETOOLARGE     = "too_large"    // 413
 	EUNSUPPORTED  = "unsupported"  // 415: wrong Content-Type or Content-Encoding
 	ERATELIMITED  = "rate_limited" // 429
-	EUNAVAILABLE  = "unavailable"  // 503: the database or a dependency is down; retry later
+	EUNAVAILABLE  = "unavailable"  // 503: the database or a dependency is down; nothing was kept; retry later
+	// EUNKNOWN: 503 as well, but the write may have been kept: the
+	// connection broke while COMMIT was in flight and the database could
+	// not be asked afterwards. Retrying with the same external_id is safe
+	// (a kept event then answers "duplicate" with its id); retrying an
+	// event without external_id may store it twice.
+	EUNKNOWN      = "outcome_unknown"
 	EINSUFFICIENT = "insufficient" // 507: the disk is full
 	EMETHOD       = "method"       // 405
 )
@@ -69,6 +75,13 @@ func Invalid(fields ...FieldError) *Error {
 // Unavailable wraps a dependency failure as a retryable EUNAVAILABLE.
 func Unavailable(err error, retryAfter time.Duration) *Error {
 	return &Error{Code: EUNAVAILABLE, Message: "the service is temporarily unavailable, retry later", Err: err, RetryAfter: retryAfter}
+}
+
+// OutcomeUnknown wraps a failure after which a write may or may not have
+// been committed (EUNKNOWN): only a retry with the same external_id can tell.
+func OutcomeUnknown(err error, retryAfter time.Duration) *Error {
+	return &Error{Code: EUNKNOWN, Err: err, RetryAfter: retryAfter,
+		Message: "the outcome is unknown: the database did not confirm the commit, so the events may or may not be stored; retry with the same external_id (a stored event then answers duplicate with its id)"}
 }
 
 // ErrNotFound is returned by stores for a missing row (never nil, nil).

@@ -66,7 +66,10 @@ type EventStore interface {
 	// its ContentHash matches the stored one, a Conflict otherwise, and the
 	// result carries the stored id. Uniqueness of (tenant, external_id) is
 	// enforced by the database, so concurrent calls create exactly one
-	// event. On error nothing of the call is stored.
+	// event. On error nothing of the call is stored — except EUNKNOWN: the
+	// COMMIT was sent but its answer was lost and the database could not be
+	// asked afterwards, so the events may be stored (only PostgreSQL; a
+	// failed SQLite COMMIT is always rolled back).
 	InsertEvents(ctx context.Context, tenantID string, events []*Event) ([]InsertResult, error)
 	// LookupExternalIDs returns what is stored for the given external ids
 	// of the tenant; missing ones are absent from the map.

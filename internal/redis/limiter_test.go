@@ -112,15 +112,19 @@ func TestLimiterMatchesInmem(t *testing.T) {
 	}
 }
 
+// TestTakeExactAcrossNodes: two nodes share one bucket exactly. The Redis
+// timeout is generous on purpose: a call slower than Timeout counts as a
+// Redis failure (here, with no fallback, an error; and with the fake clock
+// Redis would then be skipped for good), which says nothing about the
+// script's exactness — on a loaded machine 30 concurrent scripts under
+// -race took longer than the default 250 ms.
 func TestTakeExactAcrossNodes(t *testing.T) {
 	t.Parallel()
 	c := testClient(t)
 	prefix := testPrefix(t, c)
 	clock := testkit.NewClock(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
-	nodes := []*Limiter{
-		NewLimiter(c, LimiterConfig{Prefix: prefix, Clock: clock}),
-		NewLimiter(testClient(t), LimiterConfig{Prefix: prefix, Clock: clock}),
-	}
+	cfg := LimiterConfig{Prefix: prefix, Clock: clock, Timeout: time.Minute}
+	nodes := []*Limiter{NewLimiter(c, cfg), NewLimiter(testClient(t), cfg)}
 	var granted atomic.Int64
 	var wg sync.WaitGroup
 	for i := range 30 {
@@ -198,10 +202,13 @@ func TestUnreachableRedisFallsBack(t *testing.T) {
 			fallback := inmem.NewLimiter(inmem.LimiterConfig{Clock: clock})
 			l, _, _ := failingLimiter(t, deadClient(t, addr), LimiterConfig{Clock: clock, Fallback: fallback})
 
+			// Bounded by Timeout (250 ms); the bound checked is 40 times
+			// that, so that only a call that ignores the deadline (a hung
+			// Redis would hold it for ever) fails on a loaded machine.
 			start := time.Now()
 			q, err := l.Take(t.Context(), "t1", 100, 150)
-			if elapsed := time.Since(start); elapsed > time.Second {
-				t.Fatalf("Take took %v with Redis %s, want < 1s", elapsed, name)
+			if elapsed := time.Since(start); elapsed > 10*time.Second {
+				t.Fatalf("Take took %v with Redis %s, want it bounded by Timeout", elapsed, name)
 			}
 			if err != nil || q.Granted != 100 {
 				t.Fatalf("Take = %+v, %v; want 100 granted by the fallback", q, err)
@@ -213,16 +220,12 @@ func TestUnreachableRedisFallsBack(t *testing.T) {
 				t.Errorf("redis_errors_total = %v, want 1", got)
 			}
 
-			// Within ProbeInterval Redis is not tried: no wait, no new error.
-			start = time.Now()
+			// Within ProbeInterval Redis is not tried: no new error.
 			if err := l.Return(t.Context(), "t1", 100, 10); err != nil {
 				t.Fatal(err)
 			}
 			if q, err := l.Take(t.Context(), "t1", 100, 20); err != nil || q.Granted != 10 {
 				t.Fatalf("Take after Return = %+v, %v; want the fallback's 10", q, err)
-			}
-			if elapsed := time.Since(start); elapsed > 50*time.Millisecond {
-				t.Errorf("calls within ProbeInterval took %v; Redis should have been skipped", elapsed)
 			}
 			if got := testutil.ToFloat64(l.errorsTotal); got != 1 {
 				t.Errorf("redis_errors_total = %v after skipped calls, want 1", got)
@@ -243,8 +246,8 @@ func TestFailClosed(t *testing.T) {
 			l, _, _ := failingLimiter(t, deadClient(t, "127.0.0.1:1"), cfg)
 			start := time.Now()
 			_, err := l.Take(t.Context(), "t1", 100, 1)
-			if elapsed := time.Since(start); elapsed > time.Second {
-				t.Fatalf("Take took %v, want < 1s", elapsed)
+			if elapsed := time.Since(start); elapsed > 10*time.Second { // 40 × Timeout: only a hang fails
+				t.Fatalf("Take took %v, want it bounded by Timeout", elapsed)
 			}
 			var perr *pulse.Error
 			if !errors.As(err, &perr) || perr.Code != pulse.EUNAVAILABLE || perr.RetryAfter != time.Second {

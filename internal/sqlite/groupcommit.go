@@ -25,6 +25,7 @@ type insertReq struct {
 	events []*pulse.Event
 	rows   [][]any // the events' column values, built by the caller, not the committer
 	done   chan insertResp
+	state  *pulse.QueuedWrite // taken into a group, or abandoned by its caller
 }
 
 type insertResp struct {
@@ -56,7 +57,7 @@ func (db *DB) InsertEvents(ctx context.Context, tenantID string, events []*pulse
 		}
 		rows[i] = row
 	}
-	req := insertReq{ctx: ctx, tenant: tenant, events: events, rows: rows, done: make(chan insertResp, 1)}
+	req := insertReq{ctx: ctx, tenant: tenant, events: events, rows: rows, done: make(chan insertResp, 1), state: new(pulse.QueuedWrite)}
 	select {
 	case db.queue <- req:
 	case <-db.closing:
@@ -67,9 +68,20 @@ func (db *DB) InsertEvents(ctx context.Context, tenantID string, events []*pulse
 		}
 		return nil, &pulse.Error{Code: pulse.EUNAVAILABLE, Message: "the server is busy writing; retry shortly", RetryAfter: time.Second}
 	}
-	// Wait for the answer even if ctx ends: the group may already be
-	// committing this request, and the caller must learn the truth. If the
-	// committer has stopped (Close raced with this call), nobody will answer.
+	// When ctx ends while the request is still queued, answer at once:
+	// nothing of it will be stored. Once taken, wait for the answer even if
+	// ctx ends: the group may be committing this request, and the caller
+	// must learn the truth. If the committer has stopped (Close raced with
+	// this call), nobody will answer.
+	select {
+	case resp := <-req.done:
+		return resp.results, resp.err
+	case <-ctx.Done():
+		if req.state.Abandon() {
+			return nil, pulse.Unavailable(ctx.Err(), retryAfter)
+		}
+	case <-db.loopDone:
+	}
 	select {
 	case resp := <-req.done:
 		return resp.results, resp.err
@@ -129,11 +141,15 @@ func (db *DB) commitLoop() {
 	}
 }
 
-// commitGroup runs one transaction for the whole group. A request whose
-// context already ended is answered with its error and left out.
+// commitGroup runs one transaction for the whole group. A request its
+// caller abandoned is left out; one whose context already ended is answered
+// with its error and left out.
 func (db *DB) commitGroup(group []insertReq) {
 	live := group[:0:0]
 	for _, r := range group {
+		if !r.state.Take() {
+			continue // abandoned: its caller has its answer
+		}
 		if err := r.ctx.Err(); err != nil {
 			r.done <- insertResp{err: pulse.Unavailable(err, time.Second)}
 			continue

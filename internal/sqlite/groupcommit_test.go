@@ -1,6 +1,7 @@
 package sqlite
 
 import (
+	"context"
 	"database/sql"
 	"errors"
 	"fmt"
@@ -296,5 +297,73 @@ func TestPieces(t *testing.T) {
 		if sum != n {
 			t.Fatalf("pieces(%d) covers %d rows", n, sum)
 		}
+	}
+}
+
+// TestQueuedInsertAnswersAtItsDeadline: while the committer is stuck on a
+// group (here: another connection holds the write lock), a request still
+// queued when its context ends is answered EUNAVAILABLE at once, not when
+// the committer frees up; the committer then leaves it out.
+func TestQueuedInsertAnswersAtItsDeadline(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "pulse.db")
+	db, err := Open(t.Context(), path, Config{BusyTimeout: time.Minute, GroupTimeout: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	tn := newTenant(t, db, 0)
+	other, err := sql.Open("sqlite3", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	lock, err := other.Conn(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lock.Close()
+	if _, err := lock.ExecContext(t.Context(), "BEGIN IMMEDIATE"); err != nil {
+		t.Fatal(err)
+	}
+
+	first := make(chan error, 1)
+	go func() {
+		_, err := db.InsertEvents(context.Background(), tn.ID, []*pulse.Event{newEvent(tn.ID, time.Now(), nil)})
+		first <- err
+	}()
+	for db.taken.Load() == 0 { // the committer has taken the first request
+		runtime.Gosched()
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	second := make(chan error, 1)
+	e := newEvent(tn.ID, time.Now(), nil)
+	e.ExternalID = "queued-too-long"
+	go func() {
+		_, err := db.InsertEvents(ctx, tn.ID, []*pulse.Event{e})
+		second <- err
+	}()
+	for db.QueuedInserts() == 0 {
+		runtime.Gosched()
+	}
+	cancel()
+	select {
+	case err := <-second:
+		if code := pulse.ErrorCode(err); code != pulse.EUNAVAILABLE {
+			t.Fatalf("queued request whose context ended: %v (code %q), want %q", err, code, pulse.EUNAVAILABLE)
+		}
+	case err := <-first:
+		t.Fatalf("the first request was answered (%v) while the write lock was held", err)
+	case <-time.After(30 * time.Second): // a hang guard, not a timing assertion
+		t.Fatal("a queued request whose context ended is still waiting for the committer")
+	}
+	if _, err := lock.ExecContext(t.Context(), "ROLLBACK"); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-first; err != nil {
+		t.Fatalf("first request after the lock was released: %v", err)
+	}
+	if got, err := db.LookupExternalIDs(t.Context(), tn.ID, []string{e.ExternalID}); err != nil || len(got) != 0 {
+		t.Fatalf("the abandoned request was stored (%v, %v)", got, err)
 	}
 }

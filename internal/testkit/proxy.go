@@ -28,6 +28,7 @@ type Proxy struct {
 	// connection that sends COMMIT has it forwarded, but nothing comes back
 	// on it any more, and it is closed shortly after.
 	commitArmed bool
+	cutArmed    bool // cut the proxy right after forwarding that COMMIT
 	swallowed   map[net.Conn]bool
 	commitLost  chan struct{}
 }
@@ -90,17 +91,25 @@ func (p *Proxy) pipe(c net.Conn, dst, src net.Conn, fromUpstream bool) {
 		if n > 0 {
 			p.mu.Lock()
 			drop := fromUpstream && p.swallowed[c]
+			cut := false
 			if !fromUpstream && p.commitArmed && bytes.Contains(buf[:n], commitMsg) {
 				p.commitArmed = false
 				p.swallowed[c] = true
-				close(p.commitLost)
-				time.AfterFunc(200*time.Millisecond, func() { c.Close(); dst.Close() })
+				if cut = p.cutArmed; !cut {
+					close(p.commitLost)
+					time.AfterFunc(200*time.Millisecond, func() { c.Close(); dst.Close() })
+				}
 			}
 			p.mu.Unlock()
 			if !drop {
-				if _, werr := dst.Write(buf[:n]); werr != nil {
+				if _, werr := dst.Write(buf[:n]); werr != nil && !cut {
 					break
 				}
+			}
+			if cut { // the COMMIT is on its way to PostgreSQL: now the database is gone
+				p.Cut()
+				close(p.commitLost)
+				break
 			}
 		}
 		if err != nil {
@@ -160,9 +169,21 @@ func (p *Proxy) closeAllLocked() {
 // (so the transaction commits) but its answer never reaches the client,
 // whose connection then breaks. The channel closes when that happened.
 func (p *Proxy) LoseNextCommitAck() <-chan struct{} {
+	return p.armCommit(false)
+}
+
+// CutAfterNextCommit arms the proxy: the next COMMIT reaches PostgreSQL (so
+// the transaction commits), its answer never reaches the client, and the
+// proxy is cut at once (as Cut), so that nobody can ask PostgreSQL what
+// happened until Restore. The channel closes when that happened.
+func (p *Proxy) CutAfterNextCommit() <-chan struct{} {
+	return p.armCommit(true)
+}
+
+func (p *Proxy) armCommit(cut bool) <-chan struct{} {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.commitArmed = true
+	p.commitArmed, p.cutArmed = true, cut
 	p.commitLost = make(chan struct{})
 	return p.commitLost
 }

@@ -184,7 +184,7 @@ func (f *fleet) deliver(path string, body []byte, exts []string) {
 				f.rec.ack(exts[0], r.ID, r.Status)
 				return
 			case status == http.StatusTooManyRequests || status == http.StatusServiceUnavailable || status == http.StatusInsufficientStorage:
-				f.rec.refused(exts, strconv.Itoa(status))
+				f.rec.refused(exts, refusal(status, data))
 			default:
 				f.rec.refused(exts, strconv.Itoa(status))
 				f.rec.unexpectedf("%s: status %d: %.300s", exts[0], status, data)
@@ -225,7 +225,7 @@ func (f *fleet) deliver(path string, body []byte, exts []string) {
 				return
 			}
 		case http.StatusTooManyRequests, http.StatusServiceUnavailable, http.StatusInsufficientStorage:
-			f.rec.refused(exts, strconv.Itoa(status))
+			f.rec.refused(exts, refusal(status, data))
 		default:
 			f.rec.refused(exts, strconv.Itoa(status))
 			f.rec.unexpectedf("batch: status %d: %.300s", status, data)
@@ -234,6 +234,19 @@ func (f *fleet) deliver(path string, body []byte, exts []string) {
 			}
 		}
 	}
+}
+
+// outcomeUnknown names a 503 whose problem type says the request may have
+// been kept (the COMMIT's answer was lost and could not be re-checked).
+const outcomeUnknown = "503-outcome_unknown"
+
+// refusal names a refusing answer: its status, or outcomeUnknown.
+func refusal(status int, body []byte) string {
+	var p struct{ Type string }
+	if status == http.StatusServiceUnavailable && json.Unmarshal(body, &p) == nil && strings.HasSuffix(p.Type, "#problem-outcome_unknown") {
+		return outcomeUnknown
+	}
+	return strconv.Itoa(status)
 }
 
 func (f *fleet) post(path string, body []byte) (int, http.Header, []byte, error) {
@@ -260,6 +273,7 @@ type evState struct {
 	id         string // the acknowledged id
 	ackStatus  string // created or duplicate, at the first acknowledgement
 	lostAnswer bool   // an attempt that may have reached the server got no answer
+	unknown    bool   // an attempt was answered 503 outcome_unknown: it may have been kept
 	refusals   []string
 }
 
@@ -388,6 +402,7 @@ func (r *recorder) refused(exts []string, why string) {
 	for _, e := range exts {
 		if s := r.events[e]; s.id == "" {
 			s.refusals = append(s.refusals, why)
+			s.unknown = s.unknown || why == outcomeUnknown
 		}
 	}
 	r.mu.Unlock()
@@ -404,7 +419,7 @@ func (r *recorder) ack(ext, id, status string) {
 		return
 	}
 	s.id, s.ackStatus = id, status
-	if status == "duplicate" && !s.lostAnswer {
+	if status == "duplicate" && !s.lostAnswer && !s.unknown {
 		if len(s.refusals) == 0 {
 			r.violations = append(r.violations, fmt.Sprintf("%s: the first answer is a duplicate", ext))
 		} else {
@@ -476,6 +491,8 @@ type figures struct {
 	StoredAfterRefusal int                       `json:"stored_after_refusal_only"`
 	AnswersLost        int                       `json:"answers_lost_but_committed"`
 	KeptAfterRefusal   int                       `json:"kept_although_refused"`
+	OutcomeUnknown     int                       `json:"outcome_unknown"`               // events answered 503 outcome_unknown at least once
+	UnknownKept        int                       `json:"outcome_unknown_but_committed"` // ... of which were stored
 	KeptRefused        []string                  `json:"kept_although_refused_examples,omitempty"`
 	Requests           int                       `json:"requests"`
 	Statuses           map[string]map[string]int `json:"statuses_by_phase"`
@@ -590,15 +607,21 @@ func (f *fleet) verify(t *testing.T, srv *server) figures {
 			note("%s stored but never sent", ext)
 			continue
 		}
+		if s.unknown {
+			fig.UnknownKept++
+		}
 		if s.id == "" {
 			fig.StoredUnacked++
-			if !s.lostAnswer {
+			if !s.lostAnswer && !s.unknown {
 				fig.StoredAfterRefusal++
 				kept = append(kept, fmt.Sprintf("%s (never acknowledged; answers: %s)", ext, compact(s.refusals)))
 			}
 		}
 	}
 	for ext, s := range r.events {
+		if s.unknown {
+			fig.OutcomeUnknown++
+		}
 		if s.id == "" {
 			continue
 		}
@@ -634,7 +657,8 @@ func (f *fleet) verify(t *testing.T, srv *server) figures {
 }
 
 // refusalsKeptNothing fails t when an event was stored although every answer
-// it got was a refusal: a 503 or 429 promises that nothing was kept.
+// it got was a refusal: a 503 or 429 promises that nothing was kept (a 503
+// outcome_unknown does not, and is counted apart).
 func refusalsKeptNothing(t *testing.T, fig figures) {
 	t.Helper()
 	if fig.KeptAfterRefusal != 0 {
@@ -666,7 +690,7 @@ func exactlyOnceAcked(t *testing.T, fig figures) {
 
 func logFigures(t *testing.T, name string, fig figures) {
 	t.Helper()
-	t.Logf("%s: sent=%d acknowledged=%d found=%d lost=%d duplicates=%d stored_never_sent=%d stored_unacknowledged=%d answers_lost_but_committed=%d kept_although_refused=%d requests=%d unexpected=%d 2xx latency p50=%.1fms p99=%.1fms max=%.1fms",
-		name, fig.Sent, fig.Acknowledged, fig.Found, fig.Lost, fig.Duplicates, fig.Unknown, fig.StoredUnacked, fig.AnswersLost, fig.KeptAfterRefusal, fig.Requests, fig.Unexpected, fig.OKP50ms, fig.OKP99ms, fig.OKMaxms)
+	t.Logf("%s: sent=%d acknowledged=%d found=%d lost=%d duplicates=%d stored_never_sent=%d stored_unacknowledged=%d answers_lost_but_committed=%d kept_although_refused=%d outcome_unknown=%d (committed %d) requests=%d unexpected=%d 2xx latency p50=%.1fms p99=%.1fms max=%.1fms",
+		name, fig.Sent, fig.Acknowledged, fig.Found, fig.Lost, fig.Duplicates, fig.Unknown, fig.StoredUnacked, fig.AnswersLost, fig.KeptAfterRefusal, fig.OutcomeUnknown, fig.UnknownKept, fig.Requests, fig.Unexpected, fig.OKP50ms, fig.OKP99ms, fig.OKMaxms)
 	t.Logf("%s: 429/503 latency p99=%.1fms max=%.1fms; statuses by phase %v; transport errors by phase %v", name, fig.ShedP99ms, fig.ShedMaxms, fig.Statuses, fig.NetErrors)
 }
