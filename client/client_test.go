@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"regexp"
+	"slices"
 	"strconv"
 	"sync"
 	"testing"
@@ -433,6 +434,37 @@ func TestSigningHeaders(t *testing.T) {
 	flush(t, c)
 	if ts != strconv.FormatInt(clk.Now().Unix(), 10) || !regexp.MustCompile(`^v1=[0-9a-f]{64}$`).MatchString(sig) {
 		t.Fatalf("timestamp %q signature %q", ts, sig)
+	}
+}
+
+// TestRetryIsSignedAtALaterSecond: the server refuses a signed request it
+// has seen (same timestamp and body) as a replay, so a retry sent within
+// the same second must carry a later timestamp.
+func TestRetryIsSignedAtALaterSecond(t *testing.T) {
+	s := newServer(t)
+	var stamps []string
+	s.before = func(n int, w http.ResponseWriter, r *http.Request, _ func() []result) bool {
+		stamps = append(stamps, r.Header.Get("X-PulseStream-Timestamp"))
+		if n == 1 {
+			w.Header().Set("Retry-After", "0")
+			http.Error(w, "unavailable", http.StatusServiceUnavailable)
+			return true
+		}
+		return false
+	}
+	clk := newFakeClock()
+	c := newClient(t, s, clk, WithBatch(1, 1<<20, never), WithSigningSecret("pss_secret"))
+	send(t, c, ev(0))
+	if d := clk.nextWait(t); d != 0 {
+		t.Fatalf("backoff = %v, want the Retry-After of 0s", d)
+	}
+	s.batch(t)
+	s.batch(t)
+	flush(t, c)
+	now := clk.Now().Unix()
+	want := []string{strconv.FormatInt(now, 10), strconv.FormatInt(now+1, 10)}
+	if !slices.Equal(stamps, want) {
+		t.Fatalf("signature timestamps %v, want %v (the clock did not move)", stamps, want)
 	}
 }
 

@@ -37,6 +37,10 @@ type batchAnswer struct {
 // quota whose every retry stores a few events is never given up on.
 func (c *Client) deliver(ctx context.Context, items []item) ([]item, error) {
 	failures := 0
+	// signedAt is the signature timestamp of the last attempt. A retry is
+	// signed with a later second: the server refuses a signed request it
+	// has seen (same timestamp and body) as a replay.
+	var signedAt int64
 	for attempt := 0; ; attempt++ {
 		if err := ctx.Err(); err != nil {
 			return items, err
@@ -45,7 +49,7 @@ func (c *Client) deliver(ctx context.Context, items []item) ([]item, error) {
 			c.count(func(s *Stats) { s.Retries++ })
 		}
 		c.count(func(s *Stats) { s.Requests++ })
-		ans, status, retryAfter, err := c.post(ctx, items)
+		ans, status, retryAfter, err := c.post(ctx, items, &signedAt)
 		if err != nil && ctx.Err() != nil {
 			return items, ctx.Err()
 		}
@@ -122,7 +126,9 @@ func (c *Client) backoff(n int) time.Duration {
 }
 
 // post sends one batch request. retryAfter is -1 without a usable header.
-func (c *Client) post(ctx context.Context, items []item) (ans batchAnswer, status int, retryAfter time.Duration, err error) {
+// A signed request is signed at the current second, or one after
+// *signedAt when that is not later, and *signedAt is set to it.
+func (c *Client) post(ctx context.Context, items []item, signedAt *int64) (ans batchAnswer, status int, retryAfter time.Duration, err error) {
 	var raw bytes.Buffer
 	raw.WriteString(`{"events":[`)
 	for i, it := range items {
@@ -151,7 +157,8 @@ func (c *Client) post(ctx context.Context, items []item) (ans batchAnswer, statu
 		req.Header.Set("Content-Encoding", "gzip")
 	}
 	if c.cfg.signingSecret != "" {
-		ts := strconv.FormatInt(c.cfg.clock.Now().Unix(), 10)
+		*signedAt = max(c.cfg.clock.Now().Unix(), *signedAt+1)
+		ts := strconv.FormatInt(*signedAt, 10)
 		m := hmac.New(sha256.New, []byte(c.cfg.signingSecret))
 		m.Write([]byte(ts + "."))
 		m.Write(body)

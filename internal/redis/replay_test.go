@@ -20,8 +20,8 @@ func TestReplayGuardShared(t *testing.T) {
 	c := testClient(t)
 	prefix := testPrefix(t, c)
 	ctx := context.Background()
-	a := NewReplayGuard(c, ReplayGuardConfig{Prefix: prefix})
-	b := NewReplayGuard(c, ReplayGuardConfig{Prefix: prefix})
+	a := NewReplayGuard(c, ReplayGuardConfig{Prefix: prefix, Timeout: 5 * time.Second})
+	b := NewReplayGuard(c, ReplayGuardConfig{Prefix: prefix, Timeout: 5 * time.Second})
 
 	var firsts atomic.Int32
 	var wg sync.WaitGroup
