@@ -135,3 +135,25 @@ func TestAuditEveryMutatingRoute(t *testing.T) {
 		problem(t, n.do("GET", "/api/v1/audit-log?limit=0", key, nil), http.StatusUnprocessableEntity)
 	})
 }
+
+// TestAuditLogBadParameters: the audit-log routes refuse unknown and
+// repeated query parameters with a 422 naming them, as search does.
+func TestAuditLogBadParameters(t *testing.T) {
+	t.Parallel()
+	eachBackend(t, func(t *testing.T, n *node) {
+		tenantID, key := n.tenant("audit-params", 0)
+		for _, c := range []struct{ path, key, field string }{
+			{"/api/v1/audit-log?limt=5", key, "limt"},
+			{"/api/v1/audit-log?tenant_id=" + tenantID, key, "tenant_id"}, // admin-only filter
+			{"/api/v1/audit-log?limit=5&limit=6", key, "limit"},
+			{"/api/v1/audit-log?cursor=a&cursor=b", key, "cursor"},
+			{"/admin/v1/audit-log?tenant=" + tenantID, adminToken, "tenant"},
+			{"/admin/v1/audit-log?tenant_id=" + tenantID + "&tenant_id=x", adminToken, "tenant_id"},
+		} {
+			t.Run(c.path, func(t *testing.T) {
+				invalid(t, n.do("GET", c.path, c.key, nil), c.field)
+			})
+		}
+		expectStatus(t, n.do("GET", "/admin/v1/audit-log?tenant_id="+tenantID+"&limit=5", adminToken, nil), http.StatusOK)
+	})
+}
