@@ -227,12 +227,17 @@ func clone(m map[string]string) map[string]string {
 }
 
 func (s *Server) deleteRule(w http.ResponseWriter, r *http.Request) {
-	old, err := s.ruleParam(r)
+	tenant := tenantFrom(r.Context()).ID
+	id, err := pathID(r, "alert rule")
+	var old *pulse.Rule
+	if err == nil { // the secrets stay sealed: the audit summary drops them
+		old, err = s.store.GetRule(r.Context(), tenant, id)
+	}
 	if err == nil {
-		err = notFoundAs(s.store.DeleteRule(r.Context(), old.TenantID, old.ID, s.clock.Now()), "alert rule")
+		err = s.store.DeleteRule(r.Context(), tenant, id, s.clock.Now())
 	}
 	if err != nil {
-		s.writeError(w, r, err)
+		s.writeError(w, r, notFoundAs(err, "alert rule"))
 		return
 	}
 	s.audit(r, old.TenantID, "alert_rule.delete", "alert_rule/"+old.ID, old.Redacted(), nil)
