@@ -17,6 +17,7 @@ import (
 
 	"pulsestream/internal/app"
 	"pulsestream/internal/config"
+	"pulsestream/internal/filemode"
 	"pulsestream/internal/redis"
 )
 
@@ -101,7 +102,7 @@ func dbFlags(name string, args []string, getenv func(string) string, stderr io.W
 		// CLI commands must not create a database in a wrong place silently,
 		// but on first use the folder may not exist yet.
 		path := strings.TrimPrefix(cfg.DatabaseURL, "sqlite://")
-		_ = os.MkdirAll(filepath.Dir(path), 0o755)
+		_ = os.MkdirAll(filepath.Dir(path), filemode.Dir)
 	}
 	return cfg, fs, cfg.Validate()
 }

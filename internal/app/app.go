@@ -77,7 +77,7 @@ func OpenStore(ctx context.Context, cfg config.Config, logger *slog.Logger, obs 
 			MaxConns: int32(cfg.PGMaxConns), Writers: cfg.PGWriters, StatementTimeout: cfg.PGStatementTimeout, Logger: logger, Observer: obs,
 		})
 	case strings.HasPrefix(cfg.DatabaseURL, "sqlite:"):
-		return sqlite.Open(ctx, cfg.DatabaseURL, sqlite.Config{Synchronous: strings.ToUpper(cfg.SQLiteSynchronous), MaxGroupWait: cfg.SQLiteGroupWait, Observer: obs})
+		return sqlite.Open(ctx, cfg.DatabaseURL, sqlite.Config{Synchronous: strings.ToUpper(cfg.SQLiteSynchronous), MaxGroupWait: cfg.SQLiteGroupWait, Observer: obs, Logger: logger})
 	}
 	return nil, fmt.Errorf("unsupported database URL (use sqlite://PATH or postgres://...)")
 }

@@ -31,7 +31,7 @@ func keyID(t *testing.T, n *node, adminKey, secret string) string {
 func TestKeyRotationGracePeriod(t *testing.T) {
 	t.Parallel()
 	eachBackend(t, func(t *testing.T, n *node) {
-		_, old := n.tenant("rotation", 0)
+		tenantID, old := n.tenant("rotation", 0)
 		id := keyID(t, n, old, old)
 		r := n.do("POST", "/api/v1/api-keys/"+id+"/rotate", old, map[string]any{"grace_period_seconds": 3600})
 		expectStatus(t, r, http.StatusCreated)
@@ -48,6 +48,22 @@ func TestKeyRotationGracePeriod(t *testing.T) {
 			t.Fatalf("rotate answer: %s", r.Body)
 		}
 		next := out.Key
+
+		// A key in its grace period already has a successor: rotating it
+		// again is a 409 naming that successor, and makes no third key.
+		for _, again := range []*response{
+			n.do("POST", "/api/v1/api-keys/"+id+"/rotate", old, nil),
+			n.do("POST", "/admin/v1/tenants/"+tenantID+"/api-keys/"+id+"/rotate", adminToken, map[string]any{"grace_period_seconds": 0}),
+		} {
+			p := problem(t, again, http.StatusConflict)
+			if p["id"] != out.APIKey.ID || !strings.Contains(p["detail"].(string), out.APIKey.ID) {
+				t.Errorf("second rotation: %s, want the successor %s named", again.Body, out.APIKey.ID)
+			}
+		}
+		keys := n.do("GET", "/api/v1/api-keys", next, nil).JSON(t)["api_keys"].([]any)
+		if len(keys) != 2 {
+			t.Errorf("%d keys after a refused second rotation, want 2", len(keys))
+		}
 
 		// During the grace period both keys work.
 		n.Clock.Advance(59 * time.Minute)

@@ -165,6 +165,9 @@ func TestUsageBadParameters(t *testing.T) {
 			{"end_time=2026-02-30T00:00:00Z", "end_time"},
 			{"start_time=" + now.Format(time.RFC3339) + "&end_time=" + now.Add(-time.Hour).Format(time.RFC3339), "end_time"},
 			{"start_time=" + now.AddDate(-1, 0, 0).Format(time.RFC3339), "start_time"},
+			{"intervall=day", "intervall"},             // a typo is refused, not ignored
+			{"interval=day&interval=hour", "interval"}, // so is a repeated parameter
+			{"end_time=" + now.Format(time.RFC3339) + "&end_time=" + now.Format(time.RFC3339), "end_time"},
 		} {
 			t.Run(c.query, func(t *testing.T) {
 				invalid(t, n.do("GET", "/api/v1/usage?"+c.query, key, nil), c.field)

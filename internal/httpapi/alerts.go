@@ -125,6 +125,7 @@ func (s *Server) createRule(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
+	s.audit(r, rule.TenantID, "alert_rule.create", "alert_rule/"+rule.ID, nil, rule.Redacted())
 	writeJSON(w, http.StatusCreated, withNewSecrets(rule, nil))
 }
 
@@ -206,6 +207,7 @@ func (s *Server) replaceRule(w http.ResponseWriter, r *http.Request, patch bool)
 		s.writeError(w, r, notFoundAs(err, "alert rule"))
 		return
 	}
+	s.audit(r, rule.TenantID, "alert_rule.update", "alert_rule/"+rule.ID, old.Redacted(), rule.Redacted())
 	writeJSON(w, http.StatusOK, withNewSecrets(rule, old))
 }
 
@@ -225,14 +227,20 @@ func clone(m map[string]string) map[string]string {
 }
 
 func (s *Server) deleteRule(w http.ResponseWriter, r *http.Request) {
+	tenant := tenantFrom(r.Context()).ID
 	id, err := pathID(r, "alert rule")
+	var old *pulse.Rule
+	if err == nil { // the secrets stay sealed: the audit summary drops them
+		old, err = s.store.GetRule(r.Context(), tenant, id)
+	}
 	if err == nil {
-		err = notFoundAs(s.store.DeleteRule(r.Context(), tenantFrom(r.Context()).ID, id, s.clock.Now()), "alert rule")
+		err = s.store.DeleteRule(r.Context(), tenant, id, s.clock.Now())
 	}
 	if err != nil {
-		s.writeError(w, r, err)
+		s.writeError(w, r, notFoundAs(err, "alert rule"))
 		return
 	}
+	s.audit(r, old.TenantID, "alert_rule.delete", "alert_rule/"+old.ID, old.Redacted(), nil)
 	w.WriteHeader(http.StatusNoContent)
 }
 
@@ -251,20 +259,14 @@ func (s *Server) testRule(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
+	s.audit(r, rule.TenantID, "alert_rule.test", "alert_rule/"+rule.ID, nil, map[string]any{"notifications": notes})
 	writeJSON(w, http.StatusAccepted, map[string]any{"notifications": notes})
 }
 
 func (s *Server) listAlerts(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	f := pulse.AlertFilter{Status: q.Get("status"), RuleID: q.Get("rule_id"), After: q.Get("cursor"), Limit: 50}
-	var errs []pulse.FieldError
-	for k := range q {
-		switch k {
-		case "status", "rule_id", "cursor", "limit":
-		default:
-			errs = append(errs, pulse.FieldError{Field: k, Message: "is not a known query parameter", Reason: "parameter.unknown"})
-		}
-	}
+	errs := pulse.CheckQuery(q, []string{"status", "rule_id", "cursor", "limit"})
 	if f.Status != "" && f.Status != pulse.AlertFiring && f.Status != pulse.AlertResolved {
 		errs = append(errs, pulse.FieldError{Field: "status", Message: "must be firing or resolved", Reason: "status.invalid"})
 	}
@@ -317,11 +319,18 @@ func (s *Server) acknowledgeAlert(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	a, err := s.store.AcknowledgeAlert(r.Context(), tenantFrom(r.Context()).ID, id, s.clock.Now().UTC().Truncate(time.Microsecond))
+	tenant := tenantFrom(r.Context()).ID
+	before, err := s.store.GetAlert(r.Context(), tenant, id)
 	if err != nil {
 		s.writeError(w, r, notFoundAs(err, "alert"))
 		return
 	}
+	a, err := s.store.AcknowledgeAlert(r.Context(), tenant, id, s.clock.Now().UTC().Truncate(time.Microsecond))
+	if err != nil {
+		s.writeError(w, r, notFoundAs(err, "alert"))
+		return
+	}
+	s.audit(r, tenant, "alert.acknowledge", "alert/"+id, before, a)
 	writeJSON(w, http.StatusOK, a)
 }
 
@@ -364,11 +373,18 @@ func (s *Server) retryNotification(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	n, err := s.store.RetryNotification(r.Context(), tenantFrom(r.Context()).ID, id, s.clock.Now().UTC().Truncate(time.Microsecond))
+	tenant := tenantFrom(r.Context()).ID
+	before, err := s.store.GetNotification(r.Context(), tenant, id)
 	if err != nil {
 		s.writeError(w, r, notFoundAs(err, "notification"))
 		return
 	}
+	n, err := s.store.RetryNotification(r.Context(), tenant, id, s.clock.Now().UTC().Truncate(time.Microsecond))
+	if err != nil {
+		s.writeError(w, r, notFoundAs(err, "notification"))
+		return
+	}
+	s.audit(r, tenant, "notification.retry", "notification/"+id, before, n)
 	writeJSON(w, http.StatusAccepted, n)
 }
 
@@ -410,6 +426,7 @@ func (s *Server) createSilence(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
+	s.audit(r, tenant, "silence.create", "silence/"+sil.ID, nil, sil)
 	writeJSON(w, http.StatusCreated, sil)
 }
 
@@ -423,13 +440,33 @@ func (s *Server) listSilences(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) deleteSilence(w http.ResponseWriter, r *http.Request) {
+	tenant := tenantFrom(r.Context()).ID
 	id, err := pathID(r, "silence")
+	var before *pulse.Silence
 	if err == nil {
-		err = notFoundAs(s.store.DeleteSilence(r.Context(), tenantFrom(r.Context()).ID, id), "silence")
+		before = s.findSilence(r, tenant, id)
+		err = notFoundAs(s.store.DeleteSilence(r.Context(), tenant, id), "silence")
 	}
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
+	s.audit(r, tenant, "silence.delete", "silence/"+id, before, nil)
 	w.WriteHeader(http.StatusNoContent)
+}
+
+// findSilence is the tenant's silence id for the audit log's before, or
+// nil when it cannot be read (the store has no single-silence read; the
+// deletion that follows reports a missing silence).
+func (s *Server) findSilence(r *http.Request, tenantID, id string) *pulse.Silence {
+	sils, err := s.store.ListSilences(r.Context(), tenantID)
+	if err != nil {
+		return nil
+	}
+	for _, sil := range sils {
+		if sil.ID == id {
+			return sil
+		}
+	}
+	return nil
 }

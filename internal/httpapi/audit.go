@@ -44,13 +44,18 @@ func (s *Server) adminListAuditLog(w http.ResponseWriter, r *http.Request) {
 	if id := r.URL.Query().Get("tenant_id"); id != "" {
 		f = pulse.AuditFilter{TenantID: id}
 	}
-	s.writeAuditPage(w, r, f)
+	s.writeAuditPage(w, r, f, "tenant_id")
 }
 
-// writeAuditPage reads limit (1-1000, default 50) and cursor and answers
+// writeAuditPage reads limit (1-1000, default 50), cursor and params (the
+// route's own; any other parameter is refused) and answers
 // {"entries": [...], "next_cursor": "..." | null}, newest first.
-func (s *Server) writeAuditPage(w http.ResponseWriter, r *http.Request, f pulse.AuditFilter) {
+func (s *Server) writeAuditPage(w http.ResponseWriter, r *http.Request, f pulse.AuditFilter, params ...string) {
 	q := r.URL.Query()
+	if errs := pulse.CheckQuery(q, append(params, "limit", "cursor")); len(errs) > 0 {
+		s.writeError(w, r, pulse.Invalid(errs...))
+		return
+	}
 	f.Limit = 50
 	if v := q.Get("limit"); v != "" {
 		n, err := strconv.Atoi(v)

@@ -13,7 +13,7 @@ const maxUsageIntervals = 24 * 93
 func (s *Server) getUsage(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	now := s.clock.Now().UTC()
-	var errs []pulse.FieldError
+	errs := pulse.CheckQuery(q, []string{"interval", "start_time", "end_time"})
 	step := time.Hour
 	switch q.Get("interval") {
 	case "", "hour":

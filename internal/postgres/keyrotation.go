@@ -27,6 +27,9 @@ func (db *DB) RotateAPIKey(ctx context.Context, tenantID, oldID string, next *pu
 		if !old.Active(next.CreatedAt) {
 			return pulse.Errorf(pulse.ECONFLICT, "the API key is revoked or expired")
 		}
+		if old.RevokedAt != nil { // a concurrent rotation won
+			return pulse.Errorf(pulse.ECONFLICT, "the API key was already rotated")
+		}
 		_, err = tx.Exec(ctx, `INSERT INTO api_keys (`+keyColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
 			next.ID, next.TenantID, next.Name, next.Prefix, next.Hash, scopes, next.CreatedAt, next.ExpiresAt, next.RevokedAt, next.LastUsedAt)
 		if isUniqueViolation(err) {
@@ -34,10 +37,8 @@ func (db *DB) RotateAPIKey(ctx context.Context, tenantID, oldID string, next *pu
 		} else if err != nil {
 			return err
 		}
-		if old.RevokedAt == nil || revokeAt.Before(*old.RevokedAt) {
-			at := revokeAt.UTC().Truncate(time.Microsecond)
-			old.RevokedAt = &at
-		}
+		at := revokeAt.UTC().Truncate(time.Microsecond)
+		old.RevokedAt = &at
 		_, err = tx.Exec(ctx, `UPDATE api_keys SET revoked_at = $2 WHERE id = $1`, oldID, *old.RevokedAt)
 		return err
 	})

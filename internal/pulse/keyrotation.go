@@ -2,6 +2,7 @@ package pulse
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"time"
 )
@@ -22,9 +23,10 @@ type KeyUse struct {
 // KeyLifecycleStore holds what key rotation and usage tracking need.
 type KeyLifecycleStore interface {
 	// RotateAPIKey stores next and sets the old key's revoked_at to
-	// revokeAt (keeping an earlier one), in one transaction, and returns
+	// revokeAt, in one transaction, and returns
 	// the old key as stored afterwards. ErrNotFound when the old key is not
-	// the tenant's; ECONFLICT when it is already revoked at next.CreatedAt.
+	// the tenant's; ECONFLICT when it is already revoked at next.CreatedAt
+	// or has a revocation scheduled (it was rotated: one successor only).
 	RotateAPIKey(ctx context.Context, tenantID, oldID string, next *APIKey, revokeAt time.Time) (*APIKey, error)
 	// TouchAPIKeys raises each key's last_used_at to At (never lowers it).
 	TouchAPIKeys(ctx context.Context, uses []KeyUse) error
@@ -50,6 +52,11 @@ func FindAPIKey(ctx context.Context, s KeyStore, tenantID, id string) (*APIKey, 
 // once). It returns the old key (with its new revoked_at), the new key and
 // the new key's secret, to be shown once. The admin API, the tenant API and
 // the CLI all rotate through here.
+//
+// A key in its grace period (rotated already, or with a revocation
+// scheduled) is not rotated again: that would leave two successors, one of
+// them forgotten. ECONFLICT names the successor (Error.ID) so the caller
+// rotates that one instead.
 func RotateKey(ctx context.Context, s interface {
 	KeyStore
 	KeyLifecycleStore
@@ -64,6 +71,9 @@ func RotateKey(ctx context.Context, s interface {
 	if !old.Active(now) {
 		return nil, nil, "", Errorf(ECONFLICT, "the API key is revoked or expired; create a new one instead")
 	}
+	if old.RevokedAt != nil {
+		return nil, nil, "", rotatedConflict(ctx, s, old)
+	}
 	next, secret, err = NewAPIKey(NewID(), tenantID, old.Name, old.Scopes, old.ExpiresAt, now)
 	if err != nil {
 		return nil, nil, "", err
@@ -73,4 +83,29 @@ func RotateKey(ctx context.Context, s interface {
 		return nil, nil, "", err
 	}
 	return old, next, secret, nil
+}
+
+// rotatedConflict is the ECONFLICT for rotating old, which already has a
+// revocation scheduled: it names old's successor, the key of the same
+// name, tenant and scopes created first after old and still in use (the
+// store keeps no link, and a rotation creates exactly that key).
+func rotatedConflict(ctx context.Context, s KeyStore, old *APIKey) error {
+	at := old.RevokedAt.UTC().Format(time.RFC3339)
+	ks, err := s.ListAPIKeys(ctx, old.TenantID)
+	if err != nil {
+		return err
+	}
+	var next *APIKey
+	for _, k := range ks {
+		if k.ID != old.ID && k.Name == old.Name && slices.Equal(k.Scopes, old.Scopes) &&
+			!k.CreatedAt.Before(old.CreatedAt) && !k.CreatedAt.After(*old.RevokedAt) &&
+			(next == nil || k.CreatedAt.Before(next.CreatedAt)) {
+			next = k
+		}
+	}
+	if next == nil {
+		return Errorf(ECONFLICT, "the API key is already scheduled to stop working at %s; rotate a key once", at)
+	}
+	return &Error{Code: ECONFLICT, ID: next.ID, Message: fmt.Sprintf(
+		"the API key was already rotated: its successor is %s and the key stops working at %s; rotate %s instead", next.ID, at, next.ID)}
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"encoding/binary"
 	"fmt"
+	"maps"
 	"net/url"
 	"slices"
 	"strconv"
@@ -55,6 +56,27 @@ type EventFilter struct {
 var searchParams = []string{"event_type", "severity", "min_severity", "service", "endpoint", "status_code",
 	"status_code_min", "status_code_max", "user_id", "external_id", "tag", "start_time", "end_time", "limit", "cursor", "offset"}
 
+// CheckQuery names each query parameter of q that is not in known
+// ("parameter.unknown", the name cut to 64 bytes) and each one given more
+// than once that is not in repeatable ("<name>.invalid"), in a stable
+// order. Every endpoint that reads query parameters calls it, so that a
+// typo or a repeated filter is refused instead of silently ignored.
+func CheckQuery(q url.Values, known []string, repeatable ...string) []FieldError {
+	var errs []FieldError
+	for _, k := range slices.Sorted(maps.Keys(q)) {
+		switch {
+		case !slices.Contains(known, k):
+			if len(k) > 64 {
+				k = k[:64]
+			}
+			errs = append(errs, FieldError{Field: k, Message: "is not a known query parameter", Reason: "parameter.unknown"})
+		case len(q[k]) > 1 && !slices.Contains(repeatable, k):
+			errs = append(errs, FieldError{Field: k, Message: "may be given only once", Reason: k + ".invalid"})
+		}
+	}
+	return errs
+}
+
 // ParseEventFilter validates search query parameters, naming each bad one.
 func ParseEventFilter(q url.Values) (EventFilter, error) {
 	f := EventFilter{Limit: DefaultSearchLimit}
@@ -62,21 +84,10 @@ func ParseEventFilter(q url.Values) (EventFilter, error) {
 	bad := func(field, msg string) {
 		errs = append(errs, FieldError{Field: field, Message: msg, Reason: field + ".invalid"})
 	}
-	for k := range q {
-		if !slices.Contains(searchParams, k) {
-			if len(k) > 64 {
-				k = k[:64]
-			}
-			errs = append(errs, FieldError{Field: k, Message: "is not a known query parameter", Reason: "parameter.unknown"})
-		}
-	}
+	errs = append(errs, CheckQuery(q, searchParams, "tag", "severity")...)
 	str := func(name string, max int) string {
 		vs := q[name]
-		if len(vs) == 0 {
-			return ""
-		}
-		if len(vs) > 1 {
-			bad(name, "may be given only once")
+		if len(vs) != 1 { // absent, or repeated (CheckQuery named it)
 			return ""
 		}
 		v := vs[0]

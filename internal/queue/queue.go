@@ -13,8 +13,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
-	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -26,6 +24,7 @@ import (
 	"github.com/riverqueue/river/rivermigrate"
 
 	"pulsestream/internal/alert"
+	"pulsestream/internal/filemode"
 )
 
 // Config says where the queue lives and what its worker does.
@@ -198,8 +197,12 @@ func (q *Queue) openSQLite(ctx context.Context, rcfg *river.Config) error {
 	if q.cfg.SQLitePath == "" {
 		return errors.New("queue: a PostgreSQL URL or a SQLite path is required")
 	}
-	if err := os.MkdirAll(filepath.Dir(q.cfg.SQLitePath), 0o750); err != nil {
-		return fmt.Errorf("queue: create folder: %w", err)
+	tightened, err := filemode.PrepareDB(q.cfg.SQLitePath)
+	if err != nil {
+		return fmt.Errorf("queue: %w", err)
+	}
+	for _, f := range tightened {
+		q.cfg.Logger.Warn("queue database file was readable by other users; made it private (0600)", "file", f)
 	}
 	v := url.Values{}
 	v.Set("_busy_timeout", "10000")

@@ -6,12 +6,15 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/url"
 	"os"
 	"path/filepath"
 	"time"
 
 	"github.com/mattn/go-sqlite3"
+
+	"pulsestream/internal/filemode"
 )
 
 // Backup writes a consistent copy of the database to dest with VACUUM INTO:
@@ -23,8 +26,12 @@ func (db *DB) Backup(ctx context.Context, dest string) error {
 	if err != nil {
 		return fmt.Errorf("backup: %w", err)
 	}
-	if _, err := os.Stat(dest); err == nil {
+	// The copy holds sealed secrets and key hashes: create it 0600 before
+	// SQLite writes into it (VACUUM INTO fills an empty file).
+	if err := filemode.CreatePrivate(dest); errors.Is(err, fs.ErrExist) {
 		return fmt.Errorf("backup: %s exists; choose a new file", dest)
+	} else if err != nil {
+		return fmt.Errorf("backup: %w", err)
 	}
 	// A connection of its own: the read pool is query_only (which forbids
 	// VACUUM INTO) and the writer must stay free for inserts.
@@ -59,7 +66,7 @@ func Restore(ctx context.Context, src, dsn string) (replaced string, err error) 
 	} else if busy {
 		return "", fmt.Errorf("restore: %s is open in another process; stop every pulsestream server using it first", path)
 	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
+	if err := os.MkdirAll(filepath.Dir(path), filemode.Dir); err != nil {
 		return "", fmt.Errorf("restore: %w", err)
 	}
 	tmp := path + ".restoring"

@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"fmt"
+	"log/slog"
 	"time"
 
 	"pulsestream/internal/pulse"
@@ -49,6 +50,9 @@ type Config struct {
 	MaxGroupWait      time.Duration
 	MaxQueuedRequests int
 	GroupTimeout      time.Duration
+	// Logger receives what Open has to tell an operator (such as database
+	// files it made private). Default: discard.
+	Logger *slog.Logger
 	// Observer, when set, is told about every group commit and every
 	// request refused because the queue is full (metrics).
 	Observer pulse.CommitObserver
@@ -58,6 +62,9 @@ type Config struct {
 func (c Config) WithDefaults() Config {
 	if c.Synchronous == "" {
 		c.Synchronous = "NORMAL"
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
 	}
 	if c.CacheSizeKiB == 0 {
 		c.CacheSizeKiB = 64 << 10

@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io/fs"
 	"net/url"
-	"os"
 	"path/filepath"
 	"strconv"
 	"sync"
@@ -19,6 +18,7 @@ import (
 	"github.com/mattn/go-sqlite3"
 	"github.com/pressly/goose/v3"
 
+	"pulsestream/internal/filemode"
 	"pulsestream/internal/pulse"
 )
 
@@ -71,8 +71,12 @@ func Open(ctx context.Context, dsn string, cfg Config) (*DB, error) {
 	if path, err = filepath.Abs(path); err != nil {
 		return nil, fmt.Errorf("sqlite: %w", err)
 	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
-		return nil, fmt.Errorf("sqlite: create folder: %w", err)
+	tightened, err := filemode.PrepareDB(path)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: %w", err)
+	}
+	for _, f := range tightened {
+		cfg.Logger.Warn("database file was readable by other users; made it private (0600)", "file", f)
 	}
 
 	db := &DB{path: path, cfg: cfg, queue: make(chan insertReq, cfg.MaxQueuedRequests),

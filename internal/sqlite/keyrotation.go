@@ -29,6 +29,9 @@ func (db *DB) RotateAPIKey(ctx context.Context, tenantID, oldID string, next *pu
 		if !old.Active(next.CreatedAt) {
 			return pulse.Errorf(pulse.ECONFLICT, "the API key is revoked or expired")
 		}
+		if old.RevokedAt != nil { // a concurrent rotation won
+			return pulse.Errorf(pulse.ECONFLICT, "the API key was already rotated")
+		}
 		_, err = tx.ExecContext(ctx, `INSERT INTO api_keys (`+keyColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			next.ID, next.TenantID, next.Name, next.Prefix, next.Hash, string(scopes), micros(next.CreatedAt),
 			nullMicros(next.ExpiresAt), nullMicros(next.RevokedAt), nullMicros(next.LastUsedAt))
@@ -38,10 +41,8 @@ func (db *DB) RotateAPIKey(ctx context.Context, tenantID, oldID string, next *pu
 		case err != nil:
 			return storeErr("rotate api key", err)
 		}
-		if old.RevokedAt == nil || revokeAt.Before(*old.RevokedAt) {
-			at := revokeAt.UTC().Truncate(time.Microsecond)
-			old.RevokedAt = &at
-		}
+		at := revokeAt.UTC().Truncate(time.Microsecond)
+		old.RevokedAt = &at
 		if _, err := tx.ExecContext(ctx, `UPDATE api_keys SET revoked_at = ? WHERE id = ?`, micros(*old.RevokedAt), oldID); err != nil {
 			return storeErr("rotate api key", err)
 		}

@@ -3,6 +3,7 @@ package storetest
 import (
 	"encoding/json"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -177,12 +178,26 @@ func testAPIKeyRotate(t *testing.T, s pulse.Store) {
 	if got, err := s.GetAPIKeyByHash(t.Context(), pulse.HashSecret(secret)); err != nil || got.ID != next.ID {
 		t.Fatalf("new key by hash = %v, %v", got, err)
 	}
-	// Rotating again with a longer grace never extends the first one.
-	again, _, _, err := pulse.RotateKey(t.Context(), s, tn.ID, old.ID, 10*time.Hour, at)
-	if err != nil {
-		t.Fatalf("second RotateKey: %v", err)
+	// A key in its grace period has a successor: rotating it again is
+	// refused with the successor's id, and changes nothing.
+	_, _, _, err = pulse.RotateKey(t.Context(), s, tn.ID, old.ID, 10*time.Hour, at.Add(time.Minute))
+	wantCode(t, err, pulse.ECONFLICT)
+	if e, ok := err.(*pulse.Error); !ok || e.ID != next.ID || !strings.Contains(e.Message, next.ID) {
+		t.Errorf("second rotation: %v, want a conflict naming the successor %s", err, next.ID)
 	}
-	checkTimePtr(t, "old RevokedAt after a second rotation", again.RevokedAt, &want)
+	// At the store level too (two rotations racing past the check above).
+	other, _, _ := pulse.NewAPIKey(newID(), tn.ID, old.Name, old.Scopes, nil, at.Add(time.Minute))
+	_, err = s.RotateAPIKey(t.Context(), tn.ID, old.ID, other, at.Add(time.Minute).Add(time.Hour))
+	wantCode(t, err, pulse.ECONFLICT)
+	if keys, _ := s.ListAPIKeys(t.Context(), tn.ID); len(keys) != 2 {
+		t.Errorf("after refused rotations the tenant has %d keys, want 2 (the old key and one successor)", len(keys))
+	}
+	stored, _ = s.GetAPIKeyByHash(t.Context(), old.Hash)
+	checkTimePtr(t, "old RevokedAt after refused rotations", stored.RevokedAt, &want)
+	// The successor itself rotates normally.
+	if _, _, _, err := pulse.RotateKey(t.Context(), s, tn.ID, next.ID, time.Hour, at.Add(time.Minute)); err != nil {
+		t.Errorf("rotating the successor: %v", err)
+	}
 }
 
 func testAPIKeyRotateRefused(t *testing.T, s pulse.Store) {
