@@ -25,6 +25,9 @@ type Tenant struct {
 	// RequireSignedRequests makes ingestion refuse requests without a valid
 	// X-PulseStream-Signature (see SigningSecret).
 	RequireSignedRequests bool `json:"require_signed_requests"`
+	// AlertLimits overrides the configured alerting limits for this
+	// tenant; a zero field uses the default.
+	AlertLimits AlertLimits `json:"alert_limits"`
 }
 
 // Retention is how long the tenant's events are kept.
@@ -40,6 +43,30 @@ type TenantPatch struct {
 	Disabled           *bool   `json:"disabled"`
 
 	RequireSignedRequests *bool `json:"require_signed_requests"`
+	// AlertLimits sets the fields of the override it names; 0 goes back
+	// to the default.
+	AlertLimits *AlertLimitsPatch `json:"alert_limits"`
+}
+
+// AlertLimitsPatch lists the alert limit overrides that change; nil means
+// unchanged, 0 means "use the default".
+type AlertLimitsPatch struct {
+	MaxRules            *int `json:"max_rules"`
+	MaxGroupsPerRule    *int `json:"max_groups_per_rule"`
+	MaxDistinctPerGroup *int `json:"max_distinct_per_group"`
+	MaxWindowSeconds    *int `json:"max_window_seconds"`
+}
+
+func (p *AlertLimitsPatch) apply(l *AlertLimits) {
+	set := func(dst *int, v *int) {
+		if v != nil {
+			*dst = *v
+		}
+	}
+	set(&l.MaxRules, p.MaxRules)
+	set(&l.MaxGroupsPerRule, p.MaxGroupsPerRule)
+	set(&l.MaxDistinctPerGroup, p.MaxDistinctPerGroup)
+	set(&l.MaxWindowSeconds, p.MaxWindowSeconds)
 }
 
 // Apply validates p and applies it to t.
@@ -59,6 +86,9 @@ func (p TenantPatch) Apply(t *Tenant) error {
 	}
 	if p.RequireSignedRequests != nil {
 		t.RequireSignedRequests = *p.RequireSignedRequests
+	}
+	if p.AlertLimits != nil {
+		p.AlertLimits.apply(&t.AlertLimits)
 	}
 	errs = append(errs, t.validate()...)
 	if len(errs) > 0 {
@@ -88,6 +118,9 @@ func (t *Tenant) validate() []FieldError {
 	}
 	if t.RetentionDays < 1 || t.RetentionDays > MaxRetentionDays {
 		errs = append(errs, FieldError{Field: "retention_days", Message: "must be between 1 and 3650", Reason: "retention_days.invalid"})
+	}
+	if err := t.AlertLimits.Validate(true); err != nil {
+		errs = append(errs, err.(*Error).Fields...)
 	}
 	return errs
 }
