@@ -19,7 +19,6 @@ type Metrics struct {
 // group would have exceeded the rule's max_groups_per_rule.
 const DroppedMaxGroups = "max_groups_per_rule"
 
-
 // DeferredTenantConcurrency is the reason label of a delivery put off
 // because its tenant had its share of deliveries in flight.
 const DeferredTenantConcurrency = "tenant_concurrency"
