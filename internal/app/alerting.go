@@ -44,6 +44,7 @@ func (a *App) openAlerting(ctx context.Context) error {
 	}
 	a.alerting = &alerting{queue: q, evaluator: alert.NewEvaluator(alert.Config{
 		Store: a.Store, Queue: q, Clock: a.opts.Clock, Logger: a.opts.Logger, Metrics: metrics,
+		Limits: a.cfg.AlertLimits, Tenants: a.Store,
 	})}
 	a.closers = append(a.closers, a.stopAlerting)
 	return nil

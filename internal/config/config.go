@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"pulsestream/internal/pulse"
 	"pulsestream/internal/secretbox"
 )
 
@@ -57,6 +58,9 @@ type Config struct {
 	// WebhookTimeout bounds waiting for its answer.
 	WebhookConnectTimeout time.Duration
 	WebhookTimeout        time.Duration
+	// AlertLimits are the default per-tenant alerting limits; a tenant's
+	// overrides (admin API, CLI) replace them field by field.
+	AlertLimits pulse.AlertLimits
 
 	Hardening
 }
@@ -101,6 +105,7 @@ func Default() Config {
 		LogFormat:           "json",
 
 		WebhookWorkers:           32,
+		AlertLimits:              pulse.DefaultAlertLimits(),
 		WebhookTenantConcurrency: 4,
 		WebhookConnectTimeout:    2 * time.Second,
 		WebhookTimeout:           10 * time.Second,
@@ -171,6 +176,9 @@ func (c Config) Validate() error {
 	}
 	if c.LogFormat != "json" && c.LogFormat != "text" {
 		errs = append(errs, errors.New("--log-format must be json or text"))
+	}
+	if err := c.AlertLimits.Validate(false); err != nil {
+		errs = append(errs, fmt.Errorf("--alert-max-*: %w", err))
 	}
 	if c.WebhookWorkers < 2 || c.WebhookWorkers > 1000 {
 		errs = append(errs, errors.New("--webhook-workers must be between 2 and 1000"))
@@ -306,6 +314,10 @@ func ServeFlags(fs *flag.FlagSet, c *Config) {
 	fs.IntVar(&c.WebhookTenantConcurrency, "webhook-tenant-concurrency", c.WebhookTenantConcurrency, "webhook deliveries of one tenant a node runs at once (≤ half of --webhook-workers)")
 	fs.DurationVar(&c.WebhookConnectTimeout, "webhook-connect-timeout", c.WebhookConnectTimeout, "longest wait to reach a webhook receiver (DNS and TCP connect; TLS handshake again)")
 	fs.DurationVar(&c.WebhookTimeout, "webhook-timeout", c.WebhookTimeout, "longest wait for a webhook receiver's answer")
+	fs.IntVar(&c.AlertLimits.MaxRules, "alert-max-rules", c.AlertLimits.MaxRules, "default alert rules one tenant may have")
+	fs.IntVar(&c.AlertLimits.MaxGroupsPerRule, "alert-max-groups-per-rule", c.AlertLimits.MaxGroupsPerRule, "default groups one rule tracks; events of further groups are dropped and counted")
+	fs.IntVar(&c.AlertLimits.MaxDistinctPerGroup, "alert-max-distinct-per-group", c.AlertLimits.MaxDistinctPerGroup, "default users a count_distinct group counts exactly; beyond, a HyperLogLog estimate (about 1.6 % error)")
+	fs.IntVar(&c.AlertLimits.MaxWindowSeconds, "alert-max-window-seconds", c.AlertLimits.MaxWindowSeconds, "default longest rule window in seconds")
 	HardeningFlags(fs, &c.Hardening)
 }
 

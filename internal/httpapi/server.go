@@ -47,6 +47,12 @@ type Config struct {
 	SecretBox *secretbox.Box
 	// KeyUsage records keys' last use off the request path (may be nil).
 	KeyUsage *KeyUsage
+	// AlertLimits are the default alerting limits (zero:
+	// pulse.DefaultAlertLimits); tenants override them.
+	AlertLimits pulse.AlertLimits
+	// RuleStatus reports what this node's evaluator holds for a rule (nil,
+	// or ok false: the rule's GET has no status).
+	RuleStatus func(ruleID string) (pulse.RuleStatus, bool)
 }
 
 // Server serves the HTTP API.
@@ -71,6 +77,9 @@ var errPanic = errors.New("panic in handler")
 func New(cfg Config) *Server {
 	if cfg.Clock == nil {
 		cfg.Clock = pulse.SystemClock{}
+	}
+	if cfg.AlertLimits == (pulse.AlertLimits{}) {
+		cfg.AlertLimits = pulse.DefaultAlertLimits()
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)

@@ -17,6 +17,9 @@ type AlertLimits struct {
 	MaxDistinctPerGroup int `json:"max_distinct_per_group"`
 	// MaxWindowSeconds is the longest window a rule may use.
 	MaxWindowSeconds int `json:"max_window_seconds"`
+	// WebhookConcurrency is the tenant's share of a node's webhook
+	// workers (the node caps it at half of them).
+	WebhookConcurrency int `json:"webhook_concurrency"`
 }
 
 // Defaults of AlertLimits (config flags may change them).
@@ -25,6 +28,7 @@ const (
 	DefaultAlertMaxGroupsPerRule    = 1000
 	DefaultAlertMaxDistinctPerGroup = 1000
 	DefaultAlertMaxWindowSeconds    = MaxRuleWindowSeconds
+	DefaultWebhookConcurrency       = 4
 	MaxAlertLimit                   = 1_000_000
 )
 
@@ -35,6 +39,7 @@ func DefaultAlertLimits() AlertLimits {
 		MaxGroupsPerRule:    DefaultAlertMaxGroupsPerRule,
 		MaxDistinctPerGroup: DefaultAlertMaxDistinctPerGroup,
 		MaxWindowSeconds:    DefaultAlertMaxWindowSeconds,
+		WebhookConcurrency:  DefaultWebhookConcurrency,
 	}
 }
 
@@ -52,6 +57,7 @@ func (l AlertLimits) With(override AlertLimits) AlertLimits {
 		MaxGroupsPerRule:    pick(l.MaxGroupsPerRule, override.MaxGroupsPerRule),
 		MaxDistinctPerGroup: pick(l.MaxDistinctPerGroup, override.MaxDistinctPerGroup),
 		MaxWindowSeconds:    pick(l.MaxWindowSeconds, override.MaxWindowSeconds),
+		WebhookConcurrency:  pick(l.WebhookConcurrency, override.WebhookConcurrency),
 	}
 }
 
@@ -73,6 +79,7 @@ func (l AlertLimits) Validate(override bool) error {
 	check("max_groups_per_rule", l.MaxGroupsPerRule, MaxAlertLimit)
 	check("max_distinct_per_group", l.MaxDistinctPerGroup, MaxAlertLimit)
 	check("max_window_seconds", l.MaxWindowSeconds, MaxRuleWindowSeconds)
+	check("webhook_concurrency", l.WebhookConcurrency, 500)
 	if len(errs) > 0 {
 		return Invalid(errs...)
 	}
@@ -80,7 +87,7 @@ func (l AlertLimits) Validate(override bool) error {
 }
 
 // CheckRule refuses a rule that would exceed l for a tenant that has
-// existing rules (not counting r itself). Errors are EINVALID (422) naming
+// `existing` other rules (not counting r itself, when r is an update). Errors are EINVALID (422) naming
 // the field.
 func (l AlertLimits) CheckRule(r *Rule, existing int) error {
 	var errs []FieldError

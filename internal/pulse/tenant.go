@@ -55,6 +55,7 @@ type AlertLimitsPatch struct {
 	MaxGroupsPerRule    *int `json:"max_groups_per_rule"`
 	MaxDistinctPerGroup *int `json:"max_distinct_per_group"`
 	MaxWindowSeconds    *int `json:"max_window_seconds"`
+	WebhookConcurrency  *int `json:"webhook_concurrency"`
 }
 
 func (p *AlertLimitsPatch) apply(l *AlertLimits) {
@@ -67,6 +68,7 @@ func (p *AlertLimitsPatch) apply(l *AlertLimits) {
 	set(&l.MaxGroupsPerRule, p.MaxGroupsPerRule)
 	set(&l.MaxDistinctPerGroup, p.MaxDistinctPerGroup)
 	set(&l.MaxWindowSeconds, p.MaxWindowSeconds)
+	set(&l.WebhookConcurrency, p.WebhookConcurrency)
 }
 
 // Apply validates p and applies it to t.
