@@ -24,11 +24,11 @@ func testAlertLimitsOverrides(t *testing.T, s pulse.Store) {
 		t.Fatalf("new tenant overrides = %+v, want none", tn.AlertLimits)
 	}
 	n := func(v int) *int { return &v }
-	got, err := s.UpdateTenant(ctx, tn.ID, pulse.TenantPatch{AlertLimits: &pulse.AlertLimitsPatch{MaxRules: n(3), MaxGroupsPerRule: n(20), MaxDistinctPerGroup: n(50), MaxWindowSeconds: n(600)}})
+	got, err := s.UpdateTenant(ctx, tn.ID, pulse.TenantPatch{AlertLimits: &pulse.AlertLimitsPatch{MaxRules: n(3), MaxGroupsPerRule: n(20), MaxDistinctPerGroup: n(50), MaxWindowSeconds: n(600), WebhookConcurrency: n(2)}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := pulse.AlertLimits{MaxRules: 3, MaxGroupsPerRule: 20, MaxDistinctPerGroup: 50, MaxWindowSeconds: 600}
+	want := pulse.AlertLimits{MaxRules: 3, MaxGroupsPerRule: 20, MaxDistinctPerGroup: 50, MaxWindowSeconds: 600, WebhookConcurrency: 2}
 	if got.AlertLimits != want {
 		t.Fatalf("UpdateTenant returned %+v, want %+v", got.AlertLimits, want)
 	}
