@@ -221,10 +221,8 @@ func (e *Evaluator) tick(ctx context.Context, now time.Time) error {
 			keep[r.ID] = old
 			continue
 		}
+		// A rebuilt rule recounts its window, drops included.
 		rs := newRuleState(r, limitsOf(r.TenantID), dropped.Inc)
-		if old != nil {
-			rs.dropped = old.dropped
-		}
 		if old != nil { // changed: keep the firing alerts, recount the rest
 			for k, s := range old.series {
 				if s.alert != nil {
