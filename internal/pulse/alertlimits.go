@@ -64,6 +64,13 @@ func (l AlertLimits) With(override AlertLimits) AlertLimits {
 // Validate checks a set of defaults (every field set) or, with override,
 // an override (0 allowed: use the default).
 func (l AlertLimits) Validate(override bool) error {
+	if errs := l.fieldErrors(override); len(errs) > 0 {
+		return Invalid(errs...)
+	}
+	return nil
+}
+
+func (l AlertLimits) fieldErrors(override bool) []FieldError {
 	var errs []FieldError
 	check := func(field string, v, hi int) {
 		if (v == 0 && override) || (v >= 1 && v <= hi) {
@@ -80,15 +87,12 @@ func (l AlertLimits) Validate(override bool) error {
 	check("max_distinct_per_group", l.MaxDistinctPerGroup, MaxAlertLimit)
 	check("max_window_seconds", l.MaxWindowSeconds, MaxRuleWindowSeconds)
 	check("webhook_concurrency", l.WebhookConcurrency, 500)
-	if len(errs) > 0 {
-		return Invalid(errs...)
-	}
-	return nil
+	return errs
 }
 
 // CheckRule refuses a rule that would exceed l for a tenant that has
-// `existing` other rules (not counting r itself, when r is an update). Errors are EINVALID (422) naming
-// the field.
+// `existing` other rules (not counting r itself, when r is an update).
+// Errors are EINVALID (422) naming the field.
 func (l AlertLimits) CheckRule(r *Rule, existing int) error {
 	var errs []FieldError
 	if existing >= l.MaxRules {

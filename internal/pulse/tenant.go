@@ -121,8 +121,5 @@ func (t *Tenant) validate() []FieldError {
 	if t.RetentionDays < 1 || t.RetentionDays > MaxRetentionDays {
 		errs = append(errs, FieldError{Field: "retention_days", Message: "must be between 1 and 3650", Reason: "retention_days.invalid"})
 	}
-	if err := t.AlertLimits.Validate(true); err != nil {
-		errs = append(errs, err.(*Error).Fields...)
-	}
-	return errs
+	return append(errs, t.AlertLimits.fieldErrors(true)...)
 }
