@@ -18,7 +18,8 @@ type AlertLimits struct {
 	// MaxWindowSeconds is the longest window a rule may use.
 	MaxWindowSeconds int `json:"max_window_seconds"`
 	// WebhookConcurrency is the tenant's share of a node's webhook
-	// workers (the node caps it at half of them).
+	// workers (the node caps it at half of them). Its server default is
+	// --webhook-tenant-concurrency (the app puts it in the defaults).
 	WebhookConcurrency int `json:"webhook_concurrency"`
 }
 
