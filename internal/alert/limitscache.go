@@ -37,12 +37,25 @@ func NewLimitsCache(store TenantLister, clock pulse.Clock, ttl time.Duration, de
 	return &LimitsCache{store: store, clock: clock, ttl: ttl, defaults: defaults}
 }
 
-// For returns the limits in force for tenant.
+// For returns the limits in force for tenant. Until the first load has
+// ended every caller waits for it (a tenant's lowered override must hold
+// from the first job on); after that only the caller that reloads waits.
 func (c *LimitsCache) For(tenant string) pulse.AlertLimits {
 	c.mu.Lock()
-	stale := c.limits == nil || c.clock.Now().Sub(c.loaded) >= c.ttl
+	never := c.limits == nil
+	stale := never || c.clock.Now().Sub(c.loaded) >= c.ttl
 	c.mu.Unlock()
-	if stale && c.reload.TryLock() {
+	switch {
+	case never:
+		c.reload.Lock()
+		c.mu.Lock()
+		never = c.limits == nil // another caller may have loaded it meanwhile
+		c.mu.Unlock()
+		if never {
+			c.load()
+		}
+		c.reload.Unlock()
+	case stale && c.reload.TryLock():
 		c.load()
 		c.reload.Unlock()
 	}

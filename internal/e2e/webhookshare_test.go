@@ -29,14 +29,19 @@ func TestWebhookConcurrencyOverride(t *testing.T) {
 				c.WebhookTimeout = time.Minute // no request ends during the test
 			})
 			share := map[string]int{"lowered": 1, "raised": 3}
-			receivers := map[string]*stalledReceiver{}
+			receivers, keys := map[string]*stalledReceiver{}, map[string]string{}
+			// Every override is set before any job exists: the node's cache
+			// loads at the first delivery and the fake clock never ages it.
 			for name, s := range share {
 				id, key := n.tenant(name, 1000)
+				keys[name] = key
 				r := n.do("PATCH", "/admin/v1/tenants/"+id, adminToken, map[string]any{"alert_limits": map[string]any{"webhook_concurrency": s}})
 				expectStatus(t, r, http.StatusOK)
 				if got := r.JSON(t)["alert_limits"].(map[string]any)["webhook_concurrency"]; got != float64(s) {
 					t.Fatalf("%s: webhook_concurrency after PATCH = %v", name, got)
 				}
+			}
+			for name, key := range keys {
 				receivers[name] = newStalledReceiver(t)
 				n.createRule(key, anyErrorRule(receivers[name].URL))
 				for i := range alerts {
