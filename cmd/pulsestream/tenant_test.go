@@ -37,7 +37,10 @@ func TestTenantUpdateAlertLimits(t *testing.T) {
 	if !strings.Contains(out.String(), "max_rules=5 max_groups_per_rule=300") {
 		t.Fatalf("output: %s", out.String())
 	}
-	update("--alert-max-rules", "0", "--alert-max-window-seconds", "600")
+	update("--alert-max-rules", "0", "--alert-max-window-seconds", "600", "--webhook-concurrency", "7")
+	if !strings.Contains(out.String(), "webhook_concurrency=7") {
+		t.Fatalf("output: %s", out.String())
+	}
 	s, err := sqlite.Open(ctx, path, sqlite.Config{})
 	if err != nil {
 		t.Fatal(err)
@@ -47,7 +50,7 @@ func TestTenantUpdateAlertLimits(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := (pulse.AlertLimits{MaxGroupsPerRule: 300, MaxWindowSeconds: 600}); tn.AlertLimits != want {
+	if want := (pulse.AlertLimits{MaxGroupsPerRule: 300, MaxWindowSeconds: 600, WebhookConcurrency: 7}); tn.AlertLimits != want {
 		t.Fatalf("overrides = %+v, want %+v", tn.AlertLimits, want)
 	}
 }
