@@ -103,10 +103,16 @@ func tenantCmd(ctx context.Context, args []string, getenv func(string) string, s
 	case "update":
 		var rate, retention int
 		var disabled string
+		var al [5]int
 		s, pos, err := openCLIStore(ctx, "tenant update", args[1:], getenv, stderr, func(fs *flag.FlagSet) {
 			fs.IntVar(&rate, "rate-limit", 0, "events per minute")
 			fs.IntVar(&retention, "retention-days", 0, "days events are kept")
 			fs.StringVar(&disabled, "disabled", "", "true or false")
+			fs.IntVar(&al[0], "alert-max-rules", -1, "alert rules the tenant may have (0: the default)")
+			fs.IntVar(&al[1], "alert-max-groups-per-rule", -1, "groups one rule tracks (0: the default)")
+			fs.IntVar(&al[2], "alert-max-distinct-per-group", -1, "users counted exactly per group before the estimate (0: the default)")
+			fs.IntVar(&al[3], "alert-max-window-seconds", -1, "longest rule window (0: the default)")
+			fs.IntVar(&al[4], "webhook-concurrency", -1, "webhook deliveries of the tenant a node runs at once (0: the default)")
 		})
 		if err != nil {
 			return err
@@ -126,6 +132,15 @@ func tenantCmd(ctx context.Context, args []string, getenv func(string) string, s
 			d := disabled == "true"
 			p.Disabled = &d
 		}
+		if al != [5]int{-1, -1, -1, -1, -1} {
+			opt := func(v int) *int {
+				if v < 0 {
+					return nil
+				}
+				return &v
+			}
+			p.AlertLimits = &pulse.AlertLimitsPatch{MaxRules: opt(al[0]), MaxGroupsPerRule: opt(al[1]), MaxDistinctPerGroup: opt(al[2]), MaxWindowSeconds: opt(al[3]), WebhookConcurrency: opt(al[4])}
+		}
 		before, err := s.GetTenant(ctx, pos[0])
 		if err != nil {
 			return cliError(err)
@@ -135,7 +150,9 @@ func tenantCmd(ctx context.Context, args []string, getenv func(string) string, s
 			return cliError(err)
 		}
 		cliAudit(ctx, s, stderr, t.ID, "tenant.update", "tenant/"+t.ID, before, t)
-		fmt.Fprintf(stdout, "tenant %s updated: rate_limit_per_minute=%d retention_days=%d disabled=%t (all nodes see it within 5 s)\n", t.ID, t.RateLimitPerMinute, t.RetentionDays, t.Disabled)
+		l := t.AlertLimits
+		fmt.Fprintf(stdout, "tenant %s updated: rate_limit_per_minute=%d retention_days=%d disabled=%t alert_limits(0=default): max_rules=%d max_groups_per_rule=%d max_distinct_per_group=%d max_window_seconds=%d webhook_concurrency=%d (all nodes see it within 5 s)\n",
+			t.ID, t.RateLimitPerMinute, t.RetentionDays, t.Disabled, l.MaxRules, l.MaxGroupsPerRule, l.MaxDistinctPerGroup, l.MaxWindowSeconds, l.WebhookConcurrency)
 		return nil
 	}
 	return fmt.Errorf("unknown tenant command %q (create, list, update)", args[0])

@@ -72,7 +72,7 @@ func BenchmarkEvaluateSecond(b *testing.B) {
 	e := NewEvaluator(Config{})
 	e.rules, e.byTenant = map[string]*ruleState{}, map[string][]*ruleState{}
 	for _, r := range benchRules(b, tenants) {
-		rs := newRuleState(r)
+		rs := newRuleState(r, pulse.DefaultAlertLimits(), nil)
 		e.rules[r.ID] = rs
 		e.byTenant[r.TenantID] = append(e.byTenant[r.TenantID], rs)
 	}

@@ -45,6 +45,16 @@ type Config struct {
 	LeaseTTL time.Duration // default 15s
 	// ScanLimit is the page size of event reads. Default 5000.
 	ScanLimit int
+	// Limits are the default alerting limits (zero: pulse.DefaultAlertLimits);
+	// Tenants, when set, supplies each tenant's overrides every tick.
+	Limits  pulse.AlertLimits
+	Tenants TenantLister
+}
+
+// TenantLister reads the tenants and their alert limit overrides
+// (pulse.TenantStore implements it).
+type TenantLister interface {
+	ListTenants(ctx context.Context) ([]*pulse.Tenant, error)
 }
 
 // Evaluator turns the event stream into alert state changes.
@@ -58,6 +68,9 @@ type Evaluator struct {
 	rules     map[string]*ruleState
 	byTenant  map[string][]*ruleState
 	adopt     bool // load the firing alerts on the next tick (a new term)
+
+	statusMu sync.Mutex // guards status apart from mu, so readers never wait for a tick
+	status   map[string]pulse.RuleStatus
 }
 
 // NewEvaluator returns an evaluator; call Run, or Tick yourself.
@@ -85,6 +98,9 @@ func NewEvaluator(cfg Config) *Evaluator {
 	}
 	if cfg.ScanLimit <= 0 {
 		cfg.ScanLimit = 5000
+	}
+	if cfg.Limits == (pulse.AlertLimits{}) {
+		cfg.Limits = pulse.DefaultAlertLimits()
 	}
 	return &Evaluator{cfg: cfg}
 }
@@ -182,6 +198,17 @@ func (e *Evaluator) tick(ctx context.Context, now time.Time) error {
 	if err != nil {
 		return err
 	}
+	limits, err := e.tenantLimits(ctx)
+	if err != nil {
+		return err
+	}
+	limitsOf := func(tenant string) pulse.AlertLimits {
+		if l, ok := limits[tenant]; ok {
+			return l
+		}
+		return e.cfg.Limits
+	}
+	dropped := e.cfg.Metrics.groupsDropped.WithLabelValues(DroppedMaxGroups)
 
 	// 1. Sync the rules: new or changed ones are rebuilt from their window;
 	// gone ones resolve their alerts.
@@ -190,10 +217,12 @@ func (e *Evaluator) tick(ctx context.Context, now time.Time) error {
 	for _, r := range rules {
 		old := e.rules[r.ID]
 		if old != nil && old.rule.UpdatedAt.Equal(r.UpdatedAt) {
+			old.limits = limitsOf(r.TenantID)
 			keep[r.ID] = old
 			continue
 		}
-		rs := newRuleState(r)
+		// A rebuilt rule recounts its window, drops included.
+		rs := newRuleState(r, limitsOf(r.TenantID), dropped.Inc)
 		if old != nil { // changed: keep the firing alerts, recount the rest
 			for k, s := range old.series {
 				if s.alert != nil {
@@ -260,12 +289,52 @@ func (e *Evaluator) tick(ctx context.Context, now time.Time) error {
 			}
 		}
 	}
+	e.publishStatus()
 	e.cfg.Metrics.evaluations.WithLabelValues("ok").Add(float64(len(e.rules)))
 	e.cfg.Metrics.alerts.WithLabelValues(pulse.AlertFiring).Set(float64(firingN))
 	e.cfg.Metrics.alerts.WithLabelValues("pending").Set(float64(pendingN))
 
 	// 4. Hand the new notifications to the queue.
 	return e.dispatch(ctx)
+}
+
+// tenantLimits returns the limits in force for each tenant with an
+// override; others use the defaults.
+func (e *Evaluator) tenantLimits(ctx context.Context) (map[string]pulse.AlertLimits, error) {
+	if e.cfg.Tenants == nil {
+		return nil, nil
+	}
+	tenants, err := e.cfg.Tenants.ListTenants(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]pulse.AlertLimits, len(tenants))
+	for _, t := range tenants {
+		out[t.ID] = e.cfg.Limits.With(t.AlertLimits)
+	}
+	return out, nil
+}
+
+// publishStatus copies what each rule holds for RuleStatus.
+func (e *Evaluator) publishStatus() {
+	st := make(map[string]pulse.RuleStatus, len(e.rules))
+	for id, rs := range e.rules {
+		st[id] = pulse.RuleStatus{Groups: len(rs.series), GroupsDropped: rs.dropped, MaxGroups: rs.limits.MaxGroupsPerRule}
+	}
+	e.statusMu.Lock()
+	e.status = st
+	e.statusMu.Unlock()
+}
+
+// RuleStatus reports what this node's evaluator holds for a rule: its
+// groups and the events of new groups dropped at the rule's group limit
+// since this node became the evaluator. ok is false when this node does
+// not evaluate the rule.
+func (e *Evaluator) RuleStatus(ruleID string) (pulse.RuleStatus, bool) {
+	e.statusMu.Lock()
+	defer e.statusMu.Unlock()
+	st, ok := e.status[ruleID]
+	return st, ok
 }
 
 // backfill counts, for rules new to this evaluator, the events of their

@@ -11,7 +11,13 @@ type Metrics struct {
 	attempts    *prometheus.CounterVec
 	queueDepth  prometheus.Gauge
 	deferred    *prometheus.CounterVec
+
+	groupsDropped *prometheus.CounterVec
 }
+
+// DroppedMaxGroups is the reason label of an event not counted because its
+// group would have exceeded the rule's max_groups_per_rule.
+const DroppedMaxGroups = "max_groups_per_rule"
 
 // DeferredTenantConcurrency is the reason label of a delivery put off
 // because its tenant had its share of deliveries in flight.
@@ -49,10 +55,15 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "pulsestream_notification_deferred_total",
 			Help: "Deliveries put off without an attempt, by reason (tenant_concurrency: the tenant had its share of deliveries in flight on this node).",
 		}, []string{"reason"}),
+		groupsDropped: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "pulsestream_alert_groups_dropped_total",
+			Help: "Matching events not counted because they opened a new group beyond a limit, by reason (max_groups_per_rule).",
+		}, []string{"reason"}),
 	}
 	m.deferred.WithLabelValues(DeferredTenantConcurrency) // present at 0 before the first
+	m.groupsDropped.WithLabelValues(DroppedMaxGroups)
 	if reg != nil {
-		reg.MustRegister(m.evaluations, m.tickSeconds, m.lag, m.alerts, m.attempts, m.queueDepth, m.deferred)
+		reg.MustRegister(m.evaluations, m.tickSeconds, m.lag, m.alerts, m.attempts, m.queueDepth, m.deferred, m.groupsDropped)
 	}
 	return m
 }

@@ -1,6 +1,7 @@
 package alert
 
 import (
+	"math"
 	"time"
 
 	"pulsestream/internal/pulse"
@@ -16,6 +17,13 @@ type ruleState struct {
 	width  int64 // bucket width in seconds
 	slots  int64 // buckets per series: the window and one more
 	series map[string]*series
+
+	// limits are the tenant's, refreshed every tick.
+	limits pulse.AlertLimits
+	// dropped counts events of new groups refused because the rule had
+	// limits.MaxGroupsPerRule groups (see Evaluator.RuleStatus).
+	dropped int64
+	onDrop  func()
 }
 
 // series is one (rule, group): a ring of time buckets (by event timestamp)
@@ -27,6 +35,7 @@ type series struct {
 	expired int64                    // every bucket index <= expired has left the window
 	total   int                      // events in live buckets
 	users   map[string]int           // count_distinct: user → live buckets holding it
+	sketch  *slidingHLL              // count_distinct beyond limits.MaxDistinctPerGroup users, in place of users
 	future  map[int64][]*pulse.Event // events stamped after now, added when now reaches them
 	samples []string                 // the last MaxAlertSamples matching event ids
 
@@ -41,10 +50,10 @@ type bucket struct {
 	users map[string]struct{}
 }
 
-func newRuleState(r *pulse.Rule) *ruleState {
+func newRuleState(r *pulse.Rule, limits pulse.AlertLimits, onDrop func()) *ruleState {
 	w := int64(r.Condition.WindowSeconds)
 	width := max(1, (w+maxSlots-1)/maxSlots)
-	return &ruleState{rule: r, width: width, slots: (w+width-1)/width + 1, series: map[string]*series{}}
+	return &ruleState{rule: r, width: width, slots: (w+width-1)/width + 1, series: map[string]*series{}, limits: limits, onDrop: onDrop}
 }
 
 func (rs *ruleState) newSeries(labels map[string]string, now time.Time) *series {
@@ -70,6 +79,13 @@ func (rs *ruleState) add(e *pulse.Event, now time.Time) {
 	key := r.GroupKey(e)
 	s := rs.series[key]
 	if s == nil {
+		if len(rs.series) >= rs.limits.MaxGroupsPerRule {
+			rs.dropped++
+			if rs.onDrop != nil {
+				rs.onDrop()
+			}
+			return
+		}
 		s = rs.newSeries(r.GroupLabels(e), now)
 		rs.series[key] = s
 	}
@@ -91,13 +107,18 @@ func (rs *ruleState) count(s *series, idx int64, e *pulse.Event) {
 	}
 	b.n++
 	s.total++
-	if s.users != nil && e.UserID != "" {
+	if s.sketch != nil && e.UserID != "" {
+		s.sketch.add(e.UserID, idx)
+	} else if s.users != nil && e.UserID != "" {
 		if b.users == nil {
 			b.users = map[string]struct{}{}
 		}
 		if _, ok := b.users[e.UserID]; !ok {
 			b.users[e.UserID] = struct{}{}
 			s.users[e.UserID]++
+			if len(s.users) > rs.limits.MaxDistinctPerGroup {
+				s.toSketch()
+			}
 		}
 	}
 	if len(s.samples) == pulse.MaxAlertSamples {
@@ -105,6 +126,20 @@ func (rs *ruleState) count(s *series, idx int64, e *pulse.Event) {
 		s.samples = s.samples[:pulse.MaxAlertSamples-1]
 	}
 	s.samples = append(s.samples, e.ID)
+}
+
+// toSketch moves the exact user sets of s into a sliding HyperLogLog, so
+// that the group holds a fixed-size sketch however many users it sees.
+func (s *series) toSketch() {
+	s.sketch = &slidingHLL{}
+	for i := range s.ring {
+		b := &s.ring[i]
+		for u := range b.users {
+			s.sketch.add(u, b.idx)
+		}
+		b.users = nil
+	}
+	s.users = nil
 }
 
 // drop removes a bucket's counts from the running totals and empties it.
@@ -137,6 +172,9 @@ func (rs *ruleState) value(s *series, now time.Time) float64 {
 		}
 	}
 	s.expired = max(s.expired, from)
+	if s.sketch != nil {
+		s.sketch.expire(from)
+	}
 	if len(s.future) > 0 {
 		nowIdx := now.Unix() / rs.width
 		for idx, evs := range s.future {
@@ -152,6 +190,12 @@ func (rs *ruleState) value(s *series, now time.Time) float64 {
 	}
 	if s.total == 0 {
 		s.samples = s.samples[:0]
+		if s.sketch != nil { // back to exact counting
+			s.sketch, s.users = nil, map[string]int{}
+		}
+	}
+	if s.sketch != nil {
+		return math.Round(s.sketch.estimate())
 	}
 	if s.users != nil {
 		return float64(len(s.users))

@@ -25,10 +25,15 @@ func (a *App) openAlerting(ctx context.Context) error {
 	metrics := alert.NewMetrics(a.Registry)
 	client := alert.ClientConfig{AllowPrivate: a.cfg.WebhookAllowPrivate,
 		ConnectTimeout: a.cfg.WebhookConnectTimeout, ResponseTimeout: a.cfg.WebhookTimeout}
+	// Per-job look-ups of a tenant's limits (its webhook share) read a
+	// cache refreshed from the store every 5 s.
+	defaults := a.cfg.AlertLimits
+	defaults.WebhookConcurrency = a.cfg.WebhookTenantConcurrency
+	limits := alert.NewLimitsCache(a.Store, a.opts.Clock, 5*time.Second, defaults)
 	deliverer := alert.NewDeliverer(alert.DelivererConfig{
 		Store: a.Store, Clock: a.opts.Clock, Client: alert.NewHTTPClient(client),
 		Logger: a.opts.Logger, Metrics: metrics, SecretBox: a.box,
-		TenantConcurrency: a.webhookTenantConcurrency,
+		TenantConcurrency: webhookTenantConcurrency(limits, a.cfg.WebhookWorkers),
 	})
 	qcfg := queue.Config{Deliver: deliverer.Deliver, Backoff: a.opts.WebhookBackoff, Logger: a.opts.Logger,
 		PollInterval: a.opts.QueuePollInterval, Workers: a.cfg.WebhookWorkers, AttemptTimeout: client.AttemptTimeout()}
@@ -44,15 +49,19 @@ func (a *App) openAlerting(ctx context.Context) error {
 	}
 	a.alerting = &alerting{queue: q, evaluator: alert.NewEvaluator(alert.Config{
 		Store: a.Store, Queue: q, Clock: a.opts.Clock, Logger: a.opts.Logger, Metrics: metrics,
+		Limits: a.cfg.AlertLimits, Tenants: a.Store,
 	})}
 	a.closers = append(a.closers, a.stopAlerting)
 	return nil
 }
 
 // webhookTenantConcurrency is a tenant's share of the node's webhook
-// workers. Every tenant gets --webhook-tenant-concurrency for now; a
-// per-tenant override (the tenant limits) plugs in here, read from a cache.
-func (a *App) webhookTenantConcurrency(string) int { return a.cfg.WebhookTenantConcurrency }
+// workers: its alert_limits.webhook_concurrency override, else
+// --webhook-tenant-concurrency; never more than half of the workers, so
+// one tenant's stalled receivers always leave workers to the others.
+func webhookTenantConcurrency(limits *alert.LimitsCache, workers int) alert.TenantConcurrency {
+	return func(tenant string) int { return min(limits.For(tenant).WebhookConcurrency, workers/2) }
+}
 
 // startAlerting starts the queue's worker and the evaluation loop.
 func (a *App) startAlerting(ctx context.Context) {

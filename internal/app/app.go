@@ -173,6 +173,7 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*App, error) {
 		AuthFailures: a.authLimiter, AuthFailuresPerMinute: cfg.AuthFailuresPerMinute,
 		TrustedProxies: cfg.TrustedProxyPrefixes(), MaxInFlight: cfg.MaxInFlight,
 		SecretBox: box, KeyUsage: a.keyUsage, Replay: replay,
+		AlertLimits: cfg.AlertLimits, RuleStatus: a.alerting.evaluator.RuleStatus,
 	})
 	return a, nil
 }

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"pulsestream/internal/pulse"
 	"pulsestream/internal/secretbox"
 )
 
@@ -64,6 +65,9 @@ type Config struct {
 	// WebhookTimeout bounds waiting for its answer.
 	WebhookConnectTimeout time.Duration
 	WebhookTimeout        time.Duration
+	// AlertLimits are the default per-tenant alerting limits; a tenant's
+	// overrides (admin API, CLI) replace them field by field.
+	AlertLimits pulse.AlertLimits
 
 	Hardening
 }
@@ -108,6 +112,7 @@ func Default() Config {
 		LogFormat:           "json",
 
 		WebhookWorkers:           32,
+		AlertLimits:              pulse.DefaultAlertLimits(),
 		WebhookTenantConcurrency: 4,
 		WebhookConnectTimeout:    2 * time.Second,
 		WebhookTimeout:           10 * time.Second,
@@ -178,6 +183,9 @@ func (c Config) Validate() error {
 	}
 	if c.LogFormat != "json" && c.LogFormat != "text" {
 		errs = append(errs, errors.New("--log-format must be json or text"))
+	}
+	if err := c.AlertLimits.Validate(false); err != nil {
+		errs = append(errs, fmt.Errorf("--alert-max-*: %w", err))
 	}
 	if c.WebhookWorkers < 2 || c.WebhookWorkers > 1000 {
 		errs = append(errs, errors.New("--webhook-workers must be between 2 and 1000"))
@@ -379,6 +387,10 @@ func ServeFlags(fs *flag.FlagSet, c *Config) {
 	fs.BoolVar(&c.PprofAllowProduction, "pprof-allow-production", c.PprofAllowProduction, "with --pprof, allow it in --env=production as well")
 	fs.StringVar(&c.MetricsToken, "metrics-token", c.MetricsToken, "token /metrics requires as Authorization: Bearer (empty: open; required in production); prefer PULSESTREAM_METRICS_TOKEN")
 	fs.BoolVar(&c.WebhookAllowPrivate, "webhook-allow-private", c.WebhookAllowPrivate, "let alert webhooks reach loopback, private and link-local addresses (refused in production)")
+	fs.IntVar(&c.AlertLimits.MaxRules, "alert-max-rules", c.AlertLimits.MaxRules, "default alert rules one tenant may have")
+	fs.IntVar(&c.AlertLimits.MaxGroupsPerRule, "alert-max-groups-per-rule", c.AlertLimits.MaxGroupsPerRule, "default groups one rule tracks; events of further groups are dropped and counted")
+	fs.IntVar(&c.AlertLimits.MaxDistinctPerGroup, "alert-max-distinct-per-group", c.AlertLimits.MaxDistinctPerGroup, "default users a count_distinct group counts exactly; beyond, a HyperLogLog estimate (about 1.6 % error)")
+	fs.IntVar(&c.AlertLimits.MaxWindowSeconds, "alert-max-window-seconds", c.AlertLimits.MaxWindowSeconds, "default longest rule window in seconds")
 	HardeningFlags(fs, &c.Hardening)
 }
 

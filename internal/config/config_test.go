@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"pulsestream/internal/pulse"
 )
 
 func TestParseFlagsAndEnv(t *testing.T) {
@@ -211,5 +213,35 @@ func TestWebhookDeliveryFlags(t *testing.T) {
 	c.WebhookTenantConcurrency = 33 // more than half of 64 workers
 	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "half of --webhook-workers") {
 		t.Fatalf("a tenant share above half the workers: %v", err)
+	}
+}
+
+func TestAlertLimitFlags(t *testing.T) {
+	t.Parallel()
+	c := Default()
+	if c.AlertLimits != pulse.DefaultAlertLimits() {
+		t.Fatalf("default alert limits = %+v", c.AlertLimits)
+	}
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	ServeFlags(fs, &c)
+	env := map[string]string{"PULSESTREAM_ALERT_MAX_GROUPS_PER_RULE": "200"}
+	if err := Parse(fs, []string{"--alert-max-rules", "7", "--alert-max-window-seconds", "3600"}, func(k string) string { return env[k] }); err != nil {
+		t.Fatal(err)
+	}
+	want := pulse.DefaultAlertLimits()
+	want.MaxRules, want.MaxGroupsPerRule, want.MaxWindowSeconds = 7, 200, 3600
+	if c.AlertLimits != want {
+		t.Fatalf("parsed alert limits = %+v, want %+v", c.AlertLimits, want)
+	}
+	if err := c.Validate(); err != nil {
+		t.Fatalf("valid alert limits refused: %v", err)
+	}
+	c.AlertLimits.MaxGroupsPerRule = 0 // a default must be set
+	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "max_groups_per_rule") {
+		t.Fatalf("zero max_groups_per_rule default: %v", err)
+	}
+	c.AlertLimits.MaxGroupsPerRule, c.AlertLimits.MaxWindowSeconds = 10, pulse.MaxRuleWindowSeconds+1
+	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "max_window_seconds") {
+		t.Fatalf("window beyond the rule maximum: %v", err)
 	}
 }

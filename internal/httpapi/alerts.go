@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -121,6 +122,10 @@ func (s *Server) createRule(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
+	if err := s.checkRuleLimits(r.Context(), rule); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
 	if err := s.store.CreateRule(r.Context(), s.sealSecrets(rule)); err != nil {
 		s.writeError(w, r, err)
 		return
@@ -148,7 +153,39 @@ func (s *Server) getRule(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, rule.Redacted())
+	out := struct {
+		*pulse.Rule
+		Status *pulse.RuleStatus `json:"status,omitempty"`
+	}{Rule: rule.Redacted()}
+	if s.RuleStatus != nil {
+		if st, ok := s.RuleStatus(rule.ID); ok {
+			out.Status = &st
+		}
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// checkRuleLimits refuses (422, naming the field) a rule beyond its
+// tenant's alert limits: beyond max_rules (counting the others), or
+// beyond max_window_seconds. The count is read before the insert, so two
+// concurrent creates may pass one over the limit; the evaluator's memory
+// stays bounded by the per-rule caps regardless.
+func (s *Server) checkRuleLimits(ctx context.Context, rule *pulse.Rule) error {
+	t, err := s.store.GetTenant(ctx, rule.TenantID)
+	if err != nil {
+		return err
+	}
+	rules, err := s.store.ListRules(ctx, rule.TenantID)
+	if err != nil {
+		return err
+	}
+	others := 0
+	for _, o := range rules {
+		if o.ID != rule.ID {
+			others++
+		}
+	}
+	return s.AlertLimits.With(t.AlertLimits).CheckRule(rule, others)
 }
 
 func (s *Server) putRule(w http.ResponseWriter, r *http.Request) {
@@ -200,6 +237,10 @@ func (s *Server) replaceRule(w http.ResponseWriter, r *http.Request, patch bool)
 	}
 	rule, err := old.Replace(spec, s.clock.Now())
 	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if err := s.checkRuleLimits(r.Context(), rule); err != nil {
 		s.writeError(w, r, err)
 		return
 	}

@@ -54,6 +54,12 @@ type Config struct {
 	// once (nil: replays within the signature window are not refused;
 	// the app always sets one).
 	Replay pulse.ReplayGuard
+	// AlertLimits are the default alerting limits (zero:
+	// pulse.DefaultAlertLimits); tenants override them.
+	AlertLimits pulse.AlertLimits
+	// RuleStatus reports what this node's evaluator holds for a rule (nil,
+	// or ok false: the rule's GET has no status).
+	RuleStatus func(ruleID string) (pulse.RuleStatus, bool)
 }
 
 // Server serves the HTTP API.
@@ -78,6 +84,9 @@ var errPanic = errors.New("panic in handler")
 func New(cfg Config) *Server {
 	if cfg.Clock == nil {
 		cfg.Clock = pulse.SystemClock{}
+	}
+	if cfg.AlertLimits == (pulse.AlertLimits{}) {
+		cfg.AlertLimits = pulse.DefaultAlertLimits()
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)

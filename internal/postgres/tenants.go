@@ -10,12 +10,12 @@ import (
 	"pulsestream/internal/pulse"
 )
 
-const tenantColumns = "id, name, rate_limit_per_minute, retention_days, disabled, created_at, require_signed_requests"
+const tenantColumns = "id, name, rate_limit_per_minute, retention_days, disabled, created_at, require_signed_requests, alert_max_rules, alert_max_groups_per_rule, alert_max_distinct_per_group, alert_max_window_seconds, alert_webhook_concurrency"
 
 // CreateTenant stores t; ECONFLICT when the id is taken.
 func (db *DB) CreateTenant(ctx context.Context, t *pulse.Tenant) error {
-	_, err := db.pool.Exec(ctx, `INSERT INTO tenants (`+tenantColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-		t.ID, t.Name, t.RateLimitPerMinute, t.RetentionDays, t.Disabled, t.CreatedAt, t.RequireSignedRequests)
+	_, err := db.pool.Exec(ctx, `INSERT INTO tenants (`+tenantColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
+		t.ID, t.Name, t.RateLimitPerMinute, t.RetentionDays, t.Disabled, t.CreatedAt, t.RequireSignedRequests, t.AlertLimits.MaxRules, t.AlertLimits.MaxGroupsPerRule, t.AlertLimits.MaxDistinctPerGroup, t.AlertLimits.MaxWindowSeconds, t.AlertLimits.WebhookConcurrency)
 	if isUniqueViolation(err) {
 		return &pulse.Error{Code: pulse.ECONFLICT, Message: "a tenant with this id already exists", ID: t.ID}
 	}
@@ -52,8 +52,9 @@ func (db *DB) UpdateTenant(ctx context.Context, id string, p pulse.TenantPatch) 
 		if err := p.Apply(t); err != nil {
 			return err
 		}
-		_, err = tx.Exec(ctx, `UPDATE tenants SET name = $2, rate_limit_per_minute = $3, retention_days = $4, disabled = $5, require_signed_requests = $6 WHERE id = $1`,
-			t.ID, t.Name, t.RateLimitPerMinute, t.RetentionDays, t.Disabled, t.RequireSignedRequests)
+		_, err = tx.Exec(ctx, `UPDATE tenants SET name = $2, rate_limit_per_minute = $3, retention_days = $4, disabled = $5, require_signed_requests = $6,
+			alert_max_rules = $7, alert_max_groups_per_rule = $8, alert_max_distinct_per_group = $9, alert_max_window_seconds = $10, alert_webhook_concurrency = $11 WHERE id = $1`,
+			t.ID, t.Name, t.RateLimitPerMinute, t.RetentionDays, t.Disabled, t.RequireSignedRequests, t.AlertLimits.MaxRules, t.AlertLimits.MaxGroupsPerRule, t.AlertLimits.MaxDistinctPerGroup, t.AlertLimits.MaxWindowSeconds, t.AlertLimits.WebhookConcurrency)
 		out = t
 		return err
 	})
@@ -73,7 +74,7 @@ func getTenant(ctx context.Context, q querier, id, suffix string) (*pulse.Tenant
 
 func scanTenant(r pgx.Row) (*pulse.Tenant, error) {
 	var t pulse.Tenant
-	if err := r.Scan(&t.ID, &t.Name, &t.RateLimitPerMinute, &t.RetentionDays, &t.Disabled, &t.CreatedAt, &t.RequireSignedRequests); err != nil {
+	if err := r.Scan(&t.ID, &t.Name, &t.RateLimitPerMinute, &t.RetentionDays, &t.Disabled, &t.CreatedAt, &t.RequireSignedRequests, &t.AlertLimits.MaxRules, &t.AlertLimits.MaxGroupsPerRule, &t.AlertLimits.MaxDistinctPerGroup, &t.AlertLimits.MaxWindowSeconds, &t.AlertLimits.WebhookConcurrency); err != nil {
 		return nil, err
 	}
 	t.CreatedAt = t.CreatedAt.UTC()

@@ -25,6 +25,9 @@ type Tenant struct {
 	// RequireSignedRequests makes ingestion refuse requests without a valid
 	// X-PulseStream-Signature (see SigningSecret).
 	RequireSignedRequests bool `json:"require_signed_requests"`
+	// AlertLimits overrides the configured alerting limits for this
+	// tenant; a zero field uses the default.
+	AlertLimits AlertLimits `json:"alert_limits"`
 }
 
 // Retention is how long the tenant's events are kept.
@@ -40,6 +43,32 @@ type TenantPatch struct {
 	Disabled           *bool   `json:"disabled"`
 
 	RequireSignedRequests *bool `json:"require_signed_requests"`
+	// AlertLimits sets the fields of the override it names; 0 goes back
+	// to the default.
+	AlertLimits *AlertLimitsPatch `json:"alert_limits"`
+}
+
+// AlertLimitsPatch lists the alert limit overrides that change; nil means
+// unchanged, 0 means "use the default".
+type AlertLimitsPatch struct {
+	MaxRules            *int `json:"max_rules"`
+	MaxGroupsPerRule    *int `json:"max_groups_per_rule"`
+	MaxDistinctPerGroup *int `json:"max_distinct_per_group"`
+	MaxWindowSeconds    *int `json:"max_window_seconds"`
+	WebhookConcurrency  *int `json:"webhook_concurrency"`
+}
+
+func (p *AlertLimitsPatch) apply(l *AlertLimits) {
+	set := func(dst *int, v *int) {
+		if v != nil {
+			*dst = *v
+		}
+	}
+	set(&l.MaxRules, p.MaxRules)
+	set(&l.MaxGroupsPerRule, p.MaxGroupsPerRule)
+	set(&l.MaxDistinctPerGroup, p.MaxDistinctPerGroup)
+	set(&l.MaxWindowSeconds, p.MaxWindowSeconds)
+	set(&l.WebhookConcurrency, p.WebhookConcurrency)
 }
 
 // Apply validates p and applies it to t.
@@ -59,6 +88,9 @@ func (p TenantPatch) Apply(t *Tenant) error {
 	}
 	if p.RequireSignedRequests != nil {
 		t.RequireSignedRequests = *p.RequireSignedRequests
+	}
+	if p.AlertLimits != nil {
+		p.AlertLimits.apply(&t.AlertLimits)
 	}
 	errs = append(errs, t.validate()...)
 	if len(errs) > 0 {
@@ -89,5 +121,5 @@ func (t *Tenant) validate() []FieldError {
 	if t.RetentionDays < 1 || t.RetentionDays > MaxRetentionDays {
 		errs = append(errs, FieldError{Field: "retention_days", Message: "must be between 1 and 3650", Reason: "retention_days.invalid"})
 	}
-	return errs
+	return append(errs, t.AlertLimits.fieldErrors(true)...)
 }

@@ -10,6 +10,59 @@ import (
 
 func init() {
 	register("SearchLimitPageAndOneMore", testSearchLimitPageAndOneMore)
+	register("AlertLimitsOverrides", testAlertLimitsOverrides)
+}
+
+// A tenant's alert limit overrides start at zero (the defaults), are set
+// and cleared field by field, survive a read back and the tenant list, and
+// an invalid one changes nothing.
+func testAlertLimitsOverrides(t *testing.T, s pulse.Store) {
+	ctx := context.Background()
+	tn := createTenant(t, s, 0)
+	other := createTenant(t, s, 0)
+	if tn.AlertLimits != (pulse.AlertLimits{}) {
+		t.Fatalf("new tenant overrides = %+v, want none", tn.AlertLimits)
+	}
+	n := func(v int) *int { return &v }
+	got, err := s.UpdateTenant(ctx, tn.ID, pulse.TenantPatch{AlertLimits: &pulse.AlertLimitsPatch{MaxRules: n(3), MaxGroupsPerRule: n(20), MaxDistinctPerGroup: n(50), MaxWindowSeconds: n(600), WebhookConcurrency: n(2)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := pulse.AlertLimits{MaxRules: 3, MaxGroupsPerRule: 20, MaxDistinctPerGroup: 50, MaxWindowSeconds: 600, WebhookConcurrency: 2}
+	if got.AlertLimits != want {
+		t.Fatalf("UpdateTenant returned %+v, want %+v", got.AlertLimits, want)
+	}
+	// Clear one field (back to the default), leave the others.
+	if _, err := s.UpdateTenant(ctx, tn.ID, pulse.TenantPatch{AlertLimits: &pulse.AlertLimitsPatch{MaxRules: n(0)}}); err != nil {
+		t.Fatal(err)
+	}
+	want.MaxRules = 0
+	if got, err = s.GetTenant(ctx, tn.ID); err != nil || got.AlertLimits != want {
+		t.Fatalf("GetTenant overrides = %+v (%v), want %+v", got.AlertLimits, err, want)
+	}
+	if eff := pulse.DefaultAlertLimits().With(got.AlertLimits); eff.MaxRules != pulse.DefaultAlertMaxRules || eff.MaxGroupsPerRule != 20 {
+		t.Fatalf("limits in force = %+v", eff)
+	}
+	_, err = s.UpdateTenant(ctx, tn.ID, pulse.TenantPatch{AlertLimits: &pulse.AlertLimitsPatch{MaxGroupsPerRule: n(-1), MaxWindowSeconds: n(60)}})
+	if pulse.ErrorCode(err) != pulse.EINVALID {
+		t.Fatalf("negative max_groups_per_rule: err = %v, want EINVALID", err)
+	}
+	all, err := s.ListTenants(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, x := range all {
+		switch x.ID {
+		case tn.ID:
+			if x.AlertLimits != want {
+				t.Fatalf("listed overrides = %+v after a refused update, want %+v", x.AlertLimits, want)
+			}
+		case other.ID:
+			if x.AlertLimits != (pulse.AlertLimits{}) {
+				t.Fatalf("other tenant's overrides = %+v, want none", x.AlertLimits)
+			}
+		}
+	}
 }
 
 // The HTTP layer asks for limit+1 rows to learn whether a next page exists;

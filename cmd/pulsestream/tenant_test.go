@@ -1,0 +1,56 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"pulsestream/internal/pulse"
+	"pulsestream/internal/sqlite"
+)
+
+// tenant update --alert-max-* sets the named overrides, leaves the others,
+// and 0 goes back to the default.
+func TestTenantUpdateAlertLimits(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "cli.db")
+	getenv := func(string) string { return "" }
+	db := "sqlite://" + path
+	var out, errOut bytes.Buffer
+	if code := run(ctx, []string{"tenant", "create", "cli", "--database", db}, getenv, &out, &errOut); code != 0 {
+		t.Fatalf("tenant create: exit %d: %s", code, errOut.String())
+	}
+	id := regexp.MustCompile(`tenant_id: (\S+)`).FindStringSubmatch(out.String())[1]
+	update := func(args ...string) {
+		t.Helper()
+		out.Reset()
+		errOut.Reset()
+		if code := run(ctx, append([]string{"tenant", "update", id, "--database", db}, args...), getenv, &out, &errOut); code != 0 {
+			t.Fatalf("tenant update %v: exit %d: %s", args, code, errOut.String())
+		}
+	}
+	update("--alert-max-rules", "5", "--alert-max-groups-per-rule", "300")
+	if !strings.Contains(out.String(), "max_rules=5 max_groups_per_rule=300") {
+		t.Fatalf("output: %s", out.String())
+	}
+	update("--alert-max-rules", "0", "--alert-max-window-seconds", "600", "--webhook-concurrency", "7")
+	if !strings.Contains(out.String(), "webhook_concurrency=7") {
+		t.Fatalf("output: %s", out.String())
+	}
+	s, err := sqlite.Open(ctx, path, sqlite.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	tn, err := s.GetTenant(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := (pulse.AlertLimits{MaxGroupsPerRule: 300, MaxWindowSeconds: 600, WebhookConcurrency: 7}); tn.AlertLimits != want {
+		t.Fatalf("overrides = %+v, want %+v", tn.AlertLimits, want)
+	}
+}
