@@ -25,6 +25,8 @@ var codeStatus = map[string]int{
 	pulse.EINTERNAL:     http.StatusInternalServerError,
 	pulse.EUNAVAILABLE:  http.StatusServiceUnavailable,
 	pulse.EINSUFFICIENT: http.StatusInsufficientStorage,
+	pulse.ETIMEOUT:      http.StatusRequestTimeout,
+	pulse.EOVERLOADED:   http.StatusServiceUnavailable,
 }
 
 // Problem is an RFC 9457 problem document.

@@ -22,6 +22,8 @@ const (
 	EUNAVAILABLE  = "unavailable"  // 503: the database or a dependency is down; retry later
 	EINSUFFICIENT = "insufficient" // 507: the disk is full
 	EMETHOD       = "method"       // 405
+	ETIMEOUT      = "body_timeout" // 408: the request body did not arrive within the body deadline
+	EOVERLOADED   = "overloaded"   // 503: the node's memory budget for request bodies is spent; retry after Retry-After
 )
 
 // FieldError names one field (or query parameter) that broke a rule. Reason
