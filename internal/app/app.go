@@ -172,6 +172,7 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*App, error) {
 		RequestTimeout: cfg.RequestTimeout, Pprof: cfg.Pprof,
 		AuthFailures: a.authLimiter, AuthFailuresPerMinute: cfg.AuthFailuresPerMinute,
 		TrustedProxies: cfg.TrustedProxyPrefixes(), MaxInFlight: cfg.MaxInFlight,
+		BodyReadTimeout: cfg.BodyReadTimeout, MaxDecodeBytes: cfg.MaxDecodeBytes, DecodeTenantShare: cfg.DecodeTenantShare,
 		SecretBox: box, KeyUsage: a.keyUsage, Replay: replay,
 		AlertLimits: cfg.AlertLimits, RuleStatus: a.alerting.evaluator.RuleStatus,
 	})

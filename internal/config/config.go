@@ -29,10 +29,15 @@ type Config struct {
 
 	MaxBodyBytes    int64
 	MaxPayloadBytes int
-	MaxBatchEvents  int
-	KeyCacheTTL     time.Duration
-	RequestTimeout  time.Duration
-	ShutdownTimeout time.Duration
+	// MaxDecodeBytes is the node's memory budget for event bodies being
+	// read and parsed (4 bytes charged per decompressed body byte; 503
+	// beyond; 0: no budget); one tenant may hold DecodeTenantShare of it.
+	MaxDecodeBytes    int64
+	DecodeTenantShare float64
+	MaxBatchEvents    int
+	KeyCacheTTL       time.Duration
+	RequestTimeout    time.Duration
+	ShutdownTimeout   time.Duration
 
 	MaintenanceInterval time.Duration
 
@@ -86,6 +91,7 @@ type Hardening struct {
 
 	ReadHeaderTimeout time.Duration
 	ReadTimeout       time.Duration
+	BodyReadTimeout   time.Duration // time a client has to send a request body (408 beyond)
 	WriteTimeout      time.Duration
 	IdleTimeout       time.Duration
 	MaxHeaderBytes    int
@@ -100,6 +106,8 @@ func Default() Config {
 		RedisTimeout:        250 * time.Millisecond,
 		MaxBodyBytes:        10 << 20,
 		MaxPayloadBytes:     5 << 20,
+		MaxDecodeBytes:      128 << 20,
+		DecodeTenantShare:   0.5,
 		MaxBatchEvents:      1000,
 		KeyCacheTTL:         2 * time.Second,
 		RequestTimeout:      10 * time.Second,
@@ -122,6 +130,7 @@ func Default() Config {
 			AuthFailuresPerMinute: 20,
 			ReadHeaderTimeout:     10 * time.Second,
 			ReadTimeout:           60 * time.Second,
+			BodyReadTimeout:       10 * time.Second,
 			WriteTimeout:          60 * time.Second,
 			IdleTimeout:           120 * time.Second,
 			MaxHeaderBytes:        64 << 10,
@@ -152,6 +161,13 @@ func (c Config) Validate() error {
 	}
 	if c.MaxPayloadBytes < 1 || int64(c.MaxPayloadBytes) > c.MaxBodyBytes {
 		errs = append(errs, errors.New("--max-payload-bytes must be between 1 and --max-body-bytes"))
+	}
+	if c.DecodeTenantShare <= 0 || c.DecodeTenantShare > 1 {
+		errs = append(errs, errors.New("--decode-tenant-share must be above 0 and at most 1"))
+	} else if c.MaxDecodeBytes < 0 || (c.MaxDecodeBytes > 0 && float64(c.MaxDecodeBytes)*c.DecodeTenantShare < float64(4*c.MaxBodyBytes)) {
+		// 4 is httpapi.DecodeAmplification: a tenant's share must hold the
+		// largest body, or that body could never be accepted.
+		errs = append(errs, errors.New("--max-decode-bytes must be 0 (no budget) or, times --decode-tenant-share, at least 4 × --max-body-bytes"))
 	}
 	if c.MaxBatchEvents < 1 || c.MaxBatchEvents > 100000 {
 		errs = append(errs, errors.New("--max-batch-events must be between 1 and 100000"))
@@ -289,6 +305,9 @@ func (h Hardening) validate(adminToken string) []error {
 	if h.ReadHeaderTimeout <= 0 || h.ReadTimeout <= 0 || h.WriteTimeout <= 0 || h.IdleTimeout <= 0 {
 		errs = append(errs, errors.New("--read-header-timeout, --read-timeout, --write-timeout and --idle-timeout must be positive"))
 	}
+	if h.BodyReadTimeout <= 0 || h.BodyReadTimeout > h.ReadTimeout {
+		errs = append(errs, errors.New("--body-read-timeout must be positive and at most --read-timeout"))
+	}
 	if h.MaxHeaderBytes < 4096 {
 		errs = append(errs, errors.New("--max-header-bytes must be at least 4096"))
 	}
@@ -366,6 +385,8 @@ func ServeFlags(fs *flag.FlagSet, c *Config) {
 	fs.StringVar(&c.AdminToken, "admin-token", c.AdminToken, "operator token for /admin/v1 (empty: generated at first start and printed once)")
 	fs.StringVar(&c.RateLimitFailure, "rate-limit-failure", c.RateLimitFailure, "when Redis is unreachable: open (use this node's limiter) or closed (503)")
 	fs.Int64Var(&c.MaxBodyBytes, "max-body-bytes", c.MaxBodyBytes, "largest request body, after gzip decompression")
+	fs.Int64Var(&c.MaxDecodeBytes, "max-decode-bytes", c.MaxDecodeBytes, "memory budget of a node for event bodies being decompressed and parsed, 4 bytes per body byte (503 beyond; 0: none)")
+	fs.Float64Var(&c.DecodeTenantShare, "decode-tenant-share", c.DecodeTenantShare, "fraction of --max-decode-bytes one tenant may hold at once")
 	fs.IntVar(&c.MaxPayloadBytes, "max-payload-bytes", c.MaxPayloadBytes, "largest event payload (encoded JSON)")
 	fs.IntVar(&c.MaxBatchEvents, "max-batch-events", c.MaxBatchEvents, "most events in one batch request")
 	fs.DurationVar(&c.KeyCacheTTL, "key-cache-ttl", c.KeyCacheTTL, "how long an API key look-up is cached (≤ 5s)")
@@ -401,10 +422,11 @@ func HardeningFlags(fs *flag.FlagSet, h *Hardening) {
 	fs.StringVar(&h.TLSKey, "tls-key", h.TLSKey, "PEM private key file")
 	fs.StringVar(&h.TrustedProxies, "trusted-proxies", h.TrustedProxies, "comma-separated CIDRs/IPs of proxies whose X-Forwarded-For is believed")
 	fs.StringVar(&h.SecretKey, "secret-key", h.SecretKey, "key encrypting secrets at rest (32 bytes, base64 or hex); prefer PULSESTREAM_SECRET_KEY")
-	fs.IntVar(&h.MaxInFlight, "max-in-flight", h.MaxInFlight, "concurrent requests per node before 503 (0: no cap; /health and /metrics exempt)")
+	fs.IntVar(&h.MaxInFlight, "max-in-flight", h.MaxInFlight, "concurrent requests per node before 503 (0: no cap; /health, /ready and /metrics exempt)")
 	fs.IntVar(&h.AuthFailuresPerMinute, "auth-failures-per-minute", h.AuthFailuresPerMinute, "failed authentications per client IP per minute before 429")
 	fs.DurationVar(&h.ReadHeaderTimeout, "read-header-timeout", h.ReadHeaderTimeout, "time a client has to send the request headers")
 	fs.DurationVar(&h.ReadTimeout, "read-timeout", h.ReadTimeout, "time a client has to send the whole request")
+	fs.DurationVar(&h.BodyReadTimeout, "body-read-timeout", h.BodyReadTimeout, "time a client has to send a request body after its headers (408 beyond)")
 	fs.DurationVar(&h.WriteTimeout, "write-timeout", h.WriteTimeout, "time to write the response")
 	fs.DurationVar(&h.IdleTimeout, "idle-timeout", h.IdleTimeout, "how long an idle keep-alive connection stays open")
 	fs.IntVar(&h.MaxHeaderBytes, "max-header-bytes", h.MaxHeaderBytes, "largest request header block (431 above)")

@@ -70,6 +70,9 @@ func TestValidate(t *testing.T) {
 		"webhook-tenant-concurrency": func(c *Config) { c.WebhookTenantConcurrency = c.WebhookWorkers/2 + 1 },
 		"webhook-timeout must":       func(c *Config) { c.WebhookTimeout = 10 * time.Minute },
 		"webhook-connect-timeout":    func(c *Config) { c.WebhookConnectTimeout = c.WebhookTimeout + time.Second },
+		"max-decode-bytes":           func(c *Config) { c.MaxDecodeBytes = 4*c.MaxBodyBytes - 1 },
+		"decode-tenant-share":        func(c *Config) { c.DecodeTenantShare = 1.5 },
+		"body-read-timeout":          func(c *Config) { c.BodyReadTimeout = c.ReadTimeout + time.Second },
 	}
 	for name, mut := range cases {
 		c := Default()
@@ -243,5 +246,30 @@ func TestAlertLimitFlags(t *testing.T) {
 	c.AlertLimits.MaxGroupsPerRule, c.AlertLimits.MaxWindowSeconds = 10, pulse.MaxRuleWindowSeconds+1
 	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "max_window_seconds") {
 		t.Fatalf("window beyond the rule maximum: %v", err)
+	}
+}
+
+func TestBodyLimitFlags(t *testing.T) {
+	t.Parallel()
+	env := map[string]string{"PULSESTREAM_MAX_DECODE_BYTES": "104857600", "PULSESTREAM_BODY_READ_TIMEOUT": "3s"}
+	c := Default()
+	if c.MaxDecodeBytes != 128<<20 || c.DecodeTenantShare != 0.5 || c.BodyReadTimeout != 10*time.Second {
+		t.Errorf("defaults: max-decode-bytes %d, share %v, body-read-timeout %v", c.MaxDecodeBytes, c.DecodeTenantShare, c.BodyReadTimeout)
+	}
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	ServeFlags(fs, &c)
+	if err := Parse(fs, []string{"--decode-tenant-share", "0.25"}, func(k string) string { return env[k] }); err != nil {
+		t.Fatal(err)
+	}
+	if c.MaxDecodeBytes != 100<<20 || c.DecodeTenantShare != 0.25 || c.BodyReadTimeout != 3*time.Second {
+		t.Errorf("flags/env not applied: %d %v %v", c.MaxDecodeBytes, c.DecodeTenantShare, c.BodyReadTimeout)
+	}
+	// 100 MiB × 0.25 is less than 4 × the 10 MiB largest body.
+	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "max-decode-bytes") {
+		t.Errorf("a tenant share smaller than the largest body's charge was accepted: %v", err)
+	}
+	c.MaxDecodeBytes = 0 // no budget
+	if err := c.Validate(); err != nil {
+		t.Errorf("--max-decode-bytes=0 refused: %v", err)
 	}
 }

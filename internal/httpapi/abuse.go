@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"context"
+	"io"
 	"net"
 	"net/http"
 	"net/netip"
@@ -90,12 +91,14 @@ func (s *Server) authFailed(w http.ResponseWriter, r *http.Request, err error) {
 }
 
 // exemptFromInFlight are routes an orchestrator or Prometheus must reach
-// even when the node is saturated.
-var exemptFromInFlight = map[string]bool{"/health": true, "/metrics": true}
+// even when the node is saturated: a load balancer probing /ready must not
+// drop a node because slow clients hold its request slots (/ready answers
+// from the database's state, not from the slots).
+var exemptFromInFlight = map[string]bool{"/health": true, "/ready": true, "/metrics": true}
 
 // limitInFlight answers 503 (Retry-After: 1) instead of queueing once
 // MaxInFlight requests are being served, so an overloaded node sheds load
-// rather than falling over. /health and /metrics are exempt.
+// rather than falling over. /health, /ready and /metrics are exempt.
 func (s *Server) limitInFlight(next http.Handler) http.Handler {
 	if s.inFlight == nil {
 		return next
@@ -115,4 +118,42 @@ func (s *Server) limitInFlight(next http.Handler) http.Handler {
 			s.writeError(w, r, &pulse.Error{Code: pulse.EUNAVAILABLE, Message: "the server is at its limit of concurrent requests; retry later", RetryAfter: time.Second})
 		}
 	})
+}
+
+// bodyDeadline gives a request with a body BodyReadTimeout to send all of
+// it (the server's --read-timeout is far longer): a client trickling its
+// body a byte at a time would otherwise hold a request slot for the whole
+// read timeout. readJSONBody answers a body cut off by the deadline 408.
+// Once the body has been read to its end the deadline is lifted, so that
+// the server's background read of an idle connection cannot cancel a
+// request still being handled.
+func (s *Server) bodyDeadline(next http.Handler) http.Handler {
+	if s.BodyReadTimeout <= 0 {
+		return next
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Body != nil && r.Body != http.NoBody {
+			rc := http.NewResponseController(w)
+			if rc.SetReadDeadline(time.Now().Add(s.BodyReadTimeout)) == nil {
+				r.Body = &deadlineBody{ReadCloser: r.Body, rc: rc}
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// deadlineBody lifts the connection's read deadline at the body's end.
+type deadlineBody struct {
+	io.ReadCloser
+	rc   *http.ResponseController
+	done bool
+}
+
+func (b *deadlineBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	if err == io.EOF && !b.done {
+		b.done = true
+		_ = b.rc.SetReadDeadline(time.Time{})
+	}
+	return n, err
 }

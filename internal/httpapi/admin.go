@@ -13,7 +13,7 @@ import (
 
 // decodeJSON reads a small JSON body into v, refusing unknown fields.
 func (s *Server) decodeJSON(r *http.Request, v any) error {
-	body, err := readJSONBody(r, 1<<20)
+	body, err := readJSONBody(r, 1<<20, nil)
 	if err != nil {
 		return err
 	}

@@ -206,7 +206,7 @@ func (s *Server) replaceRule(w http.ResponseWriter, r *http.Request, patch bool)
 	}
 	var spec pulse.RuleSpec
 	if patch {
-		body, err := readJSONBody(r, 1<<20)
+		body, err := readJSONBody(r, 1<<20, nil)
 		if err != nil {
 			s.writeError(w, r, err)
 			return

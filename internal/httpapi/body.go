@@ -7,6 +7,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"os"
 	"strings"
 	"unicode/utf8"
 
@@ -15,8 +16,11 @@ import (
 
 // readJSONBody checks Content-Type and Content-Encoding and reads the body,
 // refusing more than max bytes after decompression (so a gzip bomb stops at
-// max). A body cut off mid-stream is a 400.
-func readJSONBody(r *http.Request, max int64) ([]byte, error) {
+// max). A body cut off mid-stream is a 400; one that misses the body
+// deadline (--body-read-timeout) a 408. The decompressed bytes are charged
+// to l as they arrive (nil: not charged), so a request beyond the decode
+// budget stops reading at once with EOVERLOADED.
+func readJSONBody(r *http.Request, max int64, l *lease) ([]byte, error) {
 	ct := r.Header.Get("Content-Type")
 	mt, _, err := mime.ParseMediaType(ct)
 	if ct == "" || err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json")) {
@@ -41,8 +45,15 @@ func readJSONBody(r *http.Request, max int64) ([]byte, error) {
 	default:
 		return nil, pulse.Errorf(pulse.EUNSUPPORTED, "Content-Encoding must be gzip or identity")
 	}
-	data, err := io.ReadAll(io.LimitReader(body, max+1))
+	data, err := io.ReadAll(io.LimitReader(chargingReader{r: body, l: l}, max+1))
 	if err != nil {
+		var pe *pulse.Error
+		if errors.As(err, &pe) {
+			return nil, pe
+		}
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			return nil, pulse.Errorf(pulse.ETIMEOUT, "the body arrived too slowly and was cut off at the body deadline")
+		}
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
 			return nil, pulse.Errorf(pulse.ETOOLARGE, "the body is larger than %d bytes", max)

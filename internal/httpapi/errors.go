@@ -26,6 +26,8 @@ var codeStatus = map[string]int{
 	pulse.EUNAVAILABLE:  http.StatusServiceUnavailable,
 	pulse.EUNKNOWN:      http.StatusServiceUnavailable, // its own problem type: the write may have been kept
 	pulse.EINSUFFICIENT: http.StatusInsufficientStorage,
+	pulse.ETIMEOUT:      http.StatusRequestTimeout,
+	pulse.EOVERLOADED:   http.StatusServiceUnavailable,
 }
 
 // Problem is an RFC 9457 problem document.

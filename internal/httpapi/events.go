@@ -37,7 +37,9 @@ func rateLimited(q pulse.Quota, msg string) *pulse.Error {
 }
 
 func (s *Server) postEvent(w http.ResponseWriter, r *http.Request) {
-	body, err := readJSONBody(r, s.MaxBodyBytes)
+	l := s.decode.lease(tenantFrom(r.Context()).ID)
+	defer l.release()
+	body, err := readJSONBody(r, s.MaxBodyBytes, l)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -82,7 +84,9 @@ type batchResponse struct {
 }
 
 func (s *Server) postBatch(w http.ResponseWriter, r *http.Request) {
-	body, err := readJSONBody(r, s.MaxBodyBytes)
+	l := s.decode.lease(tenantFrom(r.Context()).ID)
+	defer l.release()
+	body, err := readJSONBody(r, s.MaxBodyBytes, l)
 	if err != nil {
 		s.writeError(w, r, err)
 		return

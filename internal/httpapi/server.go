@@ -43,6 +43,15 @@ type Config struct {
 	TrustedProxies []netip.Prefix
 	// MaxInFlight caps concurrent requests (503 beyond; 0: no cap).
 	MaxInFlight int
+	// BodyReadTimeout is how long a client has to send a request body
+	// (408 beyond; 0: only the server's ReadTimeout).
+	BodyReadTimeout time.Duration
+	// MaxDecodeBytes is the node's memory budget for event bodies being
+	// read and parsed, DecodeAmplification bytes per body byte (503
+	// EOVERLOADED beyond; 0: no budget). One tenant may hold
+	// DecodeTenantShare of it (0: DefaultDecodeTenantShare).
+	MaxDecodeBytes    int64
+	DecodeTenantShare float64
 	// SecretBox seals signing secrets at rest (nil: they cannot be created).
 	SecretBox *secretbox.Box
 	// KeyUsage records keys' last use off the request path (may be nil).
@@ -76,6 +85,7 @@ type Server struct {
 	routeList []string
 	signing   signingCache
 	inFlight  chan struct{} // the --max-in-flight slots; nil: no cap
+	decode    *decodeBudget // the --max-decode-bytes budget; nil: none
 }
 
 var errPanic = errors.New("panic in handler")
@@ -110,12 +120,21 @@ func New(cfg Config) *Server {
 	if cfg.MaxInFlight > 0 {
 		s.inFlight = make(chan struct{}, cfg.MaxInFlight)
 	}
+	if cfg.MaxDecodeBytes > 0 {
+		share := cfg.DecodeTenantShare
+		if share <= 0 || share > 1 {
+			share = DefaultDecodeTenantShare
+		}
+		s.decode = newDecodeBudget(cfg.MaxDecodeBytes, share, cfg.Registerer)
+	}
 	s.routes()
 	return s
 }
 
 // Handler returns the root handler with all middleware.
-func (s *Server) Handler() http.Handler { return s.observe(s.limitInFlight(s.notFound(s.mux))) }
+func (s *Server) Handler() http.Handler {
+	return s.observe(s.limitInFlight(s.bodyDeadline(s.notFound(s.mux))))
+}
 
 // Routes lists "METHOD /pattern" of every registered route, for the test
 // that keeps the OpenAPI document complete.

@@ -28,6 +28,8 @@ const (
 	EUNKNOWN      = "outcome_unknown"
 	EINSUFFICIENT = "insufficient" // 507: the disk is full
 	EMETHOD       = "method"       // 405
+	ETIMEOUT      = "body_timeout" // 408: the request body did not arrive within the body deadline
+	EOVERLOADED   = "overloaded"   // 503: the node's memory budget for request bodies is spent; retry after Retry-After
 )
 
 // FieldError names one field (or query parameter) that broke a rule. Reason
