@@ -13,15 +13,36 @@ import (
 	"pulsestream/internal/pulse"
 )
 
-// readJSONBody checks Content-Type and Content-Encoding and reads the body,
-// refusing more than max bytes after decompression (so a gzip bomb stops at
-// max). A body cut off mid-stream is a 400.
+// readJSONBody checks Content-Type and reads the body (readBody), which
+// must be UTF-8.
 func readJSONBody(r *http.Request, max int64) ([]byte, error) {
-	ct := r.Header.Get("Content-Type")
-	mt, _, err := mime.ParseMediaType(ct)
-	if ct == "" || err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json")) {
+	if mt := mediaType(r); mt != "application/json" && !strings.HasSuffix(mt, "+json") {
 		return nil, pulse.Errorf(pulse.EUNSUPPORTED, "Content-Type must be application/json")
 	}
+	data, err := readBody(r, max)
+	if err != nil {
+		return nil, err
+	}
+	if !utf8.Valid(data) {
+		return nil, pulse.Errorf(pulse.EBADREQUEST, "the body is not valid UTF-8")
+	}
+	return data, nil
+}
+
+// mediaType is the request's Content-Type without parameters ("" when
+// absent or malformed).
+func mediaType(r *http.Request) string {
+	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil {
+		return ""
+	}
+	return mt
+}
+
+// readBody checks Content-Encoding and reads the body, refusing more than
+// max bytes after decompression (so a gzip bomb stops at max). A body cut
+// off mid-stream, or empty, is a 400.
+func readBody(r *http.Request, max int64) ([]byte, error) {
 	if r.ContentLength > max && r.Header.Get("Content-Encoding") == "" {
 		return nil, pulse.Errorf(pulse.ETOOLARGE, "the body is larger than %d bytes", max)
 	}
@@ -57,9 +78,6 @@ func readJSONBody(r *http.Request, max int64) ([]byte, error) {
 	}
 	if len(data) == 0 {
 		return nil, pulse.Errorf(pulse.EBADREQUEST, "the body is empty")
-	}
-	if !utf8.Valid(data) {
-		return nil, pulse.Errorf(pulse.EBADREQUEST, "the body is not valid UTF-8")
 	}
 	return data, nil
 }

@@ -62,22 +62,7 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 }
 
 func (s *Server) writeProblem(w http.ResponseWriter, r *http.Request, err error, extra map[string]any) {
-	e := toError(err)
-	status, ok := codeStatus[e.Code]
-	if !ok {
-		status = http.StatusInternalServerError
-	}
-	msg := e.Message
-	switch {
-	case status >= 500 && status != http.StatusServiceUnavailable && status != http.StatusInsufficientStorage:
-		s.logger.ErrorContext(r.Context(), "request failed", "err", err, "request_id", requestID(r.Context()))
-		msg = "internal error"
-	case status >= 500:
-		s.logger.WarnContext(r.Context(), "request refused: dependency unavailable", "err", err, "request_id", requestID(r.Context()))
-	}
-	if e.RetryAfter > 0 || status == http.StatusServiceUnavailable || status == http.StatusTooManyRequests {
-		w.Header().Set("Retry-After", strconv.Itoa(retrySeconds(e.RetryAfter)))
-	}
+	e, status, msg := s.errorStatus(w, r, err)
 	p := map[string]any{
 		"type":       "/docs#problem-" + e.Code,
 		"title":      http.StatusText(status),
@@ -95,6 +80,30 @@ func (s *Server) writeProblem(w http.ResponseWriter, r *http.Request, err error,
 		p[k] = v
 	}
 	writeJSONType(w, status, "application/problem+json", p)
+}
+
+// errorStatus is the one place that decides an error's status and the
+// message a user sees: internal errors are logged here, once, and shown as
+// "internal error"; Retry-After is set on w when the error has one (always
+// on 429 and 503). Writers of other body formats (OTLP) use it too.
+func (s *Server) errorStatus(w http.ResponseWriter, r *http.Request, err error) (*pulse.Error, int, string) {
+	e := toError(err)
+	status, ok := codeStatus[e.Code]
+	if !ok {
+		status = http.StatusInternalServerError
+	}
+	msg := e.Message
+	switch {
+	case status >= 500 && status != http.StatusServiceUnavailable && status != http.StatusInsufficientStorage:
+		s.logger.ErrorContext(r.Context(), "request failed", "err", err, "request_id", requestID(r.Context()))
+		msg = "internal error"
+	case status >= 500:
+		s.logger.WarnContext(r.Context(), "request refused: dependency unavailable", "err", err, "request_id", requestID(r.Context()))
+	}
+	if e.RetryAfter > 0 || status == http.StatusServiceUnavailable || status == http.StatusTooManyRequests {
+		w.Header().Set("Retry-After", strconv.Itoa(retrySeconds(e.RetryAfter)))
+	}
+	return e, status, msg
 }
 
 // retrySeconds rounds up to whole seconds, at least 1.
