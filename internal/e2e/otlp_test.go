@@ -213,7 +213,7 @@ func otlpProtoBody(t *testing.T, svc string, at time.Time, n int) []byte {
 		sl.LogRecords = append(sl.LogRecords, &logspb.LogRecord{TimeUnixNano: uint64(at.UnixNano()), Body: &commonpb.AnyValue{Value: &commonpb.AnyValue_StringValue{StringValue: label(i)}}})
 	}
 	req := &collogspb.ExportLogsServiceRequest{ResourceLogs: []*logspb.ResourceLogs{{
-		Resource: &resourcepb.Resource{Attributes: []*commonpb.KeyValue{{Key: "service.name", Value: &commonpb.AnyValue{Value: &commonpb.AnyValue_StringValue{StringValue: svc}}}}},
+		Resource:  &resourcepb.Resource{Attributes: []*commonpb.KeyValue{{Key: "service.name", Value: &commonpb.AnyValue{Value: &commonpb.AnyValue_StringValue{StringValue: svc}}}}},
 		ScopeLogs: []*logspb.ScopeLogs{sl},
 	}}}
 	data, err := proto.Marshal(req)
