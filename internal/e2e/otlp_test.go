@@ -20,6 +20,8 @@ import (
 	logspb "go.opentelemetry.io/proto/otlp/logs/v1"
 	resourcepb "go.opentelemetry.io/proto/otlp/resource/v1"
 	"google.golang.org/protobuf/proto"
+
+	"pulsestream/internal/config"
 )
 
 // The OTLP/HTTP logs door, driven by the OpenTelemetry Go SDK's own
@@ -255,5 +257,41 @@ func TestOTLPJSON(t *testing.T) {
 			t.Errorf("400 body %s, want a google.rpc.Status", r.Body)
 		}
 		expectStatus(t, n.do("POST", "/v1/logs", key, "x", "Content-Type", "text/plain"), http.StatusUnsupportedMediaType)
+	})
+}
+
+// TestOTLPLargeExportAndSigning: an export larger than the batch limit is
+// stored whole, in chunks; a tenant that requires signed requests refuses
+// an unsigned export (401) and takes a signed one.
+func TestOTLPLargeExportAndSigning(t *testing.T) {
+	t.Parallel()
+	mutate := func(c *config.Config) {
+		c.MaxBatchEvents = 4
+		c.SecretKey = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="
+	}
+	eachBackendCfg(t, mutate, func(t *testing.T, n *node) {
+		tenantID, key := n.tenant("big", 0)
+		body := otlpProtoBody(t, "big", n.Clock.Now(), 10)
+		r := n.do("POST", "/v1/logs", key, body, "Content-Type", "application/x-protobuf")
+		expectStatus(t, r, http.StatusOK)
+		var resp collogspb.ExportLogsServiceResponse
+		if err := proto.Unmarshal(r.Body, &resp); err != nil || resp.PartialSuccess != nil {
+			t.Fatalf("answer %v %v, want a full success", &resp, err)
+		}
+		if got := n.search(key, q("service", "big", "limit", "100")); len(got.Events) != 10 {
+			t.Fatalf("stored %d of 10 records", len(got.Events))
+		}
+
+		r = n.do("POST", "/api/v1/signing-secrets", key, map[string]any{"name": "otel"})
+		expectStatus(t, r, http.StatusCreated)
+		secret := r.JSON(t)["secret"].(string)
+		expectStatus(t, n.do("PATCH", "/admin/v1/tenants/"+tenantID, adminToken, map[string]any{"require_signed_requests": true}), http.StatusOK)
+		body = otlpProtoBody(t, "signed", n.Clock.Now(), 1)
+		expectStatus(t, n.do("POST", "/v1/logs", key, body, "Content-Type", "application/x-protobuf"), http.StatusUnauthorized)
+		headers := append([]string{"Content-Type", "application/x-protobuf"}, signedHeaders(secret, n.Clock.Now().Unix(), body)...)
+		expectStatus(t, n.do("POST", "/v1/logs", key, body, headers...), http.StatusOK)
+		if got := n.search(key, q("service", "signed")); len(got.Events) != 1 {
+			t.Fatalf("signed export: stored %d", len(got.Events))
+		}
 	})
 }
