@@ -1,13 +1,15 @@
 package httpapi
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 
-	collogspb "go.opentelemetry.io/proto/otlp/collector/logs/v1"
 	spb "google.golang.org/genproto/googleapis/rpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 
 	"pulsestream/internal/ingest"
@@ -92,17 +94,36 @@ func (s *Server) postOTLPLogs(w http.ResponseWriter, r *http.Request) {
 		s.writeOTLPError(w, r, isJSON, rateLimited(quota, fmt.Sprintf("the tenant's events-per-minute quota is used up; no log record of the export was stored (%d over quota, %d invalid)", limited, rejected)))
 		return
 	}
-	resp := &collogspb.ExportLogsServiceResponse{}
 	if limited > 0 {
 		problems = append(problems, fmt.Sprintf("%d log records over the tenant's events-per-minute quota", limited))
 	}
-	if rejected+limited > 0 {
-		resp.PartialSuccess = &collogspb.ExportLogsPartialSuccess{
-			RejectedLogRecords: int64(rejected + limited),
-			ErrorMessage:       strings.Join(problems, "; "),
+	writeOTLPBody(w, http.StatusOK, isJSON, otlpResponse(isJSON, int64(rejected+limited), strings.Join(problems, "; ")))
+}
+
+// otlpResponse encodes an ExportLogsServiceResponse with a partial_success
+// when rejected > 0 (an empty response otherwise). It is written here, with
+// protowire, because the collector package that declares the message links
+// gRPC into the binary (+15 MB); TestOTLPResponse decodes it with the
+// official type.
+func otlpResponse(isJSON bool, rejected int64, msg string) []byte {
+	if isJSON {
+		if rejected == 0 {
+			return []byte("{}")
 		}
+		data, _ := json.Marshal(map[string]any{"partialSuccess": map[string]string{
+			"rejectedLogRecords": strconv.FormatInt(rejected, 10), "errorMessage": msg}})
+		return data
 	}
-	writeOTLP(w, http.StatusOK, isJSON, resp)
+	if rejected == 0 {
+		return nil
+	}
+	var ps []byte
+	ps = protowire.AppendTag(ps, 1, protowire.VarintType) // rejected_log_records
+	ps = protowire.AppendVarint(ps, uint64(rejected))
+	ps = protowire.AppendTag(ps, 2, protowire.BytesType) // error_message
+	ps = protowire.AppendString(ps, msg)
+	out := protowire.AppendTag(nil, 1, protowire.BytesType) // partial_success
+	return protowire.AppendBytes(out, ps)
 }
 
 // otlpProblem describes why record i was refused.
@@ -134,14 +155,21 @@ func writeOTLP(w http.ResponseWriter, status int, isJSON bool, m proto.Message) 
 		err  error
 	)
 	if isJSON {
-		w.Header().Set("Content-Type", "application/json")
 		data, err = protojson.Marshal(m)
 	} else {
-		w.Header().Set("Content-Type", "application/x-protobuf")
 		data, err = proto.Marshal(m)
 	}
 	if err != nil { // not reachable for these messages
 		status, data = http.StatusInternalServerError, nil
+	}
+	writeOTLPBody(w, status, isJSON, data)
+}
+
+func writeOTLPBody(w http.ResponseWriter, status int, isJSON bool, data []byte) {
+	if isJSON {
+		w.Header().Set("Content-Type", "application/json")
+	} else {
+		w.Header().Set("Content-Type", "application/x-protobuf")
 	}
 	w.WriteHeader(status)
 	_, _ = w.Write(data)

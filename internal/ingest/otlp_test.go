@@ -218,15 +218,16 @@ func TestDecodeOTLPLogs(t *testing.T) {
 			SpanId:  []byte{0xee, 0xe1, 0x9b, 0x7e, 0xc3, 0xc1, 0xb1, 0x74},
 		}}}},
 	}}}
+	// The official request type, decoded as LogsData.
 	pb, _ := proto.Marshal(want)
 	got, err := DecodeOTLPLogs(pb, false)
-	if err != nil || !proto.Equal(got, want) {
+	if err != nil || !proto.Equal(got, &logspb.LogsData{ResourceLogs: want.ResourceLogs}) {
 		t.Fatalf("protobuf: %v %v", got, err)
 	}
 	js := `{"resourceLogs":[{"resource":{"attributes":[{"key":"service.name","value":{"stringValue":"s"}}]},"scopeLogs":[{"logRecords":[
 		{"timeUnixNano":"1767225600000000001","severityNumber":9,"body":{"stringValue":"m"},"traceId":"5b8efff798038103d269b633813fc60c","spanId":"eee19b7ec3c1b174","future":true}]}]}]}`
 	got, err = DecodeOTLPLogs([]byte(js), true)
-	if err != nil || !proto.Equal(got, want) {
+	if err != nil || !proto.Equal(got, &logspb.LogsData{ResourceLogs: want.ResourceLogs}) {
 		t.Fatalf("JSON: %v %v", got, err)
 	}
 	for _, bad := range []string{`{`, `[]`, `{"resourceLogs":[{"scopeLogs":[{"logRecords":[{"traceId":"xyz"}]}]}]}`, `{"resourceLogs":7}`, `{} {}`} {
