@@ -226,7 +226,7 @@ func otlpProtoBody(t *testing.T, svc string, at time.Time, n int) []byte {
 }
 
 // TestOTLPJSON: an OTLP JSON export (hex ids, lowerCamelCase, enum ints)
-// is stored like protobuf; an undecodable body is 400 with a Status.
+// is stored like protobuf, event_type from the attribute the query names; an undecodable body is 400 with a Status.
 func TestOTLPJSON(t *testing.T) {
 	t.Parallel()
 	eachBackend(t, func(t *testing.T, n *node) {
@@ -235,8 +235,8 @@ func TestOTLPJSON(t *testing.T) {
 		body := fmt.Sprintf(`{"resourceLogs":[{"resource":{"attributes":[{"key":"service.name","value":{"stringValue":"api"}}]},
 			"scopeLogs":[{"logRecords":[{"timeUnixNano":"%d","severityNumber":21,"body":{"stringValue":"down"},
 			"traceId":"5B8EFFF798038103D269B633813FC60C","spanId":"eee19b7ec3c1b174",
-			"attributes":[{"key":"event.id","value":{"stringValue":"j-1"}},{"key":"url.path","value":{"stringValue":"/x"}}],"unknownField":1}]}]}]}`, at.UnixNano())
-		r := n.do("POST", "/v1/logs", key, body, "Content-Type", "application/json")
+			"attributes":[{"key":"event.id","value":{"stringValue":"j-1"}},{"key":"url.path","value":{"stringValue":"/x"}},{"key":"log.kind","value":{"stringValue":"audit"}}],"unknownField":1}]}]}]}`, at.UnixNano())
+		r := n.do("POST", "/v1/logs?event_type_attribute=log.kind", key, body, "Content-Type", "application/json")
 		expectStatus(t, r, http.StatusOK)
 		if r.Header.Get("Content-Type") != "application/json" || strings.TrimSpace(string(r.Body)) != "{}" {
 			t.Errorf("answer %s %q, want application/json {}", r.Header.Get("Content-Type"), r.Body)
@@ -246,7 +246,7 @@ func TestOTLPJSON(t *testing.T) {
 			t.Fatalf("stored %d", len(page.Events))
 		}
 		e := page.Events[0]
-		if e.Service != "api" || e.Severity != "critical" || e.Endpoint != "/x" || e.Tags["trace_id"] != "5b8efff798038103d269b633813fc60c" || !e.Timestamp.Equal(at.Truncate(time.Microsecond)) {
+		if e.Service != "api" || e.EventType != "audit" || e.Severity != "critical" || e.Endpoint != "/x" || e.Tags["trace_id"] != "5b8efff798038103d269b633813fc60c" || !e.Timestamp.Equal(at.Truncate(time.Microsecond)) {
 			t.Errorf("stored %+v", e)
 		}
 

@@ -51,7 +51,7 @@ func (s *Server) postOTLPLogs(w http.ResponseWriter, r *http.Request) {
 		s.writeOTLPError(w, r, isJSON, err)
 		return
 	}
-	raws := ingest.OTLPEvents(req)
+	raws := ingest.OTLPEvents(req, ingest.OTLPOptions{EventTypeAttr: r.URL.Query().Get("event_type_attribute")})
 	ctx, cancel := contextWithTimeout(r, s.RequestTimeout)
 	defer cancel()
 	t := tenantFrom(ctx)

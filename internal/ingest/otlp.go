@@ -2,6 +2,7 @@ package ingest
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
@@ -121,14 +122,21 @@ type otlpEvent struct {
 	Payload    map[string]any    `json:"payload,omitempty"`
 }
 
+// OTLPOptions change the mapping for one request.
+type OTLPOptions struct {
+	// EventTypeAttr names the record attribute that gives event_type when
+	// the record has no event_name (default event.name).
+	EventTypeAttr string
+}
+
 // OTLPEvents returns one event object per log record of req, in order
 // (resource by resource, scope by scope).
-func OTLPEvents(req *logspb.LogsData) []json.RawMessage {
+func OTLPEvents(req *logspb.LogsData, opt OTLPOptions) []json.RawMessage {
 	var out []json.RawMessage
 	for _, rl := range req.GetResourceLogs() {
 		for _, sl := range rl.GetScopeLogs() {
 			for _, lr := range sl.GetLogRecords() {
-				raw, err := json.Marshal(OTLPEvent(rl.GetResource().GetAttributes(), sl.GetScope(), lr))
+				raw, err := json.Marshal(OTLPEvent(rl.GetResource().GetAttributes(), sl.GetScope(), lr, opt))
 				if err != nil { // not reachable: every value is JSON-safe
 					raw = []byte(`null`)
 				}
@@ -141,7 +149,7 @@ func OTLPEvents(req *logspb.LogsData) []json.RawMessage {
 
 // OTLPEvent maps one log record, with its resource attributes and scope,
 // onto an event object (see README.md, "OpenTelemetry", for the table).
-func OTLPEvent(resource []*commonpb.KeyValue, scope *commonpb.InstrumentationScope, lr *logspb.LogRecord) *otlpEvent {
+func OTLPEvent(resource []*commonpb.KeyValue, scope *commonpb.InstrumentationScope, lr *logspb.LogRecord, opt OTLPOptions) *otlpEvent {
 	rec, res := lr.GetAttributes(), resource
 	e := &otlpEvent{
 		EventType: OTLPDefaultType,
@@ -155,8 +163,10 @@ func OTLPEvent(resource []*commonpb.KeyValue, scope *commonpb.InstrumentationSco
 	used := map[string]bool{}
 	if s := lr.GetEventName(); s != "" {
 		e.EventType = s
-	} else if s, ok := otlpString(rec, "event.name"); ok && s != "" {
-		e.EventType, used["event.name"] = s, true
+	} else if attr := cmp.Or(opt.EventTypeAttr, "event.name"); attr != "" {
+		if s, ok := otlpString(rec, attr); ok && s != "" {
+			e.EventType, used[attr] = s, true
+		}
 	}
 	if s, ok := otlpString(rec, OTLPEventIDAttr); ok {
 		e.ExternalID, used[OTLPEventIDAttr] = &s, true

@@ -63,7 +63,7 @@ func TestOTLPTimestamp(t *testing.T) {
 		{"receive time when neither", 0, 0, ""},
 	}
 	for _, tt := range tests {
-		e := OTLPEvent(nil, nil, &logspb.LogRecord{TimeUnixNano: tt.time, ObservedTimeUnixNano: tt.observed})
+		e := OTLPEvent(nil, nil, &logspb.LogRecord{TimeUnixNano: tt.time, ObservedTimeUnixNano: tt.observed}, OTLPOptions{})
 		if e.Timestamp != tt.want {
 			t.Errorf("%s: timestamp %q, want %q", tt.name, e.Timestamp, tt.want)
 		}
@@ -76,16 +76,17 @@ func TestOTLPFields(t *testing.T) {
 		name     string
 		resource []*commonpb.KeyValue
 		rec      *logspb.LogRecord
+		opt      OTLPOptions
 		check    func(e *otlpEvent) string
 	}{
-		{"defaults", nil, &logspb.LogRecord{}, func(e *otlpEvent) string {
+		{"defaults", nil, &logspb.LogRecord{}, OTLPOptions{}, func(e *otlpEvent) string {
 			if e.Service != OTLPDefaultService || e.EventType != "log" || e.Severity != "info" || e.ExternalID != nil || e.Tags != nil || e.Payload != nil {
 				return fmt.Sprintf("%+v", e)
 			}
 			return ""
 		}},
 		{"event.name attribute, enduser.id, url.path over http.route, status as string", []*commonpb.KeyValue{kv("service.name", str("svc"))},
-			&logspb.LogRecord{Attributes: []*commonpb.KeyValue{kv("event.name", str("a.b")), kv("enduser.id", str("u")), kv("http.route", str("/r/{id}")), kv("url.path", str("/r/1")), kv("http.response.status_code", str("503"))}},
+			&logspb.LogRecord{Attributes: []*commonpb.KeyValue{kv("event.name", str("a.b")), kv("enduser.id", str("u")), kv("http.route", str("/r/{id}")), kv("url.path", str("/r/1")), kv("http.response.status_code", str("503"))}}, OTLPOptions{},
 			func(e *otlpEvent) string {
 				if e.Service != "svc" || e.EventType != "a.b" || e.UserID != "u" || e.Endpoint != "/r/1" || e.StatusCode != 503 || e.Tags["http.route"] != "/r/{id}" {
 					return fmt.Sprintf("%+v", e)
@@ -93,7 +94,7 @@ func TestOTLPFields(t *testing.T) {
 				return ""
 			}},
 		{"event_name field over attribute; bad status kept in payload", nil,
-			&logspb.LogRecord{EventName: "x", Attributes: []*commonpb.KeyValue{kv("event.name", str("y")), kv("http.response.status_code", &commonpb.AnyValue{Value: &commonpb.AnyValue_IntValue{IntValue: 42}})}},
+			&logspb.LogRecord{EventName: "x", Attributes: []*commonpb.KeyValue{kv("event.name", str("y")), kv("http.response.status_code", &commonpb.AnyValue{Value: &commonpb.AnyValue_IntValue{IntValue: 42}})}}, OTLPOptions{},
 			func(e *otlpEvent) string {
 				attrs, _ := e.Payload["attributes"].(map[string]any)
 				if e.EventType != "x" || e.Tags["event.name"] != "y" || e.StatusCode != 0 || attrs["http.response.status_code"] != int64(42) {
@@ -102,7 +103,7 @@ func TestOTLPFields(t *testing.T) {
 				return ""
 			}},
 		{"event.id is external_id, even empty (then refused by validation)", nil,
-			&logspb.LogRecord{Attributes: []*commonpb.KeyValue{kv(OTLPEventIDAttr, str(""))}},
+			&logspb.LogRecord{Attributes: []*commonpb.KeyValue{kv(OTLPEventIDAttr, str(""))}}, OTLPOptions{},
 			func(e *otlpEvent) string {
 				if e.ExternalID == nil || *e.ExternalID != "" {
 					return fmt.Sprintf("%+v", e)
@@ -110,16 +111,24 @@ func TestOTLPFields(t *testing.T) {
 				return ""
 			}},
 		{"record attribute wins over resource", []*commonpb.KeyValue{kv("env", str("res"))},
-			&logspb.LogRecord{Attributes: []*commonpb.KeyValue{kv("env", str("rec"))}},
+			&logspb.LogRecord{Attributes: []*commonpb.KeyValue{kv("env", str("rec"))}}, OTLPOptions{},
 			func(e *otlpEvent) string {
 				if e.Tags["env"] != "rec" || e.Payload != nil {
 					return fmt.Sprintf("%+v", e)
 				}
 				return ""
 			}},
+		{"configured event type attribute", nil,
+			&logspb.LogRecord{Attributes: []*commonpb.KeyValue{kv("event.name", str("x")), kv("log.kind", str("audit"))}}, OTLPOptions{EventTypeAttr: "log.kind"},
+			func(e *otlpEvent) string {
+				if e.EventType != "audit" || e.Tags["event.name"] != "x" || e.Tags["log.kind"] != "" {
+					return fmt.Sprintf("%+v", e)
+				}
+				return ""
+			}},
 	}
 	for _, tt := range tests {
-		if msg := tt.check(OTLPEvent(tt.resource, nil, tt.rec)); msg != "" {
+		if msg := tt.check(OTLPEvent(tt.resource, nil, tt.rec, tt.opt)); msg != "" {
 			t.Errorf("%s: %s", tt.name, msg)
 		}
 	}
@@ -149,7 +158,7 @@ func TestOTLPAttributeLimits(t *testing.T) {
 		{"empty value", kv("k", nil), false, nil},
 	}
 	for _, tt := range tests {
-		e := OTLPEvent(nil, nil, &logspb.LogRecord{Attributes: []*commonpb.KeyValue{tt.attr}})
+		e := OTLPEvent(nil, nil, &logspb.LogRecord{Attributes: []*commonpb.KeyValue{tt.attr}}, OTLPOptions{})
 		_, isTag := e.Tags[tt.attr.Key]
 		attrs, _ := e.Payload["attributes"].(map[string]any)
 		got, inPayload := attrs[tt.attr.Key]
@@ -163,7 +172,7 @@ func TestOTLPAttributeLimits(t *testing.T) {
 	for i := range 60 {
 		many = append(many, kv(fmt.Sprintf("k%02d", i), str("v")))
 	}
-	e := OTLPEvent(nil, nil, &logspb.LogRecord{Attributes: many})
+	e := OTLPEvent(nil, nil, &logspb.LogRecord{Attributes: many}, OTLPOptions{})
 	attrs, _ := e.Payload["attributes"].(map[string]any)
 	if len(e.Tags) != pulse.MaxTags || len(attrs) != 60-pulse.MaxTags || e.Tags["k49"] != "v" || attrs["k50"] != "v" {
 		t.Errorf("60 attributes: %d tags, %d in payload", len(e.Tags), len(attrs))
@@ -194,7 +203,7 @@ func TestOTLPBodies(t *testing.T) {
 		{"empty", &commonpb.AnyValue{}, "", `null`},
 	}
 	for _, tt := range tests {
-		e := OTLPEvent(nil, nil, &logspb.LogRecord{Body: tt.body})
+		e := OTLPEvent(nil, nil, &logspb.LogRecord{Body: tt.body}, OTLPOptions{})
 		got := ""
 		if b, ok := e.Payload["body"]; ok {
 			data, _ := json.Marshal(b)
@@ -255,7 +264,7 @@ func FuzzDecodeOTLPJSON(f *testing.F) {
 			}
 			return
 		}
-		for _, raw := range OTLPEvents(req) {
+		for _, raw := range OTLPEvents(req, OTLPOptions{}) {
 			_, err := pulse.ParseEvent(raw, pulse.ParseOptions{Now: time.Now()})
 			if code := pulse.ErrorCode(err); err != nil && code != pulse.EINVALID {
 				t.Fatalf("event %s: %v", raw, err)
