@@ -159,6 +159,7 @@ func OTLPEvent(resource []*commonpb.KeyValue, scope *commonpb.InstrumentationSco
 	if s, ok := otlpString(res, "service.name"); ok && s != "" {
 		e.Service = s
 	}
+	payload := map[string]any{}
 	// used: the record attributes mapped onto a field, not repeated as tags.
 	used := map[string]bool{}
 	if s := lr.GetEventName(); s != "" {
@@ -189,13 +190,18 @@ func OTLPEvent(resource []*commonpb.KeyValue, scope *commonpb.InstrumentationSco
 			e.StatusCode, used["http.response.status_code"] = n, true
 		}
 	}
-	payload := map[string]any{}
 	if ts := otlpTime(lr.GetTimeUnixNano(), lr.GetObservedTimeUnixNano()); !ts.IsZero() {
 		e.Timestamp = ts.Format(time.RFC3339Nano)
 	}
 	if b := lr.GetBody(); b != nil {
 		if s, ok := b.GetValue().(*commonpb.AnyValue_StringValue); ok {
 			e.Message = s.StringValue
+			if len(e.Message) > pulse.MaxMessageBytes {
+				// A long body (a stack trace) is kept whole in the payload;
+				// the message is its first MaxMessageBytes (whole runes).
+				payload["body"] = e.Message
+				e.Message = strings.ToValidUTF8(e.Message[:pulse.MaxMessageBytes], "")
+			}
 		} else {
 			payload["body"] = otlpJSONValue(b)
 		}

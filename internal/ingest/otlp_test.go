@@ -201,6 +201,7 @@ func TestOTLPBodies(t *testing.T) {
 		{"array", &commonpb.AnyValue{Value: &commonpb.AnyValue_ArrayValue{ArrayValue: &commonpb.ArrayValue{Values: []*commonpb.AnyValue{str("a"), {Value: &commonpb.AnyValue_BoolValue{}}}}}}, "", `["a",false]`},
 		{"map, first key wins", &commonpb.AnyValue{Value: &commonpb.AnyValue_KvlistValue{KvlistValue: &commonpb.KeyValueList{Values: []*commonpb.KeyValue{kv("a", str("1")), kv("a", str("2")), kv("n", nil)}}}}, "", `{"a":"1","n":null}`},
 		{"empty", &commonpb.AnyValue{}, "", `null`},
+		{"string over the message limit", str(strings.Repeat("a", pulse.MaxMessageBytes-1) + "é"), strings.Repeat("a", pulse.MaxMessageBytes-1), `"` + strings.Repeat("a", pulse.MaxMessageBytes-1) + `é"`},
 	}
 	for _, tt := range tests {
 		e := OTLPEvent(nil, nil, &logspb.LogRecord{Body: tt.body}, OTLPOptions{})
