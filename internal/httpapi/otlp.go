@@ -74,7 +74,8 @@ func (s *Server) postOTLPLogs(w http.ResponseWriter, r *http.Request) {
 			}
 			// Earlier chunks are stored: retrying the whole export would
 			// store them again, so the rest is reported as not taken.
-			_, status, msg := s.errorStatus(w, r, err)
+			// (The error's Retry-After does not go on this 200.)
+			_, status, msg := s.errorStatus(&discardWriter{header: http.Header{}}, r, err)
 			rejected += len(raws) - start
 			problems = append(problems, fmt.Sprintf("log records %d-%d: %s (%d)", start, len(raws)-1, msg, status))
 			break
