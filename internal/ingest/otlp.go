@@ -40,9 +40,9 @@ const (
 // official logs.v1.LogsData, which the OTLP protos declare identical to it
 // on the wire and in JSON (the collector package that declares the request
 // links gRPC into the binary, +15 MB; TestDecodeOTLPLogs checks the two
-// agree). The body is protobuf, or OTLP JSON when isJSON (protojson, with trace and span ids in hex as the OTLP spec
-// has them, unknown fields ignored as the spec requires). An undecodable
-// body is EBADREQUEST.
+// agree). The body is protobuf, or OTLP JSON when isJSON: protojson, with
+// trace and span ids in hex as the OTLP spec has them and unknown fields
+// ignored as the spec requires. An undecodable body is EBADREQUEST.
 func DecodeOTLPLogs(body []byte, isJSON bool) (*logspb.LogsData, error) {
 	req := &logspb.LogsData{}
 	if !isJSON {
@@ -149,8 +149,8 @@ func OTLPEvents(req *logspb.LogsData, opt OTLPOptions) []json.RawMessage {
 
 // OTLPEvent maps one log record, with its resource attributes and scope,
 // onto an event object (see README.md, "OpenTelemetry", for the table).
-func OTLPEvent(resource []*commonpb.KeyValue, scope *commonpb.InstrumentationScope, lr *logspb.LogRecord, opt OTLPOptions) *otlpEvent {
-	rec, res := lr.GetAttributes(), resource
+func OTLPEvent(res []*commonpb.KeyValue, scope *commonpb.InstrumentationScope, lr *logspb.LogRecord, opt OTLPOptions) *otlpEvent {
+	rec := lr.GetAttributes()
 	e := &otlpEvent{
 		EventType: OTLPDefaultType,
 		Severity:  string(OTLPSeverity(lr.GetSeverityNumber(), lr.GetSeverityText())),
@@ -162,12 +162,11 @@ func OTLPEvent(resource []*commonpb.KeyValue, scope *commonpb.InstrumentationSco
 	payload := map[string]any{}
 	// used: the record attributes mapped onto a field, not repeated as tags.
 	used := map[string]bool{}
+	typeAttr := cmp.Or(opt.EventTypeAttr, "event.name")
 	if s := lr.GetEventName(); s != "" {
 		e.EventType = s
-	} else if attr := cmp.Or(opt.EventTypeAttr, "event.name"); attr != "" {
-		if s, ok := otlpString(rec, attr); ok && s != "" {
-			e.EventType, used[attr] = s, true
-		}
+	} else if s, ok := otlpString(rec, typeAttr); ok && s != "" {
+		e.EventType, used[typeAttr] = s, true
 	}
 	if s, ok := otlpString(rec, OTLPEventIDAttr); ok {
 		e.ExternalID, used[OTLPEventIDAttr] = &s, true
