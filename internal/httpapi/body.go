@@ -14,18 +14,39 @@ import (
 	"pulsestream/internal/pulse"
 )
 
-// readJSONBody checks Content-Type and Content-Encoding and reads the body,
-// refusing more than max bytes after decompression (so a gzip bomb stops at
-// max). A body cut off mid-stream is a 400; one that misses the body
-// deadline (--body-read-timeout) a 408. The decompressed bytes are charged
-// to l as they arrive (nil: not charged), so a request beyond the decode
-// budget stops reading at once with EOVERLOADED.
+// readJSONBody checks Content-Type and reads the body (readBody), which
+// must be UTF-8.
 func readJSONBody(r *http.Request, max int64, l *lease) ([]byte, error) {
-	ct := r.Header.Get("Content-Type")
-	mt, _, err := mime.ParseMediaType(ct)
-	if ct == "" || err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json")) {
+	if mt := mediaType(r); mt != "application/json" && !strings.HasSuffix(mt, "+json") {
 		return nil, pulse.Errorf(pulse.EUNSUPPORTED, "Content-Type must be application/json")
 	}
+	data, err := readBody(r, max, l)
+	if err != nil {
+		return nil, err
+	}
+	if !utf8.Valid(data) {
+		return nil, pulse.Errorf(pulse.EBADREQUEST, "the body is not valid UTF-8")
+	}
+	return data, nil
+}
+
+// mediaType is the request's Content-Type without parameters ("" when
+// absent or malformed).
+func mediaType(r *http.Request) string {
+	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil {
+		return ""
+	}
+	return mt
+}
+
+// readBody checks Content-Encoding and reads the body, refusing more than
+// max bytes after decompression (so a gzip bomb stops at max). A body cut
+// off mid-stream, or empty, is a 400; one that misses the body deadline
+// (--body-read-timeout) a 408. The decompressed bytes are charged to l as
+// they arrive (nil: not charged), so a request beyond the decode budget
+// stops reading at once with EOVERLOADED.
+func readBody(r *http.Request, max int64, l *lease) ([]byte, error) {
 	if r.ContentLength > max && r.Header.Get("Content-Encoding") == "" {
 		return nil, pulse.Errorf(pulse.ETOOLARGE, "the body is larger than %d bytes", max)
 	}
@@ -38,6 +59,9 @@ func readJSONBody(r *http.Request, max int64, l *lease) ([]byte, error) {
 		// a body that is too large after decompression must be a 413.
 		zr, err := gzip.NewReader(r.Body)
 		if err != nil {
+			if errors.Is(err, os.ErrDeadlineExceeded) {
+				return nil, bodyTimeout()
+			}
 			return nil, pulse.Errorf(pulse.EBADREQUEST, "the body is not valid gzip")
 		}
 		defer zr.Close()
@@ -52,7 +76,7 @@ func readJSONBody(r *http.Request, max int64, l *lease) ([]byte, error) {
 			return nil, pe
 		}
 		if errors.Is(err, os.ErrDeadlineExceeded) {
-			return nil, pulse.Errorf(pulse.ETIMEOUT, "the body arrived too slowly and was cut off at the body deadline")
+			return nil, bodyTimeout()
 		}
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
@@ -69,8 +93,9 @@ func readJSONBody(r *http.Request, max int64, l *lease) ([]byte, error) {
 	if len(data) == 0 {
 		return nil, pulse.Errorf(pulse.EBADREQUEST, "the body is empty")
 	}
-	if !utf8.Valid(data) {
-		return nil, pulse.Errorf(pulse.EBADREQUEST, "the body is not valid UTF-8")
-	}
 	return data, nil
+}
+
+func bodyTimeout() error {
+	return pulse.Errorf(pulse.ETIMEOUT, "the body arrived too slowly and was cut off at the body deadline")
 }

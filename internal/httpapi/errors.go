@@ -65,6 +65,31 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 }
 
 func (s *Server) writeProblem(w http.ResponseWriter, r *http.Request, err error, extra map[string]any) {
+	e, status, msg := s.errorStatus(w, r, err)
+	p := map[string]any{
+		"type":       "/docs#problem-" + e.Code,
+		"title":      http.StatusText(status),
+		"status":     status,
+		"detail":     msg,
+		"request_id": requestID(r.Context()),
+	}
+	if len(e.Fields) > 0 {
+		p["errors"] = e.Fields
+	}
+	if e.ID != "" {
+		p["id"] = e.ID
+	}
+	for k, v := range extra {
+		p[k] = v
+	}
+	writeJSONType(w, status, "application/problem+json", p)
+}
+
+// errorStatus is the one place that decides an error's status and the
+// message a user sees: internal errors are logged here, once, and shown as
+// "internal error"; Retry-After is set on w when the error has one (always
+// on 429 and 503). Writers of other body formats (OTLP) use it too.
+func (s *Server) errorStatus(w http.ResponseWriter, r *http.Request, err error) (*pulse.Error, int, string) {
 	e := toError(err)
 	status, ok := codeStatus[e.Code]
 	if !ok {
@@ -83,23 +108,7 @@ func (s *Server) writeProblem(w http.ResponseWriter, r *http.Request, err error,
 	if e.RetryAfter > 0 || status == http.StatusServiceUnavailable || status == http.StatusTooManyRequests {
 		w.Header().Set("Retry-After", strconv.Itoa(retrySeconds(e.RetryAfter)))
 	}
-	p := map[string]any{
-		"type":       "/docs#problem-" + e.Code,
-		"title":      http.StatusText(status),
-		"status":     status,
-		"detail":     msg,
-		"request_id": requestID(r.Context()),
-	}
-	if len(e.Fields) > 0 {
-		p["errors"] = e.Fields
-	}
-	if e.ID != "" {
-		p["id"] = e.ID
-	}
-	for k, v := range extra {
-		p[k] = v
-	}
-	writeJSONType(w, status, "application/problem+json", p)
+	return e, status, msg
 }
 
 // retrySeconds rounds up to whole seconds, at least 1.
