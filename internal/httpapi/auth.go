@@ -143,15 +143,15 @@ func bearer(r *http.Request) string {
 // proxy. Keys carry ~238 bits, so the guesses a blocked address can still
 // try at the server's throughput gain it nothing.
 //
-// The whole request, the key's look-up included, runs under
-// --request-timeout: with the database unreachable, a key whose cache
-// entry expired is answered 503 in time instead of hanging.
+// The key's look-up runs under --request-timeout: with the database
+// unreachable, a key whose cache entry expired is answered 503 in time
+// instead of hanging. (Handlers start their own deadline once the body is
+// read, so a slow upload does not eat the time of the database work.)
 func (s *Server) requireKey(scope pulse.Scope, h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		ctx, cancel := contextWithTimeout(r, s.RequestTimeout)
-		defer cancel()
-		r = r.WithContext(ctx)
-		k, t, err := s.keys.Authenticate(ctx, credential(r))
+		actx, cancel := contextWithTimeout(r, s.RequestTimeout)
+		k, t, err := s.keys.Authenticate(actx, credential(r))
+		cancel()
 		if err != nil {
 			if pulse.ErrorCode(err) == pulse.EUNAUTHORIZED {
 				w.Header().Set("WWW-Authenticate", `Bearer realm="pulsestream"`)
@@ -172,7 +172,7 @@ func (s *Server) requireKey(scope pulse.Scope, h http.HandlerFunc) http.HandlerF
 			s.writeError(w, r, pulse.Errorf(pulse.EFORBIDDEN, "this API key lacks the %q scope", scope))
 			return
 		}
-		h(w, r.WithContext(context.WithValue(context.WithValue(ctx, ctxTenant, t), ctxAPIKey, k)))
+		h(w, r.WithContext(context.WithValue(context.WithValue(r.Context(), ctxTenant, t), ctxAPIKey, k)))
 	}
 }
 

@@ -69,6 +69,20 @@ func readBody(r *http.Request, max int64, l *lease) ([]byte, error) {
 	default:
 		return nil, pulse.Errorf(pulse.EUNSUPPORTED, "Content-Encoding must be gzip or identity")
 	}
+	data, err := readCharged(body, max, l)
+	if err != nil {
+		return nil, err
+	}
+	if len(data) == 0 {
+		return nil, pulse.Errorf(pulse.EBADREQUEST, "the body is empty")
+	}
+	return data, nil
+}
+
+// readCharged reads at most max bytes of body, charged to l, and turns
+// read errors into the client's problem: 413 beyond max, 408 past the body
+// deadline, 503 beyond the decode budget, 400 for a broken stream.
+func readCharged(body io.Reader, max int64, l *lease) ([]byte, error) {
 	data, err := io.ReadAll(io.LimitReader(chargingReader{r: body, l: l}, max+1))
 	if err != nil {
 		var pe *pulse.Error
@@ -89,9 +103,6 @@ func readBody(r *http.Request, max int64, l *lease) ([]byte, error) {
 	}
 	if int64(len(data)) > max {
 		return nil, pulse.Errorf(pulse.ETOOLARGE, "the body is larger than %d bytes", max)
-	}
-	if len(data) == 0 {
-		return nil, pulse.Errorf(pulse.EBADREQUEST, "the body is empty")
 	}
 	return data, nil
 }

@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"io"
+	"net/http"
 	"sync"
 	"time"
 
@@ -74,6 +75,22 @@ type lease struct {
 	b      *decodeBudget
 	tenant string
 	held   int64
+	// prepaid body bytes were charged already (a signed request's raw
+	// body, read before its signature is checked): reading them again,
+	// decompressed, charges only what goes beyond.
+	prepaid int64
+}
+
+type ctxLeaseKey struct{}
+
+// bodyLease is the request's lease: the one a middleware that read the
+// body already holds (verifySigned), or a new one with its release.
+func (s *Server) bodyLease(r *http.Request) (*lease, func()) {
+	if l, ok := r.Context().Value(ctxLeaseKey{}).(*lease); ok {
+		return l, func() {}
+	}
+	l := s.decode.lease(tenantFrom(r.Context()).ID)
+	return l, l.release
 }
 
 func (b *decodeBudget) lease(tenant string) *lease {
@@ -88,6 +105,13 @@ func (b *decodeBudget) lease(tenant string) *lease {
 func (l *lease) charge(n int) error {
 	if l == nil || n <= 0 {
 		return nil
+	}
+	if free := min(int64(n), l.prepaid); free > 0 {
+		l.prepaid -= free
+		n -= int(free)
+		if n == 0 {
+			return nil
+		}
 	}
 	c := int64(n) * DecodeAmplification
 	b := l.b
@@ -134,4 +158,11 @@ func (c chargingReader) Read(p []byte) (int, error) {
 		return 0, cerr
 	}
 	return n, err
+}
+
+// prepay records n body bytes as charged already (see lease.prepaid).
+func (l *lease) prepay(n int) {
+	if l != nil {
+		l.prepaid += int64(n)
+	}
 }

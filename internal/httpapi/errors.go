@@ -102,6 +102,9 @@ func (s *Server) errorStatus(w http.ResponseWriter, r *http.Request, err error) 
 		msg = "internal error"
 	case e.Code == pulse.EUNKNOWN:
 		s.logger.WarnContext(r.Context(), "request outcome unknown: commit not confirmed", "err", err, "request_id", requestID(r.Context()))
+		if sw, ok := w.(*statusWriter); ok {
+			sw.mayBeKept = true
+		}
 	case status >= 500:
 		s.logger.WarnContext(r.Context(), "request refused: dependency unavailable", "err", err, "request_id", requestID(r.Context()))
 	}

@@ -37,8 +37,8 @@ func rateLimited(q pulse.Quota, msg string) *pulse.Error {
 }
 
 func (s *Server) postEvent(w http.ResponseWriter, r *http.Request) {
-	l := s.decode.lease(tenantFrom(r.Context()).ID)
-	defer l.release()
+	l, release := s.bodyLease(r)
+	defer release()
 	body, err := readJSONBody(r, s.MaxBodyBytes, l)
 	if err != nil {
 		s.writeError(w, r, err)
@@ -84,8 +84,8 @@ type batchResponse struct {
 }
 
 func (s *Server) postBatch(w http.ResponseWriter, r *http.Request) {
-	l := s.decode.lease(tenantFrom(r.Context()).ID)
-	defer l.release()
+	l, release := s.bodyLease(r)
+	defer release()
 	body, err := readJSONBody(r, s.MaxBodyBytes, l)
 	if err != nil {
 		s.writeError(w, r, err)

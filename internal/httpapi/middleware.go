@@ -42,6 +42,9 @@ type statusWriter struct {
 	http.ResponseWriter
 	status int
 	bytes  int
+	// mayBeKept: the answer was a refusal whose outcome is unknown
+	// (EUNKNOWN): the request may have been stored.
+	mayBeKept bool
 }
 
 func (w *statusWriter) WriteHeader(code int) {

@@ -41,8 +41,8 @@ func (s *Server) postOTLPLogs(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, pulse.Errorf(pulse.EUNSUPPORTED, "Content-Type must be application/x-protobuf or application/json"))
 		return
 	}
-	l := s.decode.lease(tenantFrom(r.Context()).ID)
-	defer l.release()
+	l, release := s.bodyLease(r)
+	defer release()
 	body, err := readBody(r, s.MaxBodyBytes, l)
 	if err != nil {
 		s.writeOTLPError(w, r, isJSON, err)

@@ -1,11 +1,13 @@
 package httpapi
 
 import (
+	"context"
 	"errors"
 	"log/slog"
 	"net/http"
 	"net/http/pprof"
 	"net/netip"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -86,6 +88,7 @@ type Server struct {
 	signing   signingCache
 	inFlight  chan struct{} // the --max-in-flight slots; nil: no cap
 	decode    *decodeBudget // the --max-decode-bytes budget; nil: none
+	probe     readyProbe    // one database ping at a time for /ready
 }
 
 var errPanic = errors.New("panic in handler")
@@ -251,9 +254,51 @@ func (s *Server) health(w http.ResponseWriter, r *http.Request) {
 func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := contextWithTimeout(r, 2*time.Second)
 	defer cancel()
-	if err := s.store.Ping(ctx); err != nil {
+	if err := s.probe.ping(ctx, s.store); err != nil {
 		s.writeError(w, r, pulse.Unavailable(err, time.Second))
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+}
+
+// readyProbe lets concurrent /ready requests share one database ping:
+// /ready is exempt from --max-in-flight (a load balancer must always get
+// an answer), so a flood of it must not take the pool's connections from
+// the tenants. At most one ping runs at a time; the others wait for its
+// result (or their own deadline).
+type readyProbe struct {
+	mu      sync.Mutex
+	running *readyCall
+}
+
+type readyCall struct {
+	done chan struct{}
+	err  error
+}
+
+func (p *readyProbe) ping(ctx context.Context, store interface{ Ping(context.Context) error }) error {
+	p.mu.Lock()
+	c := p.running
+	if c == nil {
+		c = &readyCall{done: make(chan struct{})}
+		p.running = c
+		p.mu.Unlock()
+		// The ping is not the caller's alone: it ends at its own deadline,
+		// not when the first caller goes away.
+		pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+		c.err = store.Ping(pctx)
+		cancel()
+		p.mu.Lock()
+		p.running = nil
+		p.mu.Unlock()
+		close(c.done)
+		return c.err
+	}
+	p.mu.Unlock()
+	select {
+	case <-c.done:
+		return c.err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }

@@ -111,16 +111,12 @@ func (s *Server) verifySigned(h http.HandlerFunc) http.HandlerFunc {
 			s.authFailed(w, r, pulse.Errorf(pulse.EUNAUTHORIZED, "this tenant requires signed requests (%s and %s)", headerTimestamp, headerSignature))
 			return
 		}
-		raw, err := io.ReadAll(io.LimitReader(r.Body, s.MaxBodyBytes+1))
-		if err != nil {
-			s.writeError(w, r, pulse.Errorf(pulse.EBADREQUEST, "the body could not be read completely"))
-			return
-		}
-		if int64(len(raw)) > s.MaxBodyBytes {
-			s.writeError(w, r, pulse.Errorf(pulse.ETOOLARGE, "the body is larger than %d bytes", s.MaxBodyBytes))
-			return
-		}
-		secrets, err := s.signing.secrets(r.Context(), s, t.ID)
+		// Everything that needs no body is checked before the body is
+		// read; the raw body is charged to the decode budget like any
+		// other (the handler's decompressed read charges only the rest).
+		sctx, cancel := contextWithTimeout(r, s.RequestTimeout)
+		secrets, err := s.signing.secrets(sctx, s, t.ID)
+		cancel()
 		if err != nil {
 			s.writeError(w, r, err)
 			return
@@ -130,6 +126,19 @@ func (s *Server) verifySigned(h http.HandlerFunc) http.HandlerFunc {
 			return
 		}
 		now := s.clock.Now()
+		if err := pulse.CheckSignatureTimestamp(ts, now); err != nil {
+			s.authFailed(w, r, err)
+			return
+		}
+		l, release := s.bodyLease(r)
+		defer release()
+		raw, err := readCharged(r.Body, s.MaxBodyBytes, l)
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		l.prepay(len(raw))
+		r = r.WithContext(context.WithValue(r.Context(), ctxLeaseKey{}, l))
 		if err := pulse.VerifySignature(secrets, ts, sig, raw, now); err != nil {
 			s.authFailed(w, r, err)
 			return
@@ -142,8 +151,10 @@ func (s *Server) verifySigned(h http.HandlerFunc) http.HandlerFunc {
 		}
 		unix, _ := pulse.ParseSignatureTimestamp(ts) // verified above
 		key := pulse.SignedRequestKey(ts, raw)
-		// Remembered for as long as the timestamp is accepted, and a second.
-		ttl := time.Unix(unix, 0).Add(pulse.MaxSignatureSkew + time.Second).Sub(now)
+		// Remembered for as long as the timestamp is accepted, and a second,
+		// plus the future skew: a node whose clock is behind still accepts
+		// the timestamp after this node's window has passed.
+		ttl := time.Unix(unix, 0).Add(pulse.MaxSignatureSkew + pulse.MaxSignatureFutureSkew + time.Second).Sub(now)
 		first, err := s.Replay.FirstSeen(r.Context(), t.ID, key, ttl)
 		if err != nil {
 			s.writeError(w, r, err)
@@ -157,7 +168,10 @@ func (s *Server) verifySigned(h http.HandlerFunc) http.HandlerFunc {
 		}
 		sw := &statusWriter{ResponseWriter: w}
 		h(sw, r)
-		if sw.status == http.StatusTooManyRequests || sw.status >= 500 {
+		// Forgotten only after a refusal that kept nothing, so the same
+		// request may be sent again; an outcome_unknown answer may have
+		// stored it, and a 500 is a bug of unknown effect.
+		if refusedKeepingNothing(sw) {
 			if err := s.Replay.Forget(context.WithoutCancel(r.Context()), t.ID, key); err != nil {
 				s.logger.WarnContext(r.Context(), "signed request not forgotten after a refusal", "err", err, "request_id", requestID(r.Context()))
 			}
@@ -223,4 +237,12 @@ func (c *signingCache) forget(tenantID string) {
 	c.mu.Lock()
 	delete(c.entries, tenantID)
 	c.mu.Unlock()
+}
+
+func refusedKeepingNothing(sw *statusWriter) bool {
+	switch sw.status {
+	case http.StatusTooManyRequests, http.StatusServiceUnavailable, http.StatusInsufficientStorage:
+		return !sw.mayBeKept
+	}
+	return false
 }

@@ -96,15 +96,12 @@ func Sign(secret string, ts string, body []byte) string {
 	return hex.EncodeToString(m.Sum(nil))
 }
 
-// VerifySignature checks an X-PulseStream-Signature header ("v1=<hex>",
-// several comma-separated signatures allowed while secrets rotate) against
-// any of secrets, in constant time per comparison, and the timestamp
+// CheckSignatureTimestamp checks the X-PulseStream-Timestamp header
 // (ParseSignatureTimestamp) against now: at most MaxSignatureSkew old and
-// MaxSignatureFutureSkew ahead. It returns EUNAUTHORIZED with a reason.
-// Replays within the window are the caller's to refuse (ReplayGuard).
-func VerifySignature(secrets []string, tsHeader, sigHeader string, body []byte, now time.Time) error {
-	tsText := tsHeader
-	ts, err := ParseSignatureTimestamp(tsText)
+// MaxSignatureFutureSkew ahead. It returns EUNAUTHORIZED with a reason; it
+// needs no body, so a server can refuse before reading one.
+func CheckSignatureTimestamp(tsHeader string, now time.Time) error {
+	ts, err := ParseSignatureTimestamp(tsHeader)
 	if err != nil {
 		return err
 	}
@@ -113,6 +110,20 @@ func VerifySignature(secrets []string, tsHeader, sigHeader string, body []byte, 
 		return Errorf(EUNAUTHORIZED, "the request timestamp is more than 5 minutes old (sign each request when it is sent)")
 	case d < -MaxSignatureFutureSkew:
 		return Errorf(EUNAUTHORIZED, "the request timestamp is more than 30 seconds ahead of the server's clock")
+	}
+	return nil
+}
+
+// VerifySignature checks an X-PulseStream-Signature header ("v1=<hex>",
+// several comma-separated signatures allowed while secrets rotate) against
+// any of secrets, in constant time per comparison, and the timestamp
+// (ParseSignatureTimestamp) against now: at most MaxSignatureSkew old and
+// MaxSignatureFutureSkew ahead. It returns EUNAUTHORIZED with a reason.
+// Replays within the window are the caller's to refuse (ReplayGuard).
+func VerifySignature(secrets []string, tsHeader, sigHeader string, body []byte, now time.Time) error {
+	tsText := tsHeader
+	if err := CheckSignatureTimestamp(tsText, now); err != nil {
+		return err
 	}
 	var sigs [][]byte
 	for _, part := range strings.Split(sigHeader, ",") {
