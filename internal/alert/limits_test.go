@@ -164,11 +164,11 @@ func TestEvaluatorTenantAtLimits(t *testing.T) {
 	t.Logf("evaluator state for %d events of distinct groups and users: heap %d KiB before, %d KiB after", n, before.HeapAlloc/1024, after.HeapAlloc/1024)
 }
 
-// sameUsersEveryBucket feeds n users into every bucket of a 24 h
-// count_distinct window (601 buckets of 144 s) with the given
-// max_distinct_per_group, and returns the rule state, its one group and
+// sameUsersEveryBucket feeds n users (ids of at least idLen bytes) into
+// every bucket of a 24 h count_distinct window (601 buckets of 144 s) with
+// the given max_distinct_per_group, and returns the rule state, its one group and
 // the time of the last bucket.
-func sameUsersEveryBucket(tb testing.TB, n, maxDistinct int) (*ruleState, *series, time.Time) {
+func sameUsersEveryBucket(tb testing.TB, n, maxDistinct, idLen int) (*ruleState, *series, time.Time) {
 	tb.Helper()
 	now := time.Unix(1_800_000_000, 0).UTC()
 	r, err := pulse.NewRule(pulse.NewID(), pulse.NewID(), pulse.RuleSpec{Name: "users",
@@ -181,7 +181,7 @@ func sameUsersEveryBucket(tb testing.TB, n, maxDistinct int) (*ruleState, *serie
 	rs := newRuleState(r, limits, nil)
 	users := make([]string, n)
 	for i := range users {
-		users[i] = fmt.Sprintf("user-%d", i)
+		users[i] = fmt.Sprintf("user-%0*d", max(0, idLen-5), i)
 	}
 	var at time.Time
 	for k := range rs.slots {
@@ -201,7 +201,7 @@ func sameUsersEveryBucket(tb testing.TB, n, maxDistinct int) (*ruleState, *serie
 func TestDistinctSameUsersEveryBucketBounded(t *testing.T) {
 	t.Parallel()
 	const n, limit = 100, 101 // room for one more user
-	rs, s, now := sameUsersEveryBucket(t, n, limit)
+	rs, s, now := sameUsersEveryBucket(t, n, limit, 0)
 	if rs.slots < 600 {
 		t.Fatalf("%d buckets, want a long ring", rs.slots)
 	}

@@ -176,7 +176,7 @@ func (s *series) exactEntries() int {
 }
 
 // toSketch moves the exact users of s into a sliding HyperLogLog, so that
-// the group holds a fixed-size sketch however many users it sees. Adding a
+// the group holds a bounded sketch however many users it sees. Adding a
 // user at its newest bucket only gives the same sketch as at every bucket
 // it was seen in: the newest entry dominates the older ones.
 func (s *series) toSketch() {
