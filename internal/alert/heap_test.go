@@ -73,3 +73,29 @@ func BenchmarkHighCardinalityRule(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkSameUsersEveryBucket reports the heap of one count_distinct
+// group at the default max_distinct_per_group whose users appear in every
+// one of the 601 buckets of a 24 h window (the exact count's worst case):
+// 1,000 users with short ids and with ids of the longest allowed length
+// (pulse.MaxUserIDLen), and 1,001 users (past the limit: the sketch).
+//
+//	go test -run '^$' -bench SameUsersEveryBucket -benchtime 1x ./internal/alert/
+func BenchmarkSameUsersEveryBucket(b *testing.B) {
+	limit := pulse.DefaultAlertMaxDistinctPerGroup
+	for _, c := range []struct{ users, idLen int }{{limit, 0}, {limit, pulse.MaxUserIDLen}, {limit + 1, 0}} {
+		b.Run(fmt.Sprintf("users=%d/idlen=%d", c.users, c.idLen), func(b *testing.B) {
+			for range b.N {
+				var before, after runtime.MemStats
+				runtime.GC()
+				runtime.ReadMemStats(&before)
+				rs, s, _ := sameUsersEveryBucket(b, c.users, limit, c.idLen)
+				runtime.GC()
+				runtime.ReadMemStats(&after)
+				runtime.KeepAlive(rs)
+				b.ReportMetric(float64(after.HeapAlloc-min(after.HeapAlloc, before.HeapAlloc))/1024, "heap-KiB")
+				b.ReportMetric(float64(s.exactEntries()), "entries")
+			}
+		})
+	}
+}

@@ -144,10 +144,7 @@ func TestEvaluatorTenantAtLimits(t *testing.T) {
 	for _, rs := range e.rules {
 		groups += len(rs.series)
 		for _, s := range rs.series {
-			exact += len(s.users)
-			for _, b := range s.ring {
-				exact += len(b.users)
-			}
+			exact += len(s.users) + s.exactEntries()
 			if s.sketch != nil {
 				sketches++
 			}
@@ -165,6 +162,70 @@ func TestEvaluatorTenantAtLimits(t *testing.T) {
 	runtime.GC()
 	runtime.ReadMemStats(&after)
 	t.Logf("evaluator state for %d events of distinct groups and users: heap %d KiB before, %d KiB after", n, before.HeapAlloc/1024, after.HeapAlloc/1024)
+}
+
+// sameUsersEveryBucket feeds n users (ids of at least idLen bytes) into
+// every bucket of a 24 h count_distinct window (601 buckets of 144 s) with
+// the given max_distinct_per_group, and returns the rule state, its one group and
+// the time of the last bucket.
+func sameUsersEveryBucket(tb testing.TB, n, maxDistinct, idLen int) (*ruleState, *series, time.Time) {
+	tb.Helper()
+	now := time.Unix(1_800_000_000, 0).UTC()
+	r, err := pulse.NewRule(pulse.NewID(), pulse.NewID(), pulse.RuleSpec{Name: "users",
+		Condition: pulse.Condition{Aggregate: pulse.AggregateDistinctUsers, Threshold: 1e9, WindowSeconds: 86400}}, now)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	limits := pulse.DefaultAlertLimits()
+	limits.MaxDistinctPerGroup = maxDistinct
+	rs := newRuleState(r, limits, nil)
+	users := make([]string, n)
+	for i := range users {
+		users[i] = fmt.Sprintf("user-%0*d", max(0, idLen-5), i)
+	}
+	var at time.Time
+	for k := range rs.slots {
+		at = now.Add(time.Duration(k*rs.width) * time.Second)
+		for _, u := range users {
+			rs.add(&pulse.Event{ID: u, UserID: u, Timestamp: at}, at)
+		}
+		rs.value(rs.series[""], at)
+	}
+	return rs, rs.series[""], at
+}
+
+// The same users in every bucket of a long window are counted once each:
+// the group holds one entry per distinct user (not one per bucket and
+// user, which was 601 × 100 here), counts them exactly, and frees them
+// when they leave the window.
+func TestDistinctSameUsersEveryBucketBounded(t *testing.T) {
+	t.Parallel()
+	const n, limit = 100, 101 // room for one more user
+	rs, s, now := sameUsersEveryBucket(t, n, limit, 0)
+	if rs.slots < 600 {
+		t.Fatalf("%d buckets, want a long ring", rs.slots)
+	}
+	if got := s.exactEntries(); got > limit || got != len(s.users) || s.sketch != nil {
+		t.Fatalf("group holds %d exact entries for %d users (sketch %v), want <= %d", got, len(s.users), s.sketch != nil, limit)
+	}
+	if v := rs.value(s, now); v != n {
+		t.Fatalf("count_distinct = %v, want %d", v, n)
+	}
+	// One more user in the next bucket; then the n users leave the window
+	// with their newest bucket, and the last one with its own.
+	now = now.Add(time.Duration(rs.width) * time.Second)
+	rs.add(&pulse.Event{ID: "late", UserID: "user-late", Timestamp: now}, now)
+	if v := rs.value(s, now); v != n+1 || s.exactEntries() != n+1 {
+		t.Fatalf("count_distinct = %v with %d entries, want %d", v, s.exactEntries(), n+1)
+	}
+	now = now.Add(time.Duration(rs.slots-2) * time.Duration(rs.width) * time.Second) // the window starts at the late bucket
+	if v := rs.value(s, now); v != 1 || s.exactEntries() != 1 {
+		t.Fatalf("after the older buckets expired: count_distinct = %v with %d entries, want 1 and 1", v, s.exactEntries())
+	}
+	now = now.Add(time.Duration(rs.width) * time.Second)
+	if v := rs.value(s, now); v != 0 || s.exactEntries() != 0 || len(s.users) != 0 {
+		t.Fatalf("after the window emptied: count_distinct = %v with %d entries", v, s.exactEntries())
+	}
 }
 
 func ptr[T any](v T) *T { return &v }

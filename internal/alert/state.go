@@ -34,7 +34,7 @@ type series struct {
 	ring    []bucket
 	expired int64                    // every bucket index <= expired has left the window
 	total   int                      // events in live buckets
-	users   map[string]int           // count_distinct: user → live buckets holding it
+	users   map[string]*userSeen     // count_distinct: user → its newest live bucket
 	sketch  *slidingHLL              // count_distinct beyond limits.MaxDistinctPerGroup users, in place of users
 	future  map[int64][]*pulse.Event // events stamped after now, added when now reaches them
 	samples []string                 // the last MaxAlertSamples matching event ids
@@ -45,9 +45,19 @@ type series struct {
 }
 
 type bucket struct {
-	idx   int64 // which bucket (unix second / width) the slot holds; 0 = empty
-	n     int
-	users map[string]struct{}
+	idx  int64 // which bucket (unix second / width) the slot holds; 0 = empty
+	n    int
+	seen *userSeen // count_distinct: the users whose newest bucket this is
+}
+
+// userSeen is one user of an exact count_distinct: the newest bucket it was
+// seen in, linked into that bucket's list. A user seen in every bucket is
+// still one entry, so a group holds at most max_distinct_per_group of them,
+// and expiring a bucket costs the users whose newest bucket it was.
+type userSeen struct {
+	id         string
+	idx        int64
+	prev, next *userSeen
 }
 
 func newRuleState(r *pulse.Rule, limits pulse.AlertLimits, onDrop func()) *ruleState {
@@ -59,7 +69,7 @@ func newRuleState(r *pulse.Rule, limits pulse.AlertLimits, onDrop func()) *ruleS
 func (rs *ruleState) newSeries(labels map[string]string, now time.Time) *series {
 	s := &series{labels: labels, ring: make([]bucket, rs.slots), expired: rs.fromIdx(now)}
 	if rs.rule.Condition.Aggregate == pulse.AggregateDistinctUsers {
-		s.users = map[string]int{}
+		s.users = map[string]*userSeen{}
 	}
 	return s
 }
@@ -110,15 +120,9 @@ func (rs *ruleState) count(s *series, idx int64, e *pulse.Event) {
 	if s.sketch != nil && e.UserID != "" {
 		s.sketch.add(e.UserID, idx)
 	} else if s.users != nil && e.UserID != "" {
-		if b.users == nil {
-			b.users = map[string]struct{}{}
-		}
-		if _, ok := b.users[e.UserID]; !ok {
-			b.users[e.UserID] = struct{}{}
-			s.users[e.UserID]++
-			if len(s.users) > rs.limits.MaxDistinctPerGroup {
-				s.toSketch()
-			}
+		s.see(b, e.UserID)
+		if len(s.users) > rs.limits.MaxDistinctPerGroup {
+			s.toSketch()
 		}
 	}
 	if len(s.samples) == pulse.MaxAlertSamples {
@@ -128,16 +132,60 @@ func (rs *ruleState) count(s *series, idx int64, e *pulse.Event) {
 	s.samples = append(s.samples, e.ID)
 }
 
-// toSketch moves the exact user sets of s into a sliding HyperLogLog, so
-// that the group holds a fixed-size sketch however many users it sees.
+// see records user u in bucket b, unless a newer bucket holds it already:
+// the user moves to b's list.
+func (s *series) see(b *bucket, u string) {
+	n := s.users[u]
+	if n == nil {
+		n = &userSeen{id: u}
+		s.users[u] = n
+	} else if n.idx >= b.idx {
+		return
+	} else {
+		s.unlink(n)
+	}
+	n.idx, n.prev, n.next = b.idx, nil, b.seen
+	if b.seen != nil {
+		b.seen.prev = n
+	}
+	b.seen = n
+}
+
+// unlink takes n out of its bucket's list.
+func (s *series) unlink(n *userSeen) {
+	if n.prev != nil {
+		n.prev.next = n.next
+	} else {
+		s.ring[n.idx%int64(len(s.ring))].seen = n.next
+	}
+	if n.next != nil {
+		n.next.prev = n.prev
+	}
+}
+
+// exactEntries is the number of user entries the exact count_distinct of s
+// holds in its buckets (at most limits.MaxDistinctPerGroup).
+func (s *series) exactEntries() int {
+	n := 0
+	for i := range s.ring {
+		for u := s.ring[i].seen; u != nil; u = u.next {
+			n++
+		}
+	}
+	return n
+}
+
+// toSketch moves the exact users of s into a sliding HyperLogLog, so that
+// the group holds a bounded sketch however many users it sees. Adding a
+// user at its newest bucket only gives the same sketch as at every bucket
+// it was seen in: the newest entry dominates the older ones.
 func (s *series) toSketch() {
 	s.sketch = &slidingHLL{}
+	for u, n := range s.users {
+		s.sketch.add(u, n.idx)
+	}
 	for i := range s.ring {
-		b := &s.ring[i]
-		for u := range b.users {
-			s.sketch.add(u, b.idx)
-		}
-		b.users = nil
+		s.ring[i].seen = nil
 	}
 	s.users = nil
 }
@@ -148,10 +196,8 @@ func (s *series) drop(b *bucket) {
 		return
 	}
 	s.total -= b.n
-	for u := range b.users {
-		if s.users[u]--; s.users[u] <= 0 {
-			delete(s.users, u)
-		}
+	for u := b.seen; u != nil; u = u.next {
+		delete(s.users, u.id)
 	}
 	*b = bucket{}
 }
@@ -191,7 +237,7 @@ func (rs *ruleState) value(s *series, now time.Time) float64 {
 	if s.total == 0 {
 		s.samples = s.samples[:0]
 		if s.sketch != nil { // back to exact counting
-			s.sketch, s.users = nil, map[string]int{}
+			s.sketch, s.users = nil, map[string]*userSeen{}
 		}
 	}
 	if s.sketch != nil {
