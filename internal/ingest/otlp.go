@@ -16,6 +16,7 @@ import (
 	commonpb "go.opentelemetry.io/proto/otlp/common/v1"
 	logspb "go.opentelemetry.io/proto/otlp/logs/v1"
 	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 
 	"pulsestream/internal/pulse"
@@ -129,21 +130,117 @@ type OTLPOptions struct {
 	EventTypeAttr string
 }
 
-// OTLPEvents returns one event object per log record of req, in order
-// (resource by resource, scope by scope).
-func OTLPEvents(req *logspb.LogsData, opt OTLPOptions) []json.RawMessage {
-	var out []json.RawMessage
+// OTLPMaxRecords is the most log records one export may hold; beyond it
+// the export is refused whole (413). An empty record is 2 bytes on the
+// wire but costs a decoded struct and an event object of its own, with
+// its resource and scope attributes copied in, so the count — not the
+// body size — bounds the memory an export costs. Exporters send 512
+// records per export by default, the Collector's batch processor 8192.
+const OTLPMaxRecords = 10_000
+
+// CountOTLPRecords counts the log records of a protobuf
+// ExportLogsServiceRequest without decoding it (resource_logs = 1,
+// scope_logs = 2, log_records = 2), so an export with too many records is
+// refused before proto.Unmarshal allocates one struct per record. A body
+// that is not well-formed protobuf is EBADREQUEST.
+func CountOTLPRecords(body []byte) (int, error) {
+	n := 0
+	err := otlpEachField(body, 1, func(rl []byte) error {
+		return otlpEachField(rl, 2, func(sl []byte) error {
+			return otlpEachField(sl, 2, func([]byte) error { n++; return nil })
+		})
+	})
+	if err != nil {
+		return 0, pulse.Errorf(pulse.EBADREQUEST, "the body is not an OTLP ExportLogsServiceRequest (protobuf)")
+	}
+	return n, nil
+}
+
+// otlpEachField calls fn with the value of every length-delimited field
+// num of the message b, skipping the other fields.
+func otlpEachField(b []byte, num protowire.Number, fn func([]byte) error) error {
+	for len(b) > 0 {
+		n, typ, l := protowire.ConsumeTag(b)
+		if l < 0 {
+			return protowire.ParseError(l)
+		}
+		b = b[l:]
+		if n == num && typ == protowire.BytesType {
+			v, l := protowire.ConsumeBytes(b)
+			if l < 0 {
+				return protowire.ParseError(l)
+			}
+			if err := fn(v); err != nil {
+				return err
+			}
+			b = b[l:]
+			continue
+		}
+		l = protowire.ConsumeFieldValue(n, typ, b)
+		if l < 0 {
+			return protowire.ParseError(l)
+		}
+		b = b[l:]
+	}
+	return nil
+}
+
+// OTLPRecord is one log record with the resource attributes and scope it
+// is mapped with (pointers into the decoded request, nothing copied).
+type OTLPRecord struct {
+	Resource []*commonpb.KeyValue
+	Scope    *commonpb.InstrumentationScope
+	Log      *logspb.LogRecord
+}
+
+// HasEventID reports whether the record carries a non-empty event.id
+// attribute (its event has an external_id: a retry is exactly-once).
+func (r OTLPRecord) HasEventID() bool {
+	s, ok := otlpString(r.Log.GetAttributes(), OTLPEventIDAttr)
+	return ok && s != ""
+}
+
+// OTLPRecords lists the log records of req in order (resource by
+// resource, scope by scope).
+func OTLPRecords(req *logspb.LogsData) []OTLPRecord {
+	var out []OTLPRecord
 	for _, rl := range req.GetResourceLogs() {
 		for _, sl := range rl.GetScopeLogs() {
 			for _, lr := range sl.GetLogRecords() {
-				raw, err := json.Marshal(OTLPEvent(rl.GetResource().GetAttributes(), sl.GetScope(), lr, opt))
-				if err != nil { // not reachable: every value is JSON-safe
-					raw = []byte(`null`)
-				}
-				out = append(out, raw)
+				out = append(out, OTLPRecord{Resource: rl.GetResource().GetAttributes(), Scope: sl.GetScope(), Log: lr})
 			}
 		}
 	}
+	return out
+}
+
+// OTLPChunkEvents returns the event objects of recs, built only when the
+// chunk is about to be ingested. Resource and scope attributes are copied
+// into every record's event, so a small export can generate much more
+// JSON than it has bytes: beyond maxBytes of event JSON (maxBytes <= 0:
+// no bound) it stops and returns ETOOLARGE.
+func OTLPChunkEvents(recs []OTLPRecord, opt OTLPOptions, maxBytes int) ([]json.RawMessage, int, error) {
+	out := make([]json.RawMessage, 0, len(recs))
+	total := 0
+	for _, r := range recs {
+		raw, err := json.Marshal(OTLPEvent(r.Resource, r.Scope, r.Log, opt))
+		if err != nil { // not reachable: every value is JSON-safe
+			raw = []byte(`null`)
+		}
+		total += len(raw)
+		if maxBytes > 0 && total > maxBytes {
+			return nil, 0, pulse.Errorf(pulse.ETOOLARGE, "the log records make more than %d bytes of events (resource and scope attributes are copied into every record); send fewer records per export", maxBytes)
+		}
+		out = append(out, raw)
+	}
+	return out, total, nil
+}
+
+// OTLPEvents returns one event object per log record of req, in order,
+// without a bound (tests and small requests; the receiver uses
+// OTLPChunkEvents).
+func OTLPEvents(req *logspb.LogsData, opt OTLPOptions) []json.RawMessage {
+	out, _, _ := OTLPChunkEvents(OTLPRecords(req), opt, 0)
 	return out
 }
 

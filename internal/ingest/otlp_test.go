@@ -2,8 +2,10 @@ package ingest
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -272,4 +274,63 @@ func FuzzDecodeOTLPJSON(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestCountOTLPRecords: the wire count agrees with the decoded request,
+// and a malformed body is a bad request.
+func TestCountOTLPRecords(t *testing.T) {
+	t.Parallel()
+	req := &logspb.LogsData{}
+	want := 0
+	for i := range 3 {
+		rl := &logspb.ResourceLogs{Resource: &resourcepb.Resource{Attributes: []*commonpb.KeyValue{{Key: "service.name", Value: &commonpb.AnyValue{Value: &commonpb.AnyValue_StringValue{StringValue: "s"}}}}}}
+		for j := range i + 1 {
+			sl := &logspb.ScopeLogs{Scope: &commonpb.InstrumentationScope{Name: "x"}}
+			for range i*7 + j {
+				sl.LogRecords = append(sl.LogRecords, &logspb.LogRecord{})
+				want++
+			}
+			rl.ScopeLogs = append(rl.ScopeLogs, sl)
+		}
+		req.ResourceLogs = append(req.ResourceLogs, rl)
+	}
+	body, _ := proto.Marshal(req)
+	n, err := CountOTLPRecords(body)
+	if err != nil || n != want || len(OTLPRecords(req)) != want {
+		t.Fatalf("count %d %v, records %d, want %d", n, err, len(OTLPRecords(req)), want)
+	}
+	if _, err := CountOTLPRecords(body[:len(body)-1]); pulse.ErrorCode(err) != pulse.EBADREQUEST {
+		t.Errorf("truncated body: %v", err)
+	}
+}
+
+// TestOTLPChunkEventsBounded: one 100 KiB resource attribute copied into
+// 1000 empty records would make ~100 MB of event JSON; with a 1 MiB bound
+// the generation stops at the bound with ETOOLARGE, having allocated a few
+// MiB, not ~100 MB (not parallel: it measures the process's allocations).
+func TestOTLPChunkEventsBounded(t *testing.T) {
+	big := strings.Repeat("x", 100<<10)
+	rl := &logspb.ResourceLogs{Resource: &resourcepb.Resource{Attributes: []*commonpb.KeyValue{{Key: "big", Value: &commonpb.AnyValue{Value: &commonpb.AnyValue_StringValue{StringValue: big}}}}}}
+	sl := &logspb.ScopeLogs{}
+	for range 1000 {
+		sl.LogRecords = append(sl.LogRecords, &logspb.LogRecord{})
+	}
+	rl.ScopeLogs = []*logspb.ScopeLogs{sl}
+	recs := OTLPRecords(&logspb.LogsData{ResourceLogs: []*logspb.ResourceLogs{rl}})
+
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	out, _, err := OTLPChunkEvents(recs, OTLPOptions{}, 1<<20)
+	runtime.ReadMemStats(&after)
+	var pe *pulse.Error
+	if !errors.As(err, &pe) || pe.Code != pulse.ETOOLARGE || out != nil {
+		t.Fatalf("err %v, %d events; want too_large", err, len(out))
+	}
+	if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 16<<20 {
+		t.Errorf("allocated %d bytes generating a chunk bounded to 1 MiB", alloc)
+	}
+	// Within the bound, the same records are generated whole.
+	if out, size, err := OTLPChunkEvents(recs[:5], OTLPOptions{}, 1<<20); err != nil || len(out) != 5 || size < 5*len(big) {
+		t.Errorf("5 records: %d events, %d bytes, %v", len(out), size, err)
+	}
 }
