@@ -51,9 +51,9 @@ func (s *Server) postOTLPLogs(w http.ResponseWriter, r *http.Request) {
 	}
 	if !isJSON {
 		// Counted on the wire, before decoding allocates a struct per record.
-		n, err := ingest.CountOTLPRecords(body)
-		if err == nil && n > ingest.OTLPMaxRecords {
-			err = tooManyOTLPRecords(n)
+		n, groups, err := ingest.CountOTLPRecords(body)
+		if err == nil && (n > ingest.OTLPMaxRecords || groups > ingest.OTLPMaxRecords) {
+			err = tooManyOTLPRecords(max(n, groups))
 		}
 		if err != nil {
 			s.writeOTLPError(w, r, isJSON, err)
@@ -142,7 +142,7 @@ func (s *Server) postOTLPLogs(w http.ResponseWriter, r *http.Request) {
 
 // tooManyOTLPRecords is the answer to an export beyond OTLPMaxRecords.
 func tooManyOTLPRecords(n int) error {
-	return pulse.Errorf(pulse.ETOOLARGE, "the export holds %d log records, more than %d; send fewer records per export", n, ingest.OTLPMaxRecords)
+	return pulse.Errorf(pulse.ETOOLARGE, "the export holds %d log records (or resource and scope entries), more than %d; send fewer records per export", n, ingest.OTLPMaxRecords)
 }
 
 // otlpRetryable reports whether err is an answer the exporter retries

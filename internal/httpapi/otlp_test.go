@@ -178,7 +178,8 @@ func TestOTLPChunkFailure(t *testing.T) {
 }
 
 // TestOTLPTooManyRecords: an export of OTLPMaxRecords+1 empty records (2
-// bytes each on the wire) → 413 with a google.rpc.Status, nothing stored.
+// bytes each on the wire), or of as many empty resource entries → 413 with
+// a google.rpc.Status, nothing stored.
 func TestOTLPTooManyRecords(t *testing.T) {
 	t.Parallel()
 	s, store, tenant := otlpTestServer(t, 0, 0, 0)
@@ -186,6 +187,11 @@ func TestOTLPTooManyRecords(t *testing.T) {
 	var st spb.Status
 	if err := proto.Unmarshal(w.Body.Bytes(), &st); w.Code != http.StatusRequestEntityTooLarge || err != nil || st.Code != 3 {
 		t.Fatalf("%d %v %v, want 413", w.Code, &st, err)
+	}
+	// As many empty resource entries, and no record at all.
+	groups, _ := proto.Marshal(&logspb.LogsData{ResourceLogs: make([]*logspb.ResourceLogs, ingest.OTLPMaxRecords+1)})
+	if w := postOTLP(s, tenant, groups); w.Code != http.StatusRequestEntityTooLarge {
+		t.Errorf("%d empty resource entries: %d, want 413", ingest.OTLPMaxRecords+1, w.Code)
 	}
 	if store.calls != 0 {
 		t.Errorf("%d inserts, want none", store.calls)

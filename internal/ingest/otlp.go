@@ -136,24 +136,28 @@ type OTLPOptions struct {
 // its resource and scope attributes copied in, so the count — not the
 // body size — bounds the memory an export costs. Exporters send 512
 // records per export by default, the Collector's batch processor 8192.
+// A protobuf export's resource and scope entries together are bounded by
+// the same number.
 const OTLPMaxRecords = 10_000
 
 // CountOTLPRecords counts the log records of a protobuf
-// ExportLogsServiceRequest without decoding it (resource_logs = 1,
-// scope_logs = 2, log_records = 2), so an export with too many records is
-// refused before proto.Unmarshal allocates one struct per record. A body
-// that is not well-formed protobuf is EBADREQUEST.
-func CountOTLPRecords(body []byte) (int, error) {
-	n := 0
-	err := otlpEachField(body, 1, func(rl []byte) error {
+// ExportLogsServiceRequest, and its resource and scope entries (groups),
+// without decoding it (resource_logs = 1, scope_logs = 2, log_records =
+// 2), so an export with too many is refused before proto.Unmarshal
+// allocates one struct for each. A body that is not well-formed protobuf
+// is EBADREQUEST.
+func CountOTLPRecords(body []byte) (records, groups int, err error) {
+	err = otlpEachField(body, 1, func(rl []byte) error {
+		groups++
 		return otlpEachField(rl, 2, func(sl []byte) error {
-			return otlpEachField(sl, 2, func([]byte) error { n++; return nil })
+			groups++
+			return otlpEachField(sl, 2, func([]byte) error { records++; return nil })
 		})
 	})
 	if err != nil {
-		return 0, pulse.Errorf(pulse.EBADREQUEST, "the body is not an OTLP ExportLogsServiceRequest (protobuf)")
+		return 0, 0, pulse.Errorf(pulse.EBADREQUEST, "the body is not an OTLP ExportLogsServiceRequest (protobuf)")
 	}
-	return n, nil
+	return records, groups, nil
 }
 
 // otlpEachField calls fn with the value of every length-delimited field

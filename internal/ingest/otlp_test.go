@@ -281,8 +281,9 @@ func FuzzDecodeOTLPJSON(f *testing.F) {
 func TestCountOTLPRecords(t *testing.T) {
 	t.Parallel()
 	req := &logspb.LogsData{}
-	want := 0
+	want, groups := 0, 0
 	for i := range 3 {
+		groups += i + 2
 		rl := &logspb.ResourceLogs{Resource: &resourcepb.Resource{Attributes: []*commonpb.KeyValue{{Key: "service.name", Value: &commonpb.AnyValue{Value: &commonpb.AnyValue_StringValue{StringValue: "s"}}}}}}
 		for j := range i + 1 {
 			sl := &logspb.ScopeLogs{Scope: &commonpb.InstrumentationScope{Name: "x"}}
@@ -295,11 +296,11 @@ func TestCountOTLPRecords(t *testing.T) {
 		req.ResourceLogs = append(req.ResourceLogs, rl)
 	}
 	body, _ := proto.Marshal(req)
-	n, err := CountOTLPRecords(body)
-	if err != nil || n != want || len(OTLPRecords(req)) != want {
-		t.Fatalf("count %d %v, records %d, want %d", n, err, len(OTLPRecords(req)), want)
+	n, g, err := CountOTLPRecords(body)
+	if err != nil || n != want || g != groups || len(OTLPRecords(req)) != want {
+		t.Fatalf("count %d records %d groups %v, decoded %d; want %d, %d", n, g, err, len(OTLPRecords(req)), want, groups)
 	}
-	if _, err := CountOTLPRecords(body[:len(body)-1]); pulse.ErrorCode(err) != pulse.EBADREQUEST {
+	if _, _, err := CountOTLPRecords(body[:len(body)-1]); pulse.ErrorCode(err) != pulse.EBADREQUEST {
 		t.Errorf("truncated body: %v", err)
 	}
 }
