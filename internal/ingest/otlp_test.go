@@ -327,9 +327,11 @@ func TestOTLPChunkEventsBounded(t *testing.T) {
 	if !errors.As(err, &pe) || pe.Code != pulse.ETOOLARGE || out != nil {
 		t.Fatalf("err %v, %d events; want too_large", err, len(out))
 	}
-	if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 16<<20 {
+	alloc := after.TotalAlloc - before.TotalAlloc
+	if alloc > 16<<20 {
 		t.Errorf("allocated %d bytes generating a chunk bounded to 1 MiB", alloc)
 	}
+	t.Logf("allocated %d bytes before stopping at the 1 MiB bound", alloc)
 	// Within the bound, the same records are generated whole.
 	if out, size, err := OTLPChunkEvents(recs[:5], OTLPOptions{}, 1<<20); err != nil || len(out) != 5 || size < 5*len(big) {
 		t.Errorf("5 records: %d events, %d bytes, %v", len(out), size, err)
