@@ -52,60 +52,78 @@ func DecodeOTLPLogs(body []byte, isJSON bool) (*logspb.LogsData, error) {
 		}
 		return req, nil
 	}
-	body, err := otlpHexIDsToBase64(body)
-	if err != nil {
-		return nil, err
+	// OTLP JSON has trace and span ids in hex where protojson expects
+	// base64. Hex digits are base64 digits, so protojson takes them (as
+	// other bytes); the ids are read here, typed — a few strings per
+	// record, not a map per object — and set after it.
+	var ids otlpJSONIDs
+	dec := json.NewDecoder(bytes.NewReader(body))
+	if err := dec.Decode(&ids); err != nil || dec.More() {
+		return nil, pulse.Errorf(pulse.EBADREQUEST, "the body is not an OTLP ExportLogsServiceRequest (JSON)")
+	}
+	var recs []otlpJSONRecord
+	// (protojson refuses a name given in both spellings)
+	for _, rl := range append(ids.ResourceLogs, ids.ResourceLogs2...) {
+		for _, sl := range append(rl.ScopeLogs, rl.ScopeLogs2...) {
+			recs = append(recs, sl.LogRecords...)
+			recs = append(recs, sl.LogRecords2...)
+		}
+	}
+	if len(recs) > OTLPMaxRecords {
+		return nil, pulse.Errorf(pulse.ETOOLARGE, "the export holds %d log records, more than %d; send fewer records per export", len(recs), OTLPMaxRecords)
+	}
+	type hexIDs struct{ trace, span []byte }
+	decoded := make([]hexIDs, len(recs))
+	for i, r := range recs {
+		for _, f := range []struct {
+			name, hex string
+			dst       *[]byte
+		}{{"traceId", cmp.Or(r.TraceID, r.TraceID2), &decoded[i].trace}, {"spanId", cmp.Or(r.SpanID, r.SpanID2), &decoded[i].span}} {
+			if f.hex == "" {
+				continue
+			}
+			b, err := hex.DecodeString(f.hex)
+			if err != nil {
+				return nil, pulse.Errorf(pulse.EBADREQUEST, "a log record's %s is not hex", f.name)
+			}
+			*f.dst = b
+		}
 	}
 	if err := (protojson.UnmarshalOptions{DiscardUnknown: true}).Unmarshal(body, req); err != nil {
 		return nil, pulse.Errorf(pulse.EBADREQUEST, "the body is not an OTLP ExportLogsServiceRequest (JSON)")
 	}
+	all := OTLPRecords(req)
+	if len(all) != len(recs) { // a key spelled in another case: seen by one decoder only
+		return nil, pulse.Errorf(pulse.EBADREQUEST, "the body is not an OTLP ExportLogsServiceRequest (JSON)")
+	}
+	for i, r := range all {
+		r.Log.TraceId, r.Log.SpanId = decoded[i].trace, decoded[i].span
+	}
 	return req, nil
 }
 
-// otlpHexIDsToBase64 rewrites the traceId and spanId of each log record
-// from hex (OTLP JSON) to base64 (protojson's form for bytes).
-func otlpHexIDsToBase64(body []byte) ([]byte, error) {
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.UseNumber() // numbers are written back exactly as sent
-	var doc any
-	if err := dec.Decode(&doc); err != nil || dec.More() {
-		return nil, pulse.Errorf(pulse.EBADREQUEST, "the body is not valid JSON")
-	}
-	changed := false
-	for _, rl := range otlpList(doc, "resourceLogs", "resource_logs") {
-		for _, sl := range otlpList(rl, "scopeLogs", "scope_logs") {
-			for _, lr := range otlpList(sl, "logRecords", "log_records") {
-				rec, _ := lr.(map[string]any)
-				for _, k := range []string{"traceId", "trace_id", "spanId", "span_id"} {
-					s, ok := rec[k].(string)
-					if !ok || s == "" {
-						continue
-					}
-					b, err := hex.DecodeString(s)
-					if err != nil {
-						return nil, pulse.Errorf(pulse.EBADREQUEST, "a log record's %s is not hex", k)
-					}
-					rec[k] = base64.StdEncoding.EncodeToString(b)
-					changed = true
-				}
-			}
-		}
-	}
-	if !changed {
-		return body, nil
-	}
-	return json.Marshal(doc)
+// otlpJSONIDs is the part of an OTLP JSON export that holds the hex ids,
+// under either spelling of each name (protojson accepts both).
+type otlpJSONIDs struct {
+	ResourceLogs  []otlpJSONResource `json:"resourceLogs"`
+	ResourceLogs2 []otlpJSONResource `json:"resource_logs"`
 }
 
-// otlpList returns the array under the first present key of obj.
-func otlpList(obj any, keys ...string) []any {
-	m, _ := obj.(map[string]any)
-	for _, k := range keys {
-		if l, ok := m[k].([]any); ok {
-			return l
-		}
-	}
-	return nil
+type otlpJSONResource struct {
+	ScopeLogs  []otlpJSONScope `json:"scopeLogs"`
+	ScopeLogs2 []otlpJSONScope `json:"scope_logs"`
+}
+
+type otlpJSONScope struct {
+	LogRecords  []otlpJSONRecord `json:"logRecords"`
+	LogRecords2 []otlpJSONRecord `json:"log_records"`
+}
+
+type otlpJSONRecord struct {
+	TraceID  string `json:"traceId"`
+	TraceID2 string `json:"trace_id"`
+	SpanID   string `json:"spanId"`
+	SpanID2  string `json:"span_id"`
 }
 
 // otlpEvent is the native event object a record becomes.

@@ -1,6 +1,7 @@
 package ingest
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -246,6 +247,16 @@ func TestDecodeOTLPLogs(t *testing.T) {
 		if _, err := DecodeOTLPLogs([]byte(bad), true); pulse.ErrorCode(err) != pulse.EBADREQUEST {
 			t.Errorf("JSON %s: %v, want EBADREQUEST", bad, err)
 		}
+	}
+	// snake_case names, as protojson also accepts.
+	got, err = DecodeOTLPLogs([]byte(`{"resource_logs":[{"scope_logs":[{"log_records":[{"trace_id":"5b8efff798038103d269b633813fc60c","span_id":"eee19b7ec3c1b174"}]}]}]}`), true)
+	if lr := got.GetResourceLogs()[0].GetScopeLogs()[0].GetLogRecords()[0]; err != nil || !bytes.Equal(lr.TraceId, want.ResourceLogs[0].ScopeLogs[0].LogRecords[0].TraceId) || !bytes.Equal(lr.SpanId, want.ResourceLogs[0].ScopeLogs[0].LogRecords[0].SpanId) {
+		t.Errorf("snake_case: %v %v", got, err)
+	}
+	// More records than OTLPMaxRecords: refused before protojson decodes them.
+	many := `{"resourceLogs":[{"scopeLogs":[{"logRecords":[{}` + strings.Repeat(",{}", OTLPMaxRecords) + `]}]}]}`
+	if _, err := DecodeOTLPLogs([]byte(many), true); pulse.ErrorCode(err) != pulse.ETOOLARGE {
+		t.Errorf("%d records in JSON: %v, want ETOOLARGE", OTLPMaxRecords+1, err)
 	}
 	if _, err := DecodeOTLPLogs([]byte{0xff, 0xff}, false); pulse.ErrorCode(err) != pulse.EBADREQUEST {
 		t.Errorf("bad protobuf: %v", err)
