@@ -113,7 +113,20 @@ func (l *lease) charge(n int) error {
 			return nil
 		}
 	}
-	c := int64(n) * DecodeAmplification
+	return l.take(int64(n) * DecodeAmplification)
+}
+
+// chargeMemory takes n bytes of memory built from the body (the event
+// JSON an OTLP export generates) until giveBack, or returns EOVERLOADED
+// and takes nothing.
+func (l *lease) chargeMemory(n int) error {
+	if l == nil || n <= 0 {
+		return nil
+	}
+	return l.take(int64(n))
+}
+
+func (l *lease) take(c int64) error {
 	b := l.b
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -128,6 +141,23 @@ func (l *lease) charge(n int) error {
 	b.inUse.Set(float64(b.used))
 	b.peakUse.Set(float64(b.peak))
 	return nil
+}
+
+// giveBack returns n bytes taken with chargeMemory before the request ends.
+func (l *lease) giveBack(n int) {
+	if l == nil || n <= 0 {
+		return
+	}
+	b := l.b
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	c := min(int64(n), l.held)
+	b.used -= c
+	if b.byTenant[l.tenant] -= c; b.byTenant[l.tenant] == 0 {
+		delete(b.byTenant, l.tenant)
+	}
+	l.held -= c
+	b.inUse.Set(float64(b.used))
 }
 
 // release gives back everything the lease holds.

@@ -3,6 +3,7 @@ package httpapi
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"net/http"
 	"strconv"
 	"strings"
@@ -48,38 +49,74 @@ func (s *Server) postOTLPLogs(w http.ResponseWriter, r *http.Request) {
 		s.writeOTLPError(w, r, isJSON, err)
 		return
 	}
+	if !isJSON {
+		// Counted on the wire, before decoding allocates a struct per record.
+		n, groups, err := ingest.CountOTLPRecords(body)
+		if err == nil && (n > ingest.OTLPMaxRecords || groups > ingest.OTLPMaxRecords) {
+			err = tooManyOTLPRecords(max(n, groups))
+		}
+		if err != nil {
+			s.writeOTLPError(w, r, isJSON, err)
+			return
+		}
+	}
 	req, err := ingest.DecodeOTLPLogs(body, isJSON)
 	if err != nil {
 		s.writeOTLPError(w, r, isJSON, err)
 		return
 	}
-	raws := ingest.OTLPEvents(req, ingest.OTLPOptions{EventTypeAttr: r.URL.Query().Get("event_type_attribute")})
+	recs := ingest.OTLPRecords(req)
+	if len(recs) > ingest.OTLPMaxRecords {
+		s.writeOTLPError(w, r, isJSON, tooManyOTLPRecords(len(recs)))
+		return
+	}
+	opt := ingest.OTLPOptions{EventTypeAttr: r.URL.Query().Get("event_type_attribute")}
+	// A chunk's event JSON may be far larger than the body (resource and
+	// scope attributes are copied into every record): it is bounded like a
+	// body's decoded form and charged to the decode budget while it lives.
+	maxChunkBytes := int(min(s.MaxBodyBytes*DecodeAmplification, math.MaxInt32))
 	ctx, cancel := contextWithTimeout(r, s.RequestTimeout)
 	defer cancel()
 	t := tenantFrom(ctx)
 
 	// An export may hold more records than a batch: it is ingested in
 	// chunks of MaxBatchEvents (exporters batch up to 512 records, the
-	// Collector's batch processor up to 8192 by default).
+	// Collector's batch processor up to 8192 by default), each chunk's
+	// events built only when it is ingested.
 	var (
 		taken, rejected, limited int
 		problems                 []string
 		quota                    pulse.Quota
 	)
-	for start := 0; start < len(raws); start += s.MaxBatchEvents {
-		chunk := raws[start:min(start+s.MaxBatchEvents, len(raws))]
-		out, err := s.ingest.Ingest(ctx, t, chunk)
+	for start := 0; start < len(recs); start += s.MaxBatchEvents {
+		chunk, size, err := ingest.OTLPChunkEvents(recs[start:min(start+s.MaxBatchEvents, len(recs))], opt, maxChunkBytes)
+		if err == nil {
+			err = l.chargeMemory(size)
+		}
+		var out *ingest.Outcome
+		if err == nil {
+			out, err = s.ingest.Ingest(ctx, t, chunk)
+			l.giveBack(size)
+		}
 		if err != nil {
-			if taken == 0 {
+			if taken == 0 || s.otlpRetryable(r, err) && allHaveEventID(recs) {
+				// Nothing stored yet, or a retry is exactly-once: the
+				// exporter resends the whole export and the records
+				// stored already answer duplicate.
 				s.writeOTLPError(w, r, isJSON, err)
 				return
 			}
-			// Earlier chunks are stored: retrying the whole export would
-			// store them again, so the rest is reported as not taken.
-			// (The error's Retry-After does not go on this 200.)
+			// Earlier chunks are stored and the records carry no event.id:
+			// a retry would store those again, so the rest is reported as
+			// not taken. (The error's Retry-After does not go on this 200.)
 			_, status, msg := s.errorStatus(&discardWriter{header: http.Header{}}, r, err)
-			rejected += len(raws) - start
-			problems = append(problems, fmt.Sprintf("log records %d-%d: %s (%d)", start, len(raws)-1, msg, status))
+			rejected += len(recs) - start
+			p := fmt.Sprintf("log records %d-%d: %s (%d)", start, len(recs)-1, msg, status)
+			if s.otlpRetryable(r, err) {
+				p = fmt.Sprintf("log records %d-%d (%d records) were not stored because the server was unavailable (%s, %d); they cannot be retried safely without the %s attribute on every record",
+					start, len(recs)-1, len(recs)-start, msg, status, ingest.OTLPEventIDAttr)
+			}
+			problems = append(problems, p)
 			break
 		}
 		quota = out.Quota
@@ -101,6 +138,29 @@ func (s *Server) postOTLPLogs(w http.ResponseWriter, r *http.Request) {
 		problems = append(problems, fmt.Sprintf("%d log records over the tenant's events-per-minute quota", limited))
 	}
 	writeOTLPBody(w, http.StatusOK, isJSON, otlpResponse(isJSON, int64(rejected+limited), strings.Join(problems, "; ")))
+}
+
+// tooManyOTLPRecords is the answer to an export beyond OTLPMaxRecords.
+func tooManyOTLPRecords(n int) error {
+	return pulse.Errorf(pulse.ETOOLARGE, "the export holds %d log records (or resource and scope entries), more than %d; send fewer records per export", n, ingest.OTLPMaxRecords)
+}
+
+// otlpRetryable reports whether err is an answer the exporter retries
+// (429, 503): the server could not take the records, not a refusal of them.
+func (s *Server) otlpRetryable(r *http.Request, err error) bool {
+	_, status, _ := s.errorStatus(&discardWriter{header: http.Header{}}, r, err)
+	return status == http.StatusTooManyRequests || status == http.StatusServiceUnavailable
+}
+
+// allHaveEventID reports whether every record carries event.id, so that
+// resending the whole export stores each record once.
+func allHaveEventID(recs []ingest.OTLPRecord) bool {
+	for _, r := range recs {
+		if !r.HasEventID() {
+			return false
+		}
+	}
+	return true
 }
 
 // otlpResponse encodes an ExportLogsServiceResponse with a partial_success

@@ -16,6 +16,7 @@ import (
 	commonpb "go.opentelemetry.io/proto/otlp/common/v1"
 	logspb "go.opentelemetry.io/proto/otlp/logs/v1"
 	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 
 	"pulsestream/internal/pulse"
@@ -51,60 +52,78 @@ func DecodeOTLPLogs(body []byte, isJSON bool) (*logspb.LogsData, error) {
 		}
 		return req, nil
 	}
-	body, err := otlpHexIDsToBase64(body)
-	if err != nil {
-		return nil, err
+	// OTLP JSON has trace and span ids in hex where protojson expects
+	// base64. Hex digits are base64 digits, so protojson takes them (as
+	// other bytes); the ids are read here, typed — a few strings per
+	// record, not a map per object — and set after it.
+	var ids otlpJSONIDs
+	dec := json.NewDecoder(bytes.NewReader(body))
+	if err := dec.Decode(&ids); err != nil || dec.More() {
+		return nil, pulse.Errorf(pulse.EBADREQUEST, "the body is not an OTLP ExportLogsServiceRequest (JSON)")
+	}
+	var recs []otlpJSONRecord
+	// (protojson refuses a name given in both spellings)
+	for _, rl := range append(ids.ResourceLogs, ids.ResourceLogs2...) {
+		for _, sl := range append(rl.ScopeLogs, rl.ScopeLogs2...) {
+			recs = append(recs, sl.LogRecords...)
+			recs = append(recs, sl.LogRecords2...)
+		}
+	}
+	if len(recs) > OTLPMaxRecords {
+		return nil, pulse.Errorf(pulse.ETOOLARGE, "the export holds %d log records, more than %d; send fewer records per export", len(recs), OTLPMaxRecords)
+	}
+	type hexIDs struct{ trace, span []byte }
+	decoded := make([]hexIDs, len(recs))
+	for i, r := range recs {
+		for _, f := range []struct {
+			name, hex string
+			dst       *[]byte
+		}{{"traceId", cmp.Or(r.TraceID, r.TraceID2), &decoded[i].trace}, {"spanId", cmp.Or(r.SpanID, r.SpanID2), &decoded[i].span}} {
+			if f.hex == "" {
+				continue
+			}
+			b, err := hex.DecodeString(f.hex)
+			if err != nil {
+				return nil, pulse.Errorf(pulse.EBADREQUEST, "a log record's %s is not hex", f.name)
+			}
+			*f.dst = b
+		}
 	}
 	if err := (protojson.UnmarshalOptions{DiscardUnknown: true}).Unmarshal(body, req); err != nil {
 		return nil, pulse.Errorf(pulse.EBADREQUEST, "the body is not an OTLP ExportLogsServiceRequest (JSON)")
 	}
+	all := OTLPRecords(req)
+	if len(all) != len(recs) { // a key spelled in another case: seen by one decoder only
+		return nil, pulse.Errorf(pulse.EBADREQUEST, "the body is not an OTLP ExportLogsServiceRequest (JSON)")
+	}
+	for i, r := range all {
+		r.Log.TraceId, r.Log.SpanId = decoded[i].trace, decoded[i].span
+	}
 	return req, nil
 }
 
-// otlpHexIDsToBase64 rewrites the traceId and spanId of each log record
-// from hex (OTLP JSON) to base64 (protojson's form for bytes).
-func otlpHexIDsToBase64(body []byte) ([]byte, error) {
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.UseNumber() // numbers are written back exactly as sent
-	var doc any
-	if err := dec.Decode(&doc); err != nil || dec.More() {
-		return nil, pulse.Errorf(pulse.EBADREQUEST, "the body is not valid JSON")
-	}
-	changed := false
-	for _, rl := range otlpList(doc, "resourceLogs", "resource_logs") {
-		for _, sl := range otlpList(rl, "scopeLogs", "scope_logs") {
-			for _, lr := range otlpList(sl, "logRecords", "log_records") {
-				rec, _ := lr.(map[string]any)
-				for _, k := range []string{"traceId", "trace_id", "spanId", "span_id"} {
-					s, ok := rec[k].(string)
-					if !ok || s == "" {
-						continue
-					}
-					b, err := hex.DecodeString(s)
-					if err != nil {
-						return nil, pulse.Errorf(pulse.EBADREQUEST, "a log record's %s is not hex", k)
-					}
-					rec[k] = base64.StdEncoding.EncodeToString(b)
-					changed = true
-				}
-			}
-		}
-	}
-	if !changed {
-		return body, nil
-	}
-	return json.Marshal(doc)
+// otlpJSONIDs is the part of an OTLP JSON export that holds the hex ids,
+// under either spelling of each name (protojson accepts both).
+type otlpJSONIDs struct {
+	ResourceLogs  []otlpJSONResource `json:"resourceLogs"`
+	ResourceLogs2 []otlpJSONResource `json:"resource_logs"`
 }
 
-// otlpList returns the array under the first present key of obj.
-func otlpList(obj any, keys ...string) []any {
-	m, _ := obj.(map[string]any)
-	for _, k := range keys {
-		if l, ok := m[k].([]any); ok {
-			return l
-		}
-	}
-	return nil
+type otlpJSONResource struct {
+	ScopeLogs  []otlpJSONScope `json:"scopeLogs"`
+	ScopeLogs2 []otlpJSONScope `json:"scope_logs"`
+}
+
+type otlpJSONScope struct {
+	LogRecords  []otlpJSONRecord `json:"logRecords"`
+	LogRecords2 []otlpJSONRecord `json:"log_records"`
+}
+
+type otlpJSONRecord struct {
+	TraceID  string `json:"traceId"`
+	TraceID2 string `json:"trace_id"`
+	SpanID   string `json:"spanId"`
+	SpanID2  string `json:"span_id"`
 }
 
 // otlpEvent is the native event object a record becomes.
@@ -129,21 +148,121 @@ type OTLPOptions struct {
 	EventTypeAttr string
 }
 
-// OTLPEvents returns one event object per log record of req, in order
-// (resource by resource, scope by scope).
-func OTLPEvents(req *logspb.LogsData, opt OTLPOptions) []json.RawMessage {
-	var out []json.RawMessage
+// OTLPMaxRecords is the most log records one export may hold; beyond it
+// the export is refused whole (413). An empty record is 2 bytes on the
+// wire but costs a decoded struct and an event object of its own, with
+// its resource and scope attributes copied in, so the count — not the
+// body size — bounds the memory an export costs. Exporters send 512
+// records per export by default, the Collector's batch processor 8192.
+// A protobuf export's resource and scope entries together are bounded by
+// the same number.
+const OTLPMaxRecords = 10_000
+
+// CountOTLPRecords counts the log records of a protobuf
+// ExportLogsServiceRequest, and its resource and scope entries (groups),
+// without decoding it (resource_logs = 1, scope_logs = 2, log_records =
+// 2), so an export with too many is refused before proto.Unmarshal
+// allocates one struct for each. A body that is not well-formed protobuf
+// is EBADREQUEST.
+func CountOTLPRecords(body []byte) (records, groups int, err error) {
+	err = otlpEachField(body, 1, func(rl []byte) error {
+		groups++
+		return otlpEachField(rl, 2, func(sl []byte) error {
+			groups++
+			return otlpEachField(sl, 2, func([]byte) error { records++; return nil })
+		})
+	})
+	if err != nil {
+		return 0, 0, pulse.Errorf(pulse.EBADREQUEST, "the body is not an OTLP ExportLogsServiceRequest (protobuf)")
+	}
+	return records, groups, nil
+}
+
+// otlpEachField calls fn with the value of every length-delimited field
+// num of the message b, skipping the other fields.
+func otlpEachField(b []byte, num protowire.Number, fn func([]byte) error) error {
+	for len(b) > 0 {
+		n, typ, l := protowire.ConsumeTag(b)
+		if l < 0 {
+			return protowire.ParseError(l)
+		}
+		b = b[l:]
+		if n == num && typ == protowire.BytesType {
+			v, l := protowire.ConsumeBytes(b)
+			if l < 0 {
+				return protowire.ParseError(l)
+			}
+			if err := fn(v); err != nil {
+				return err
+			}
+			b = b[l:]
+			continue
+		}
+		l = protowire.ConsumeFieldValue(n, typ, b)
+		if l < 0 {
+			return protowire.ParseError(l)
+		}
+		b = b[l:]
+	}
+	return nil
+}
+
+// OTLPRecord is one log record with the resource attributes and scope it
+// is mapped with (pointers into the decoded request, nothing copied).
+type OTLPRecord struct {
+	Resource []*commonpb.KeyValue
+	Scope    *commonpb.InstrumentationScope
+	Log      *logspb.LogRecord
+}
+
+// HasEventID reports whether the record carries a non-empty event.id
+// attribute (its event has an external_id: a retry is exactly-once).
+func (r OTLPRecord) HasEventID() bool {
+	s, ok := otlpString(r.Log.GetAttributes(), OTLPEventIDAttr)
+	return ok && s != ""
+}
+
+// OTLPRecords lists the log records of req in order (resource by
+// resource, scope by scope).
+func OTLPRecords(req *logspb.LogsData) []OTLPRecord {
+	var out []OTLPRecord
 	for _, rl := range req.GetResourceLogs() {
 		for _, sl := range rl.GetScopeLogs() {
 			for _, lr := range sl.GetLogRecords() {
-				raw, err := json.Marshal(OTLPEvent(rl.GetResource().GetAttributes(), sl.GetScope(), lr, opt))
-				if err != nil { // not reachable: every value is JSON-safe
-					raw = []byte(`null`)
-				}
-				out = append(out, raw)
+				out = append(out, OTLPRecord{Resource: rl.GetResource().GetAttributes(), Scope: sl.GetScope(), Log: lr})
 			}
 		}
 	}
+	return out
+}
+
+// OTLPChunkEvents returns the event objects of recs, built only when the
+// chunk is about to be ingested. Resource and scope attributes are copied
+// into every record's event, so a small export can generate much more
+// JSON than it has bytes: beyond maxBytes of event JSON (maxBytes <= 0:
+// no bound) it stops and returns ETOOLARGE.
+func OTLPChunkEvents(recs []OTLPRecord, opt OTLPOptions, maxBytes int) ([]json.RawMessage, int, error) {
+	out := make([]json.RawMessage, 0, len(recs))
+	total := 0
+	for _, r := range recs {
+		raw, err := json.Marshal(OTLPEvent(r.Resource, r.Scope, r.Log, opt))
+		if err != nil { // not reachable: every value is JSON-safe
+			raw = []byte(`null`)
+		}
+		total += len(raw)
+		if maxBytes > 0 && total > maxBytes {
+			return nil, 0, pulse.Errorf(pulse.ETOOLARGE, "the log records make more than %d bytes of events (resource and scope attributes are copied into every record); send fewer records per export", maxBytes)
+		}
+		out = append(out, raw)
+	}
+	return out, total, nil
+}
+
+// OTLPEvents returns one event object per log record of req, in order,
+// without a bound (tests and small requests; the receiver uses
+// OTLPChunkEvents).
+func OTLPEvents(req *logspb.LogsData, opt OTLPOptions) []json.RawMessage {
+	out, _, _ := OTLPChunkEvents(OTLPRecords(req), opt, 0)
 	return out
 }
 

@@ -1,9 +1,12 @@
 package ingest
 
 import (
+	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -245,6 +248,16 @@ func TestDecodeOTLPLogs(t *testing.T) {
 			t.Errorf("JSON %s: %v, want EBADREQUEST", bad, err)
 		}
 	}
+	// snake_case names, as protojson also accepts.
+	got, err = DecodeOTLPLogs([]byte(`{"resource_logs":[{"scope_logs":[{"log_records":[{"trace_id":"5b8efff798038103d269b633813fc60c","span_id":"eee19b7ec3c1b174"}]}]}]}`), true)
+	if lr := got.GetResourceLogs()[0].GetScopeLogs()[0].GetLogRecords()[0]; err != nil || !bytes.Equal(lr.TraceId, want.ResourceLogs[0].ScopeLogs[0].LogRecords[0].TraceId) || !bytes.Equal(lr.SpanId, want.ResourceLogs[0].ScopeLogs[0].LogRecords[0].SpanId) {
+		t.Errorf("snake_case: %v %v", got, err)
+	}
+	// More records than OTLPMaxRecords: refused before protojson decodes them.
+	many := `{"resourceLogs":[{"scopeLogs":[{"logRecords":[{}` + strings.Repeat(",{}", OTLPMaxRecords) + `]}]}]}`
+	if _, err := DecodeOTLPLogs([]byte(many), true); pulse.ErrorCode(err) != pulse.ETOOLARGE {
+		t.Errorf("%d records in JSON: %v, want ETOOLARGE", OTLPMaxRecords+1, err)
+	}
 	if _, err := DecodeOTLPLogs([]byte{0xff, 0xff}, false); pulse.ErrorCode(err) != pulse.EBADREQUEST {
 		t.Errorf("bad protobuf: %v", err)
 	}
@@ -272,4 +285,66 @@ func FuzzDecodeOTLPJSON(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestCountOTLPRecords: the wire count agrees with the decoded request,
+// and a malformed body is a bad request.
+func TestCountOTLPRecords(t *testing.T) {
+	t.Parallel()
+	req := &logspb.LogsData{}
+	want, groups := 0, 0
+	for i := range 3 {
+		groups += i + 2
+		rl := &logspb.ResourceLogs{Resource: &resourcepb.Resource{Attributes: []*commonpb.KeyValue{{Key: "service.name", Value: &commonpb.AnyValue{Value: &commonpb.AnyValue_StringValue{StringValue: "s"}}}}}}
+		for j := range i + 1 {
+			sl := &logspb.ScopeLogs{Scope: &commonpb.InstrumentationScope{Name: "x"}}
+			for range i*7 + j {
+				sl.LogRecords = append(sl.LogRecords, &logspb.LogRecord{})
+				want++
+			}
+			rl.ScopeLogs = append(rl.ScopeLogs, sl)
+		}
+		req.ResourceLogs = append(req.ResourceLogs, rl)
+	}
+	body, _ := proto.Marshal(req)
+	n, g, err := CountOTLPRecords(body)
+	if err != nil || n != want || g != groups || len(OTLPRecords(req)) != want {
+		t.Fatalf("count %d records %d groups %v, decoded %d; want %d, %d", n, g, err, len(OTLPRecords(req)), want, groups)
+	}
+	if _, _, err := CountOTLPRecords(body[:len(body)-1]); pulse.ErrorCode(err) != pulse.EBADREQUEST {
+		t.Errorf("truncated body: %v", err)
+	}
+}
+
+// TestOTLPChunkEventsBounded: one 100 KiB resource attribute copied into
+// 1000 empty records would make ~100 MB of event JSON; with a 1 MiB bound
+// the generation stops at the bound with ETOOLARGE, having allocated a few
+// MiB, not ~100 MB (not parallel: it measures the process's allocations).
+func TestOTLPChunkEventsBounded(t *testing.T) {
+	big := strings.Repeat("x", 100<<10)
+	rl := &logspb.ResourceLogs{Resource: &resourcepb.Resource{Attributes: []*commonpb.KeyValue{{Key: "big", Value: &commonpb.AnyValue{Value: &commonpb.AnyValue_StringValue{StringValue: big}}}}}}
+	sl := &logspb.ScopeLogs{}
+	for range 1000 {
+		sl.LogRecords = append(sl.LogRecords, &logspb.LogRecord{})
+	}
+	rl.ScopeLogs = []*logspb.ScopeLogs{sl}
+	recs := OTLPRecords(&logspb.LogsData{ResourceLogs: []*logspb.ResourceLogs{rl}})
+
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	out, _, err := OTLPChunkEvents(recs, OTLPOptions{}, 1<<20)
+	runtime.ReadMemStats(&after)
+	var pe *pulse.Error
+	if !errors.As(err, &pe) || pe.Code != pulse.ETOOLARGE || out != nil {
+		t.Fatalf("err %v, %d events; want too_large", err, len(out))
+	}
+	alloc := after.TotalAlloc - before.TotalAlloc
+	if alloc > 16<<20 {
+		t.Errorf("allocated %d bytes generating a chunk bounded to 1 MiB", alloc)
+	}
+	t.Logf("allocated %d bytes before stopping at the 1 MiB bound", alloc)
+	// Within the bound, the same records are generated whole.
+	if out, size, err := OTLPChunkEvents(recs[:5], OTLPOptions{}, 1<<20); err != nil || len(out) != 5 || size < 5*len(big) {
+		t.Errorf("5 records: %d events, %d bytes, %v", len(out), size, err)
+	}
 }
