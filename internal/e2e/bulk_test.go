@@ -227,6 +227,12 @@ func TestBulkQuotaAndRefusals(t *testing.T) {
 
 		apiKey := "ApiKey " + base64.StdEncoding.EncodeToString([]byte("any-id:"+key))
 		expectStatus(t, n.do("GET", esBase+"/", "", nil, "Authorization", apiKey), http.StatusOK)
+		for _, path := range []string{esBase, esBase + "/", esBase + "/_cluster/health"} {
+			r := n.do("HEAD", path, key, nil)
+			if r.Status != http.StatusOK || r.Header.Get("X-Elastic-Product") != "Elasticsearch" {
+				t.Errorf("HEAD %s: %d %v", path, r.Status, r.Header)
+			}
+		}
 		r = n.do("POST", esBase+"/_bulk", "psk_wrong", body, "Content-Type", "application/x-ndjson")
 		expectStatus(t, r, http.StatusUnauthorized)
 		if r.Header.Get("X-Elastic-Product") != "Elasticsearch" {

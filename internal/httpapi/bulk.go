@@ -33,9 +33,10 @@ func (s *Server) esRoutes() {
 	get := func(h http.HandlerFunc) http.HandlerFunc { return esProduct(s.requireKey(pulse.ScopeIngest, h)) }
 	s.handle("POST "+esPrefix+"/_bulk", post(s.postBulk))
 	s.handle("POST "+esPrefix+"/{index}/_bulk", post(s.postBulk))
-	// GET also answers HEAD.
+	// GET also answers HEAD; the trailing-slash form is the same route
+	// (clients append "/" to the base URL).
 	s.handle("GET "+esPrefix, get(esInfo))
-	s.handle("GET "+esPrefix+"/{$}", get(esInfo))
+	s.mux.HandleFunc("GET "+esPrefix+"/{$}", get(esInfo))
 	s.handle("GET "+esPrefix+"/_cluster/health", get(esHealth))
 }
 
