@@ -13,6 +13,8 @@ import (
 
 	"github.com/elastic/go-elasticsearch/v8"
 	"github.com/elastic/go-elasticsearch/v8/esutil"
+
+	"pulsestream/internal/config"
 )
 
 // The Elasticsearch bulk door, driven by the official Elasticsearch Go
@@ -260,6 +262,30 @@ func TestBulkQuotaAndRefusals(t *testing.T) {
 			if e.Status != tc.status || e.Error.Type == "" || e.Error.Reason == "" {
 				t.Errorf("%q: error body %s", tc.body, r.Body)
 			}
+		}
+	})
+}
+
+// TestBulkSignedTenant: a tenant that requires signed requests refuses an
+// unsigned bulk request (401, nothing stored) and takes a signed one.
+func TestBulkSignedTenant(t *testing.T) {
+	t.Parallel()
+	mutate := func(c *config.Config) { c.SecretKey = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=" }
+	eachBackendCfg(t, mutate, func(t *testing.T, n *node) {
+		tenantID, key := n.tenant("signed", 0)
+		r := n.do("POST", "/api/v1/signing-secrets", key, map[string]any{"name": "shipper"})
+		expectStatus(t, r, http.StatusCreated)
+		secret := r.JSON(t)["secret"].(string)
+		expectStatus(t, n.do("PATCH", "/admin/v1/tenants/"+tenantID, adminToken, map[string]any{"require_signed_requests": true}), http.StatusOK)
+		body := []byte(`{"create":{"_id":"s-1"}}` + "\n" + `{"message":"m"}` + "\n")
+		expectStatus(t, n.do("POST", esBase+"/_bulk", key, body, "Content-Type", "application/x-ndjson"), http.StatusUnauthorized)
+		if got := n.search(key, q()); len(got.Events) != 0 {
+			t.Fatalf("unsigned request stored %d", len(got.Events))
+		}
+		headers := append([]string{"Content-Type", "application/x-ndjson"}, signedHeaders(secret, n.Clock.Now().Unix(), body)...)
+		expectStatus(t, n.do("POST", esBase+"/_bulk", key, body, headers...), http.StatusOK)
+		if got := n.search(key, q("external_id", "s-1")); len(got.Events) != 1 {
+			t.Fatalf("signed request: stored %d", len(got.Events))
 		}
 	})
 }
