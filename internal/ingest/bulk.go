@@ -120,19 +120,22 @@ func bulkActionLine(line []byte) (string, bulkAction, error) {
 	if err := json.Unmarshal(line, &obj); err != nil || len(obj) != 1 {
 		return "", bulkAction{}, fmt.Errorf("malformed action/metadata line, expected an object with one action")
 	}
-	var meta bulkAction
-	for op, raw := range obj {
-		switch op {
-		case "index", "create", "update", "delete":
-		default:
-			return "", meta, fmt.Errorf("unknown action %q (index, create, update or delete)", op)
-		}
-		if err := json.Unmarshal(raw, &meta); err != nil {
-			return "", meta, fmt.Errorf("malformed %s metadata: _index and _id must be strings", op)
-		}
-		return op, meta, nil
+	var (
+		op   string
+		meta bulkAction
+	)
+	for k := range obj {
+		op = k
 	}
-	panic("unreachable")
+	switch op {
+	case "index", "create", "update", "delete":
+	default:
+		return "", meta, fmt.Errorf("unknown action %q (index, create, update or delete)", op)
+	}
+	if err := json.Unmarshal(obj[op], &meta); err != nil {
+		return "", meta, fmt.Errorf("malformed %s metadata: _index and _id must be strings", op)
+	}
+	return op, meta, nil
 }
 
 // bulkDocument decodes a document line; numbers are kept as sent.
