@@ -62,7 +62,9 @@ func TestRoutes(t *testing.T) {
 		"POST /admin/v1/tenants", "GET /admin/v1/tenants", "GET /admin/v1/tenants/{id}", "PATCH /admin/v1/tenants/{id}",
 		"POST /admin/v1/tenants/{id}/api-keys", "GET /admin/v1/tenants/{id}/api-keys",
 		"DELETE /admin/v1/tenants/{id}/api-keys/{key_id}",
-		"POST /api/v1/events", "POST /api/v1/events/batch", "POST /v1/logs", "GET /api/v1/events", "GET /api/v1/events/{id}", "GET /api/v1/usage",
+		"POST /api/v1/events", "POST /api/v1/events/batch", "POST /v1/logs", "GET /api/v1/events",
+		"POST /api/v1/ingest/elasticsearch/_bulk", "POST /api/v1/ingest/elasticsearch/{index}/_bulk",
+		"GET /api/v1/ingest/elasticsearch", "GET /api/v1/ingest/elasticsearch/_cluster/health", "GET /api/v1/events/{id}", "GET /api/v1/usage",
 		"POST /api/v1/alert-rules", "GET /api/v1/alert-rules", "GET /api/v1/alert-rules/{id}", "PUT /api/v1/alert-rules/{id}",
 		"PATCH /api/v1/alert-rules/{id}", "DELETE /api/v1/alert-rules/{id}", "POST /api/v1/alert-rules/{id}/test",
 		"GET /api/v1/alerts", "GET /api/v1/alerts/{id}", "POST /api/v1/alerts/{id}/acknowledge", "GET /api/v1/alerts/{id}/notifications",
@@ -282,7 +284,8 @@ func TestExamplesMatchSchemas(t *testing.T) {
 // TestProblemExamples checks that every problem example carries the status
 // of the response it documents, and that error responses are problems
 // (except the OTLP door's own errors: a google.rpc.Status in the request's
-// format, as the OTLP spec requires).
+// format, as the OTLP spec requires, and the Elasticsearch door's own
+// errors: Elasticsearch's error object, which shippers parse).
 func TestProblemExamples(t *testing.T) {
 	t.Parallel()
 	doc := loadDoc(t)
@@ -295,7 +298,9 @@ func TestProblemExamples(t *testing.T) {
 			content, _ := r["content"].(map[string]any)
 			problem, isProblem := content["application/problem+json"].(map[string]any)
 			_, isOTLPStatus := content["application/x-protobuf"]
-			if code >= "400" && !isProblem && !(strings.HasPrefix(o.path, "/v1/") && isOTLPStatus) {
+			_, isESError := content["application/json"]
+			if code >= "400" && !isProblem && !(strings.HasPrefix(o.path, "/v1/") && isOTLPStatus) &&
+				!(strings.HasPrefix(o.path, "/api/v1/ingest/elasticsearch/") && isESError) {
 				t.Errorf("%s %s %s: error response without application/problem+json", o.method, o.path, code)
 			}
 			if !isProblem {

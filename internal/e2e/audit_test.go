@@ -136,8 +136,10 @@ const walkWebhookSecret = "whsec_" + "c2VjcmV0LXRoYXQtbXVzdC1uZXZlci1iZS1hdWRpdG
 var auditFixtures = map[string]auditFixture{
 	"POST /api/v1/events": {exempt: "ingestion: every event is counted in usage and kept with its key id; " +
 		"an audit row per event would double the write path"},
-	"POST /api/v1/events/batch": {exempt: "ingestion, as POST /api/v1/events"},
-	"POST /v1/logs":             {exempt: "ingestion (OTLP logs), as POST /api/v1/events"},
+	"POST /api/v1/events/batch":                       {exempt: "ingestion, as POST /api/v1/events"},
+	"POST /v1/logs":                                   {exempt: "ingestion (OTLP logs), as POST /api/v1/events"},
+	"POST /api/v1/ingest/elasticsearch/_bulk":         {exempt: "ingestion (Elasticsearch bulk API), as POST /api/v1/events"},
+	"POST /api/v1/ingest/elasticsearch/{index}/_bulk": {exempt: "ingestion (Elasticsearch bulk API), as POST /api/v1/events"},
 
 	"POST /admin/v1/tenants": {build: func(w *auditWalk) auditCall {
 		return auditCall{method: "POST", path: "/admin/v1/tenants", key: adminToken, body: map[string]any{"name": "walked"},

@@ -3,6 +3,7 @@ package httpapi
 import (
 	"context"
 	"crypto/subtle"
+	"encoding/base64"
 	"net/http"
 	"strings"
 	"sync"
@@ -117,12 +118,38 @@ func (c *KeyCache) Forget(tenantID string) {
 
 var errUnauthorized = pulse.Errorf(pulse.EUNAUTHORIZED, "a valid API key is required (Authorization: Bearer ps_... or X-API-Key)")
 
-// credential returns the API key from Authorization: Bearer or X-API-Key.
+// credential returns the API key from Authorization or X-API-Key. Log
+// shippers speak Elasticsearch's schemes, so besides Bearer the key is
+// taken as `ApiKey <key>` (or Elasticsearch's `ApiKey base64(id:key)`,
+// any id) and as the password of Basic auth (any user name). The admin
+// token is never read from here: requireToken takes Bearer only.
 func credential(r *http.Request) string {
-	if r.Header.Get("Authorization") != "" {
-		return bearer(r)
+	h := r.Header.Get("Authorization")
+	if h == "" {
+		return strings.TrimSpace(r.Header.Get("X-API-Key"))
 	}
-	return strings.TrimSpace(r.Header.Get("X-API-Key"))
+	scheme, rest, _ := strings.Cut(h, " ")
+	rest = strings.TrimSpace(rest)
+	switch strings.ToLower(scheme) {
+	case "bearer":
+		return bearer(r)
+	case "apikey":
+		if pulse.WellFormedSecret(rest) {
+			return rest
+		}
+		dec, err := base64.StdEncoding.DecodeString(rest)
+		if err != nil {
+			return ""
+		}
+		if _, key, ok := strings.Cut(string(dec), ":"); ok {
+			return key
+		}
+		return string(dec)
+	case "basic":
+		_, password, _ := r.BasicAuth()
+		return password
+	}
+	return ""
 }
 
 // bearer returns the token of Authorization: Bearer (the only place the

@@ -190,6 +190,7 @@ func (s *Server) routes() {
 	s.handle("POST /api/v1/events/batch", s.requireKey(pulse.ScopeIngest, s.verifySigned(s.postBatch)))
 	// OTLP/HTTP logs, at the path exporters append to the base URL.
 	s.handle("POST /v1/logs", s.requireKey(pulse.ScopeIngest, s.verifySigned(s.postOTLPLogs)))
+	s.esRoutes()
 	s.handle("GET /api/v1/events", s.requireKey(pulse.ScopeRead, s.searchEvents))
 	s.handle("GET /api/v1/events/{id}", s.requireKey(pulse.ScopeRead, s.getEvent))
 	s.handle("GET /api/v1/usage", s.requireKey(pulse.ScopeRead, s.getUsage))

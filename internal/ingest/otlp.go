@@ -127,7 +127,7 @@ type otlpJSONRecord struct {
 }
 
 // otlpEvent is the native event object a record becomes.
-type otlpEvent struct {
+type eventObject struct {
 	EventType  string            `json:"event_type"`
 	Severity   string            `json:"severity"`
 	Service    string            `json:"service"`
@@ -268,9 +268,9 @@ func OTLPEvents(req *logspb.LogsData, opt OTLPOptions) []json.RawMessage {
 
 // OTLPEvent maps one log record, with its resource attributes and scope,
 // onto an event object (see README.md, "OpenTelemetry", for the table).
-func OTLPEvent(res []*commonpb.KeyValue, scope *commonpb.InstrumentationScope, lr *logspb.LogRecord, opt OTLPOptions) *otlpEvent {
+func OTLPEvent(res []*commonpb.KeyValue, scope *commonpb.InstrumentationScope, lr *logspb.LogRecord, opt OTLPOptions) *eventObject {
 	rec := lr.GetAttributes()
-	e := &otlpEvent{
+	e := &eventObject{
 		EventType: OTLPDefaultType,
 		Severity:  string(OTLPSeverity(lr.GetSeverityNumber(), lr.GetSeverityText())),
 		Service:   OTLPDefaultService,
@@ -397,6 +397,13 @@ func OTLPSeverity(n logspb.SeverityNumber, text string) pulse.Severity {
 	case n >= 21 && n <= 24:
 		return pulse.SeverityCritical
 	}
+	return SeverityFromText(text)
+}
+
+// SeverityFromText maps a level name (case-insensitive: trace, debug,
+// info, notice, warn, error, fatal, crit, alert, emerg, panic…) onto the
+// five levels; an unknown or empty name is info.
+func SeverityFromText(text string) pulse.Severity {
 	switch strings.ToLower(strings.TrimSpace(text)) {
 	case "trace", "debug":
 		return pulse.SeverityDebug

@@ -80,9 +80,9 @@ func TestOTLPFields(t *testing.T) {
 		resource []*commonpb.KeyValue
 		rec      *logspb.LogRecord
 		opt      OTLPOptions
-		check    func(e *otlpEvent) string
+		check    func(e *eventObject) string
 	}{
-		{"defaults", nil, &logspb.LogRecord{}, OTLPOptions{}, func(e *otlpEvent) string {
+		{"defaults", nil, &logspb.LogRecord{}, OTLPOptions{}, func(e *eventObject) string {
 			if e.Service != OTLPDefaultService || e.EventType != "log" || e.Severity != "info" || e.ExternalID != nil || e.Tags != nil || e.Payload != nil {
 				return fmt.Sprintf("%+v", e)
 			}
@@ -90,7 +90,7 @@ func TestOTLPFields(t *testing.T) {
 		}},
 		{"event.name attribute, enduser.id, url.path over http.route, status as string", []*commonpb.KeyValue{kv("service.name", str("svc"))},
 			&logspb.LogRecord{Attributes: []*commonpb.KeyValue{kv("event.name", str("a.b")), kv("enduser.id", str("u")), kv("http.route", str("/r/{id}")), kv("url.path", str("/r/1")), kv("http.response.status_code", str("503"))}}, OTLPOptions{},
-			func(e *otlpEvent) string {
+			func(e *eventObject) string {
 				if e.Service != "svc" || e.EventType != "a.b" || e.UserID != "u" || e.Endpoint != "/r/1" || e.StatusCode != 503 || e.Tags["http.route"] != "/r/{id}" {
 					return fmt.Sprintf("%+v", e)
 				}
@@ -98,7 +98,7 @@ func TestOTLPFields(t *testing.T) {
 			}},
 		{"event_name field over attribute; bad status kept in payload", nil,
 			&logspb.LogRecord{EventName: "x", Attributes: []*commonpb.KeyValue{kv("event.name", str("y")), kv("http.response.status_code", &commonpb.AnyValue{Value: &commonpb.AnyValue_IntValue{IntValue: 42}})}}, OTLPOptions{},
-			func(e *otlpEvent) string {
+			func(e *eventObject) string {
 				attrs, _ := e.Payload["attributes"].(map[string]any)
 				if e.EventType != "x" || e.Tags["event.name"] != "y" || e.StatusCode != 0 || attrs["http.response.status_code"] != int64(42) {
 					return fmt.Sprintf("%+v", e)
@@ -107,7 +107,7 @@ func TestOTLPFields(t *testing.T) {
 			}},
 		{"event.id is external_id, even empty (then refused by validation)", nil,
 			&logspb.LogRecord{Attributes: []*commonpb.KeyValue{kv(OTLPEventIDAttr, str(""))}}, OTLPOptions{},
-			func(e *otlpEvent) string {
+			func(e *eventObject) string {
 				if e.ExternalID == nil || *e.ExternalID != "" {
 					return fmt.Sprintf("%+v", e)
 				}
@@ -115,7 +115,7 @@ func TestOTLPFields(t *testing.T) {
 			}},
 		{"record attribute wins over resource", []*commonpb.KeyValue{kv("env", str("res"))},
 			&logspb.LogRecord{Attributes: []*commonpb.KeyValue{kv("env", str("rec"))}}, OTLPOptions{},
-			func(e *otlpEvent) string {
+			func(e *eventObject) string {
 				if e.Tags["env"] != "rec" || e.Payload != nil {
 					return fmt.Sprintf("%+v", e)
 				}
@@ -123,7 +123,7 @@ func TestOTLPFields(t *testing.T) {
 			}},
 		{"configured event type attribute", nil,
 			&logspb.LogRecord{Attributes: []*commonpb.KeyValue{kv("event.name", str("x")), kv("log.kind", str("audit"))}}, OTLPOptions{EventTypeAttr: "log.kind"},
-			func(e *otlpEvent) string {
+			func(e *eventObject) string {
 				if e.EventType != "audit" || e.Tags["event.name"] != "x" || e.Tags["log.kind"] != "" {
 					return fmt.Sprintf("%+v", e)
 				}
