@@ -130,7 +130,7 @@ func (s *Server) createRule(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	s.audit(r, rule.TenantID, "alert_rule.create", "alert_rule/"+rule.ID, nil, rule.Redacted())
+	s.audit(r, rule.TenantID, "alert_rule.create", "alert_rule/"+rule.ID, nil, rule.ForAudit())
 	writeJSON(w, http.StatusCreated, withNewSecrets(rule, nil))
 }
 
@@ -248,7 +248,7 @@ func (s *Server) replaceRule(w http.ResponseWriter, r *http.Request, patch bool)
 		s.writeError(w, r, notFoundAs(err, "alert rule"))
 		return
 	}
-	s.audit(r, rule.TenantID, "alert_rule.update", "alert_rule/"+rule.ID, old.Redacted(), rule.Redacted())
+	s.audit(r, rule.TenantID, "alert_rule.update", "alert_rule/"+rule.ID, old.ForAudit(), rule.ForAudit())
 	writeJSON(w, http.StatusOK, withNewSecrets(rule, old))
 }
 
@@ -281,7 +281,7 @@ func (s *Server) deleteRule(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, notFoundAs(err, "alert rule"))
 		return
 	}
-	s.audit(r, old.TenantID, "alert_rule.delete", "alert_rule/"+old.ID, old.Redacted(), nil)
+	s.audit(r, old.TenantID, "alert_rule.delete", "alert_rule/"+old.ID, old.ForAudit(), nil)
 	w.WriteHeader(http.StatusNoContent)
 }
 

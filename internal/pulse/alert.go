@@ -123,6 +123,28 @@ func (r *Rule) Redacted() *Rule {
 	return &c
 }
 
+// ForAudit is Redacted with each webhook URL cut to its scheme and host:
+// a receiver's path or query often is a credential itself (Slack-style
+// URLs), and the audit log keeps what it is given forever.
+func (r *Rule) ForAudit() *Rule {
+	c := r.Redacted()
+	for i := range c.Notify {
+		c.Notify[i].URL = auditURL(c.Notify[i].URL)
+	}
+	return c
+}
+
+func auditURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" {
+		return "(redacted)"
+	}
+	if (u.Path == "" || u.Path == "/") && u.RawQuery == "" {
+		return u.Scheme + "://" + u.Host + u.Path
+	}
+	return u.Scheme + "://" + u.Host + "/…"
+}
+
 // IsEnabled reports whether the rule is evaluated.
 func (r *Rule) IsEnabled() bool { return r.Enabled == nil || *r.Enabled }
 
