@@ -27,7 +27,7 @@ func eventJSON(b []byte, run string, n int, ts time.Time) []byte {
 	b = append(b, `","endpoint":"`...)
 	b = append(b, endpoints[n%len(endpoints)]...)
 	b = append(b, `","status_code":`...)
-	b = strconv.AppendInt(b, int64(200+(n%4)*100+n%3), 10)
+	b = strconv.AppendInt(b, int64(statusCode(n)), 10)
 	b = append(b, `,"user_id":"user-`...)
 	b = strconv.AppendInt(b, int64(n%5000), 10)
 	b = append(b, `","message":"request handled `...)
@@ -41,13 +41,22 @@ func eventJSON(b []byte, run string, n int, ts time.Time) []byte {
 	b = append(b, `"},"timestamp":"`...)
 	b = ts.UTC().AppendFormat(b, time.RFC3339Nano)
 	b = append(b, `","external_id":"`...)
-	b = append(b, run...)
-	b = append(b, '-')
-	b = strconv.AppendInt(b, int64(n), 10)
+	b = appendID(b, run, n)
 	b = append(b, `","payload":{"trace_id":"`...)
-	b = append(b, fmt.Sprintf("%016x", uint64(n)*2654435761)...)
+	b = appendTraceID(b, n)
 	b = append(b, `","duration_ms":`...)
 	b = strconv.AppendInt(b, int64(n%1000), 10)
 	b = append(b, `,"attrs":{"a":1,"b":[1,2,3],"c":"xyz"}}}`...)
 	return b
 }
+
+func statusCode(n int) int { return 200 + (n%4)*100 + n%3 }
+
+// appendID appends event n's external id.
+func appendID(b []byte, run string, n int) []byte {
+	b = append(b, run...)
+	b = append(b, '-')
+	return strconv.AppendInt(b, int64(n), 10)
+}
+
+func appendTraceID(b []byte, n int) []byte { return fmt.Appendf(b, "%016x", uint64(n)*2654435761) }

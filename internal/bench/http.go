@@ -19,7 +19,7 @@ type HTTPOptions struct {
 	AdminToken    string
 	ServerPID     int // 0: CPU and RSS are not reported
 	Backend       string
-	BatchEvents   int // ingest-batch / ingest-dup total events
+	BatchEvents   int // ingest-batch / ingest-dup / ingest-otlp / ingest-bulk total events
 	BatchSize     int
 	BatchClients  int
 	SingleEvents  int
@@ -64,9 +64,9 @@ func NewRunner(ctx context.Context, o HTTPOptions) (*Runner, error) {
 // Run runs one named scenario.
 func (r *Runner) Run(ctx context.Context, scenario string) (Result, error) {
 	switch scenario {
-	case "ingest-batch", "ingest-dup", "ingest-single", "search":
+	case "ingest-batch", "ingest-dup", "ingest-single", "ingest-otlp", "ingest-bulk", "search":
 	default:
-		return Result{}, fmt.Errorf("unknown scenario %q (ingest-batch, ingest-single, ingest-dup, search)", scenario)
+		return Result{}, fmt.Errorf("unknown scenario %q (ingest-batch, ingest-single, ingest-dup, ingest-otlp, ingest-bulk, search)", scenario)
 	}
 	cpu0, _ := procCPU(r.o.ServerPID)
 	stopAnon := func() float64 { return 0 }
@@ -76,7 +76,7 @@ func (r *Runner) Run(ctx context.Context, scenario string) (Result, error) {
 	var res Result
 	var err error
 	switch scenario {
-	case "ingest-batch":
+	case "ingest-batch", "ingest-otlp", "ingest-bulk":
 		res, err = r.ingest(ctx, scenario, r.o.BatchEvents, r.o.BatchSize, r.o.BatchClients, 0)
 	case "ingest-dup":
 		res, err = r.ingest(ctx, scenario, r.o.BatchEvents, r.o.BatchSize, r.o.BatchClients, 0.3)
@@ -103,10 +103,7 @@ func (r *Runner) Run(ctx context.Context, scenario string) (Result, error) {
 // goroutines; dupShare of the requests replay an earlier request.
 func (r *Runner) ingest(ctx context.Context, name string, total, size, clients int, dupShare float64) (Result, error) {
 	run := r.run + "-" + name // each scenario has its own external ids
-	path := "/api/v1/events/batch"
-	if size == 1 {
-		path = "/api/v1/events"
-	}
+	d := doorFor(name, size)
 	requests := (total + size - 1) / size
 	var next atomic.Int64
 	var errs, sent atomic.Int64
@@ -128,21 +125,9 @@ func (r *Runner) ingest(ctx context.Context, name string, total, size, clients i
 				if dupShare > 0 && i > 0 && float64(i%10) < dupShare*10 {
 					first = (i / 2) * size // replay an earlier request's events
 				}
-				buf = buf[:0]
-				if size > 1 {
-					buf = append(buf, `{"events":[`...)
-				}
-				for k := range size {
-					if k > 0 {
-						buf = append(buf, ',')
-					}
-					buf = eventJSON(buf, run, first+k, base.Add(time.Duration(first+k)*time.Microsecond))
-				}
-				if size > 1 {
-					buf = append(buf, "]}"...)
-				}
+				buf = d.body(buf[:0], run, first, size, base)
 				t0 := time.Now()
-				ok := r.post(ctx, path, buf)
+				ok := r.post(ctx, d, buf)
 				lat[c] = append(lat[c], time.Since(t0))
 				if !ok {
 					errs.Add(1)
@@ -164,10 +149,11 @@ func (r *Runner) ingest(ctx context.Context, name string, total, size, clients i
 	}, ctx.Err()
 }
 
-func (r *Runner) post(ctx context.Context, path string, body []byte) bool {
+func (r *Runner) post(ctx context.Context, d door, body []byte) bool {
+	path := d.path
 	req, _ := http.NewRequestWithContext(ctx, "POST", r.o.Target+path, bytes.NewReader(body))
 	req.Header.Set("Authorization", "Bearer "+r.key)
-	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Content-Type", d.contentType)
 	resp, err := r.client.Do(req)
 	if err != nil {
 		if r.o.Log != nil && r.failures.Add(1) <= 3 {
