@@ -30,13 +30,8 @@ type insertReq struct {
 	ctx      context.Context
 	tenantID string
 	events   []*pulse.Event
-	done     chan insertResp
+	done     chan pulse.InsertAnswer
 	state    *pulse.QueuedWrite // taken into a group, or abandoned by its caller
-}
-
-type insertResp struct {
-	results []pulse.InsertResult
-	err     error
 }
 
 type committer struct {
@@ -77,7 +72,7 @@ var errClosed = pulse.Errorf(pulse.EUNAVAILABLE, "the database is closing")
 // writer has taken req it waits for the answer even after ctx ends: the
 // group may be committing req, and the caller must learn the truth.
 func (c *committer) submit(ctx context.Context, req insertReq) ([]pulse.InsertResult, error) {
-	req.done = make(chan insertResp, 1)
+	req.done = make(chan pulse.InsertAnswer, 1)
 	req.state = new(pulse.QueuedWrite)
 	select {
 	case c.queue <- req:
@@ -89,26 +84,7 @@ func (c *committer) submit(ctx context.Context, req insertReq) ([]pulse.InsertRe
 		}
 		return nil, &pulse.Error{Code: pulse.EUNAVAILABLE, Message: "the server is busy writing; retry shortly", RetryAfter: time.Second}
 	}
-	select {
-	case resp := <-req.done:
-		return resp.results, resp.err
-	case <-ctx.Done():
-		if req.state.Abandon() {
-			return nil, pulse.Unavailable(ctx.Err(), retryAfter)
-		}
-	case <-c.stopped:
-	}
-	select {
-	case resp := <-req.done:
-		return resp.results, resp.err
-	case <-c.stopped: // Close raced with this call: nobody may be left to answer
-		select {
-		case resp := <-req.done:
-			return resp.results, resp.err
-		default:
-			return nil, pulse.Unavailable(errClosed, time.Second)
-		}
-	}
+	return req.state.Await(ctx, req.done, c.stopped, errClosed)
 }
 
 // close stops the writers: a group being committed finishes, queued
@@ -128,7 +104,7 @@ func (c *committer) write() {
 			for {
 				select {
 				case r := <-c.queue:
-					r.done <- insertResp{err: pulse.Unavailable(errClosed, time.Second)}
+					r.done <- pulse.InsertAnswer{Err: pulse.Unavailable(errClosed, time.Second)}
 				default:
 					return
 				}
@@ -161,7 +137,7 @@ func (c *committer) commit(group []insertReq) {
 			continue // abandoned: its caller has its answer
 		}
 		if err := r.ctx.Err(); err != nil {
-			r.done <- insertResp{err: pulse.Unavailable(err, retryAfter)}
+			r.done <- pulse.InsertAnswer{Err: pulse.Unavailable(err, retryAfter)}
 			continue
 		}
 		if d, ok := r.ctx.Deadline(); ok && (deadline.IsZero() || d.Before(deadline)) {
@@ -189,10 +165,10 @@ func (c *committer) commit(group []insertReq) {
 	}
 	for i, r := range live {
 		if err != nil {
-			r.done <- insertResp{err: err}
+			r.done <- pulse.InsertAnswer{Err: err}
 			continue
 		}
 		c.db.noteInserted(r.events, results[i])
-		r.done <- insertResp{results: results[i]}
+		r.done <- pulse.InsertAnswer{Results: results[i]}
 	}
 }

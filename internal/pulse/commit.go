@@ -1,6 +1,7 @@
 package pulse
 
 import (
+	"context"
 	"sync/atomic"
 	"time"
 )
@@ -53,3 +54,39 @@ func (w *QueuedWrite) Take() bool { return w.state.CompareAndSwap(writeQueued, w
 // Abandon is the caller's claim; false means a committer took the request
 // first and the caller must wait for its outcome.
 func (w *QueuedWrite) Abandon() bool { return w.state.CompareAndSwap(writeQueued, writeAbandoned) }
+
+// InsertAnswer is a committer's answer to one queued InsertEvents call.
+type InsertAnswer struct {
+	Results []InsertResult
+	Err     error
+}
+
+// Await is the caller's side of a queued write: it waits for the answer.
+// When ctx ends while the request is still queued it answers EUNAVAILABLE
+// at once (nothing of it will be stored). Once a committer has taken it,
+// it waits for the answer even after ctx ends: the group may be committing
+// this request, and the caller must learn the truth. When the committer
+// has stopped (stopped closed) and nobody is left to answer, closed is the
+// answer.
+func (w *QueuedWrite) Await(ctx context.Context, answer <-chan InsertAnswer, stopped <-chan struct{}, closed error) ([]InsertResult, error) {
+	select {
+	case a := <-answer:
+		return a.Results, a.Err
+	case <-ctx.Done():
+		if w.Abandon() {
+			return nil, Unavailable(ctx.Err(), time.Second)
+		}
+	case <-stopped:
+	}
+	select {
+	case a := <-answer:
+		return a.Results, a.Err
+	case <-stopped:
+		select {
+		case a := <-answer:
+			return a.Results, a.Err
+		default:
+			return nil, Unavailable(closed, time.Second)
+		}
+	}
+}

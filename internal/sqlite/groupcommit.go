@@ -24,13 +24,8 @@ type insertReq struct {
 	tenant int64 // tenants.num
 	events []*pulse.Event
 	rows   [][]any // the events' column values, built by the caller, not the committer
-	done   chan insertResp
+	done   chan pulse.InsertAnswer
 	state  *pulse.QueuedWrite // taken into a group, or abandoned by its caller
-}
-
-type insertResp struct {
-	results []pulse.InsertResult
-	err     error
 }
 
 // InsertEvents implements pulse.EventStore through the group committer.
@@ -57,7 +52,7 @@ func (db *DB) InsertEvents(ctx context.Context, tenantID string, events []*pulse
 		}
 		rows[i] = row
 	}
-	req := insertReq{ctx: ctx, tenant: tenant, events: events, rows: rows, done: make(chan insertResp, 1), state: new(pulse.QueuedWrite)}
+	req := insertReq{ctx: ctx, tenant: tenant, events: events, rows: rows, done: make(chan pulse.InsertAnswer, 1), state: new(pulse.QueuedWrite)}
 	select {
 	case db.queue <- req:
 	case <-db.closing:
@@ -68,31 +63,7 @@ func (db *DB) InsertEvents(ctx context.Context, tenantID string, events []*pulse
 		}
 		return nil, &pulse.Error{Code: pulse.EUNAVAILABLE, Message: "the server is busy writing; retry shortly", RetryAfter: time.Second}
 	}
-	// When ctx ends while the request is still queued, answer at once:
-	// nothing of it will be stored. Once taken, wait for the answer even if
-	// ctx ends: the group may be committing this request, and the caller
-	// must learn the truth. If the committer has stopped (Close raced with
-	// this call), nobody will answer.
-	select {
-	case resp := <-req.done:
-		return resp.results, resp.err
-	case <-ctx.Done():
-		if req.state.Abandon() {
-			return nil, pulse.Unavailable(ctx.Err(), retryAfter)
-		}
-	case <-db.loopDone:
-	}
-	select {
-	case resp := <-req.done:
-		return resp.results, resp.err
-	case <-db.loopDone:
-		select {
-		case resp := <-req.done:
-			return resp.results, resp.err
-		default:
-			return nil, pulse.Unavailable(errClosed, time.Second)
-		}
-	}
+	return req.state.Await(ctx, req.done, db.loopDone, errClosed)
 }
 
 // QueuedInserts is how many InsertEvents calls wait for the committer now.
@@ -151,7 +122,7 @@ func (db *DB) commitGroup(group []insertReq) {
 			continue // abandoned: its caller has its answer
 		}
 		if err := r.ctx.Err(); err != nil {
-			r.done <- insertResp{err: pulse.Unavailable(err, time.Second)}
+			r.done <- pulse.InsertAnswer{Err: pulse.Unavailable(err, time.Second)}
 			continue
 		}
 		live = append(live, r)
@@ -181,9 +152,9 @@ func (db *DB) commitGroup(group []insertReq) {
 	}
 	for i, r := range live {
 		if err != nil {
-			r.done <- insertResp{err: err}
+			r.done <- pulse.InsertAnswer{Err: err}
 		} else {
-			r.done <- insertResp{results: results[i]}
+			r.done <- pulse.InsertAnswer{Results: results[i]}
 		}
 	}
 }
@@ -192,7 +163,7 @@ func (db *DB) drainClosed() {
 	for {
 		select {
 		case r := <-db.queue:
-			r.done <- insertResp{err: pulse.Unavailable(errClosed, time.Second)}
+			r.done <- pulse.InsertAnswer{Err: pulse.Unavailable(errClosed, time.Second)}
 		default:
 			return
 		}
