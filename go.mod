@@ -1,4 +1,4 @@
-module pulsestream
+module github.com/pulsestream/pulsestream
 
 go 1.26.8
 

@@ -10,8 +10,8 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"pulsestream/internal/app"
-	"pulsestream/internal/pulse"
+	"github.com/pulsestream/pulsestream/internal/app"
+	"github.com/pulsestream/pulsestream/internal/pulse"
 )
 
 // interleaved lets flags come after positional arguments

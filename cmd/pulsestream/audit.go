@@ -8,7 +8,7 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"pulsestream/internal/pulse"
+	"github.com/pulsestream/pulsestream/internal/pulse"
 )
 
 // cliAudit records a change made by a CLI command (actor "cli"). The change

@@ -8,9 +8,9 @@ import (
 	"log/slog"
 	"strings"
 
-	"pulsestream/internal/app"
-	"pulsestream/internal/config"
-	"pulsestream/internal/sqlite"
+	"github.com/pulsestream/pulsestream/internal/app"
+	"github.com/pulsestream/pulsestream/internal/config"
+	"github.com/pulsestream/pulsestream/internal/sqlite"
 )
 
 // backupCmd writes a consistent online copy of the SQLite database to FILE;

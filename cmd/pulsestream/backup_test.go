@@ -14,9 +14,9 @@ import (
 	"sync"
 	"testing"
 
-	"pulsestream/internal/app"
-	"pulsestream/internal/config"
-	"pulsestream/internal/sqlite"
+	"github.com/pulsestream/pulsestream/internal/app"
+	"github.com/pulsestream/pulsestream/internal/config"
+	"github.com/pulsestream/pulsestream/internal/sqlite"
 )
 
 // TestBackupWhileWritingAndRestore backs up a SQLite database while a

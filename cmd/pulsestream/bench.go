@@ -16,9 +16,9 @@ import (
 	"strings"
 	"time"
 
-	"pulsestream/internal/app"
-	"pulsestream/internal/bench"
-	"pulsestream/internal/config"
+	"github.com/pulsestream/pulsestream/internal/app"
+	"github.com/pulsestream/pulsestream/internal/bench"
+	"github.com/pulsestream/pulsestream/internal/config"
 )
 
 // benchCmd runs `pulsestream bench [storage] [flags]`.

@@ -15,10 +15,10 @@ import (
 	"sync"
 	"syscall"
 
-	"pulsestream/internal/app"
-	"pulsestream/internal/config"
-	"pulsestream/internal/filemode"
-	"pulsestream/internal/redis"
+	"github.com/pulsestream/pulsestream/internal/app"
+	"github.com/pulsestream/pulsestream/internal/config"
+	"github.com/pulsestream/pulsestream/internal/filemode"
+	"github.com/pulsestream/pulsestream/internal/redis"
 )
 
 var errUsage = errors.New("usage")

@@ -8,8 +8,8 @@ import (
 	"strings"
 	"testing"
 
-	"pulsestream/internal/pulse"
-	"pulsestream/internal/sqlite"
+	"github.com/pulsestream/pulsestream/internal/pulse"
+	"github.com/pulsestream/pulsestream/internal/sqlite"
 )
 
 // tenant update --alert-max-* sets the named overrides, leaves the others,

@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"pulsestream/internal/pulse"
-	"pulsestream/internal/sqlite"
+	"github.com/pulsestream/pulsestream/internal/pulse"
+	"github.com/pulsestream/pulsestream/internal/sqlite"
 )
 
 // benchRules makes 1,000 enabled rules over 100 tenants (10 each): a mix of

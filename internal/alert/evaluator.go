@@ -9,7 +9,7 @@ import (
 	"sync"
 	"time"
 
-	"pulsestream/internal/pulse"
+	"github.com/pulsestream/pulsestream/internal/pulse"
 )
 
 // Job is one delivery of a notification for the Queue. Round changes when a

@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"pulsestream/internal/pulse"
+	"github.com/pulsestream/pulsestream/internal/pulse"
 )
 
 // highCardinalityHeap is the heap the evaluator's state takes for one rule

@@ -11,9 +11,9 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
-	"pulsestream/internal/pulse"
-	"pulsestream/internal/sqlite"
-	"pulsestream/internal/testkit"
+	"github.com/pulsestream/pulsestream/internal/pulse"
+	"github.com/pulsestream/pulsestream/internal/sqlite"
+	"github.com/pulsestream/pulsestream/internal/testkit"
 )
 
 // A sliding HyperLogLog of 100,000 distinct users estimates within 5 %

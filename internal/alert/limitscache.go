@@ -5,7 +5,7 @@ import (
 	"sync"
 	"time"
 
-	"pulsestream/internal/pulse"
+	"github.com/pulsestream/pulsestream/internal/pulse"
 )
 
 // LimitsCache holds every tenant's alert limits (the defaults with the

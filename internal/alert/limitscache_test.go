@@ -8,9 +8,9 @@ import (
 	"testing"
 	"time"
 
-	"pulsestream/internal/pulse"
-	"pulsestream/internal/sqlite"
-	"pulsestream/internal/testkit"
+	"github.com/pulsestream/pulsestream/internal/pulse"
+	"github.com/pulsestream/pulsestream/internal/sqlite"
+	"github.com/pulsestream/pulsestream/internal/testkit"
 )
 
 // countingLister counts the store reads of a real store.

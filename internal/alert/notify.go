@@ -17,8 +17,8 @@ import (
 	"strconv"
 	"time"
 
-	"pulsestream/internal/pulse"
-	"pulsestream/internal/secretbox"
+	"github.com/pulsestream/pulsestream/internal/pulse"
+	"github.com/pulsestream/pulsestream/internal/secretbox"
 )
 
 // Payload is the JSON body of a webhook.

@@ -4,7 +4,7 @@ import (
 	"math"
 	"time"
 
-	"pulsestream/internal/pulse"
+	"github.com/pulsestream/pulsestream/internal/pulse"
 )
 
 // maxSlots bounds the buckets of one series: a window of w seconds uses

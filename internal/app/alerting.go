@@ -6,8 +6,8 @@ import (
 	"strings"
 	"time"
 
-	"pulsestream/internal/alert"
-	"pulsestream/internal/queue"
+	"github.com/pulsestream/pulsestream/internal/alert"
+	"github.com/pulsestream/pulsestream/internal/queue"
 )
 
 // alerting is the node's share of alerting: the evaluator (which works

@@ -22,15 +22,15 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
-	"pulsestream/internal/config"
-	"pulsestream/internal/httpapi"
-	"pulsestream/internal/ingest"
-	"pulsestream/internal/inmem"
-	"pulsestream/internal/postgres"
-	"pulsestream/internal/pulse"
-	"pulsestream/internal/redis"
-	"pulsestream/internal/secretbox"
-	"pulsestream/internal/sqlite"
+	"github.com/pulsestream/pulsestream/internal/config"
+	"github.com/pulsestream/pulsestream/internal/httpapi"
+	"github.com/pulsestream/pulsestream/internal/ingest"
+	"github.com/pulsestream/pulsestream/internal/inmem"
+	"github.com/pulsestream/pulsestream/internal/postgres"
+	"github.com/pulsestream/pulsestream/internal/pulse"
+	"github.com/pulsestream/pulsestream/internal/redis"
+	"github.com/pulsestream/pulsestream/internal/secretbox"
+	"github.com/pulsestream/pulsestream/internal/sqlite"
 )
 
 // Options are what a caller supplies besides the config.

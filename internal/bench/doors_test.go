@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"pulsestream/internal/ingest"
+	"github.com/pulsestream/pulsestream/internal/ingest"
 )
 
 // Each new door's body is what the server's decoder for that door takes,

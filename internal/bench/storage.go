@@ -7,7 +7,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"pulsestream/internal/pulse"
+	"github.com/pulsestream/pulsestream/internal/pulse"
 )
 
 // Storage writes total events straight through the store (no HTTP, no JSON

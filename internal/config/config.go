@@ -11,8 +11,8 @@ import (
 	"strings"
 	"time"
 
-	"pulsestream/internal/pulse"
-	"pulsestream/internal/secretbox"
+	"github.com/pulsestream/pulsestream/internal/pulse"
+	"github.com/pulsestream/pulsestream/internal/secretbox"
 )
 
 // Config is everything `pulsestream serve` can be told.

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"pulsestream/internal/pulse"
+	"github.com/pulsestream/pulsestream/internal/pulse"
 )
 
 func TestParseFlagsAndEnv(t *testing.T) {

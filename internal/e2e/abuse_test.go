@@ -12,8 +12,8 @@ import (
 	"testing"
 	"time"
 
-	"pulsestream/internal/app"
-	"pulsestream/internal/config"
+	"github.com/pulsestream/pulsestream/internal/app"
+	"github.com/pulsestream/pulsestream/internal/config"
 )
 
 // behindProxy trusts the test client (127.0.0.1) as a proxy, so that

@@ -16,8 +16,8 @@ import (
 	"testing"
 	"time"
 
-	"pulsestream/internal/app"
-	"pulsestream/internal/config"
+	"github.com/pulsestream/pulsestream/internal/app"
+	"github.com/pulsestream/pulsestream/internal/config"
 )
 
 // receiver is a webhook endpoint that records what it gets and answers
@@ -162,12 +162,18 @@ func (n *node) notifications(key, alertID string) []any {
 }
 
 // eventually polls cond (deliveries run on the queue in real time).
-func eventually(t *testing.T, what string, cond func() bool) {
+// eventually polls cond for up to 20 s; detail, when given, says what was
+// last seen, for the failure message.
+func eventually(t *testing.T, what string, cond func() bool, detail ...func() string) {
 	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	for !cond() {
 		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
+			msg := ""
+			for _, d := range detail {
+				msg += "; " + d()
+			}
+			t.Fatalf("timed out waiting for %s%s", what, msg)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}

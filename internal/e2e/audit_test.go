@@ -10,8 +10,8 @@ import (
 	"testing"
 	"time"
 
-	"pulsestream/internal/apidocs"
-	"pulsestream/internal/config"
+	"github.com/pulsestream/pulsestream/internal/apidocs"
+	"github.com/pulsestream/pulsestream/internal/config"
 )
 
 type auditEntry struct {

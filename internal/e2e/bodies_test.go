@@ -10,12 +10,14 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os"
+	"runtime/pprof"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"pulsestream/internal/config"
+	"github.com/pulsestream/pulsestream/internal/config"
 )
 
 // gauge reads an unlabelled gauge of the node's registry.
@@ -177,13 +179,46 @@ func TestSlowBodiesCannotFailReady(t *testing.T) {
 		c.BodyReadTimeout = time.Minute // the slow bodies must outlive the test
 	})
 	_, key := n.tenant("slow-bodies", 0)
+	var conns []net.Conn
 	for range 6 {
-		slowBody(t, n, key)
+		conns = append(conns, slowBody(t, n, key))
 	}
+	defer func() {
+		if !t.Failed() {
+			return
+		}
+		for i, c := range conns {
+			_ = c.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
+			b := make([]byte, 300)
+			k, err := c.Read(b)
+			t.Logf("DEBUG conn %d: %q %v", i, b[:k], err)
+		}
+		for _, line := range strings.Split(string(n.do("GET", "/metrics", "", nil).Body), "\n") {
+			if strings.Contains(line, "batch") && strings.HasPrefix(line, "pulsestream_http_requests_total") {
+				t.Logf("DEBUG %s", line)
+			}
+		}
+		var buf bytes.Buffer
+		_ = pprof.Lookup("goroutine").WriteTo(&buf, 1)
+		os.WriteFile("/tmp/slowbody-goroutines.txt", buf.Bytes(), 0o644)
+	}()
+	// Each probe has its own bound, so one probe stuck behind a loaded
+	// machine cannot use up the whole wait (a bound, not a timing assertion).
+	probe := &http.Client{Timeout: 5 * time.Second}
+	last := "no answer yet"
 	eventually(t, "the slow bodies hold every request slot", func() bool {
-		r, err := n.send("GET", "/api/v1/events", key, nil)
-		return err == nil && r.Status == http.StatusServiceUnavailable
-	})
+		req, _ := http.NewRequest("GET", n.URL+"/api/v1/events", nil)
+		req.Header.Set("Authorization", "Bearer "+key)
+		resp, err := probe.Do(req)
+		if err != nil {
+			last = err.Error()
+			return false
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		last = fmt.Sprintf("%d %.200s", resp.StatusCode, body)
+		return resp.StatusCode == http.StatusServiceUnavailable
+	}, func() string { return "last answer to the probe: " + last })
 	for _, path := range []string{"/ready", "/health"} {
 		if r := n.do("GET", path, "", nil); r.Status != http.StatusOK {
 			t.Errorf("GET %s while slow bodies hold every slot: %d %s", path, r.Status, r.Body)

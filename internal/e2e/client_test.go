@@ -13,7 +13,7 @@ import (
 
 	"github.com/pulsestream/pulsestream/client"
 
-	"pulsestream/internal/config"
+	"github.com/pulsestream/pulsestream/internal/config"
 )
 
 // The Go client library against the real server, on every backend.

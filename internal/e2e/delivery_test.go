@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"pulsestream/internal/config"
+	"github.com/pulsestream/pulsestream/internal/config"
 )
 
 // stalledReceiver accepts every webhook and answers none (until release,

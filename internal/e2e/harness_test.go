@@ -13,9 +13,9 @@ import (
 	"testing"
 	"time"
 
-	"pulsestream/internal/app"
-	"pulsestream/internal/config"
-	"pulsestream/internal/testkit"
+	"github.com/pulsestream/pulsestream/internal/app"
+	"github.com/pulsestream/pulsestream/internal/config"
+	"github.com/pulsestream/pulsestream/internal/testkit"
 )
 
 // fakeClock is the only fake in these tests: time moves when a test says.

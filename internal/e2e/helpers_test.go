@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"pulsestream/internal/config"
+	"github.com/pulsestream/pulsestream/internal/config"
 )
 
 // peer starts a second node on n's database with n's clock, as a second

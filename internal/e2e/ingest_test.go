@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"pulsestream/internal/config"
+	"github.com/pulsestream/pulsestream/internal/config"
 )
 
 func TestIngestStoresEveryField(t *testing.T) {

@@ -6,10 +6,10 @@ import (
 	"testing"
 	"time"
 
-	"pulsestream/internal/app"
-	"pulsestream/internal/config"
-	"pulsestream/internal/httpapi"
-	"pulsestream/internal/pulse"
+	"github.com/pulsestream/pulsestream/internal/app"
+	"github.com/pulsestream/pulsestream/internal/config"
+	"github.com/pulsestream/pulsestream/internal/httpapi"
+	"github.com/pulsestream/pulsestream/internal/pulse"
 )
 
 // BenchmarkKeyCacheHit is the cost of authenticating a request whose key is

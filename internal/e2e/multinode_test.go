@@ -11,8 +11,8 @@ import (
 	"testing"
 	"time"
 
-	"pulsestream/internal/config"
-	"pulsestream/internal/testkit"
+	"github.com/pulsestream/pulsestream/internal/config"
+	"github.com/pulsestream/pulsestream/internal/testkit"
 )
 
 // cluster starts n nodes on one PostgreSQL schema and one Redis, sharing a

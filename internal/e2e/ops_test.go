@@ -8,8 +8,8 @@ import (
 	"strings"
 	"testing"
 
-	"pulsestream/internal/apidocs"
-	"pulsestream/internal/config"
+	"github.com/pulsestream/pulsestream/internal/apidocs"
+	"github.com/pulsestream/pulsestream/internal/config"
 )
 
 func TestOpsHealthAndReady(t *testing.T) {

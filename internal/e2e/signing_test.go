@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"pulsestream/internal/config"
+	"github.com/pulsestream/pulsestream/internal/config"
 )
 
 func sign(secret string, ts int64, body []byte) string {

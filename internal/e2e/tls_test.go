@@ -16,7 +16,7 @@ import (
 	"testing"
 	"time"
 
-	"pulsestream/internal/config"
+	"github.com/pulsestream/pulsestream/internal/config"
 )
 
 // selfSigned returns a PEM certificate and key for 127.0.0.1 named cn.

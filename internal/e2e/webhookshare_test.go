@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"pulsestream/internal/config"
+	"github.com/pulsestream/pulsestream/internal/config"
 )
 
 // TestWebhookConcurrencyOverride: a tenant's alert_limits.webhook_concurrency

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"time"
 
-	"pulsestream/internal/pulse"
+	"github.com/pulsestream/pulsestream/internal/pulse"
 )
 
 // DefaultAuthFailuresPerMinute is how many failed authentications one

@@ -8,7 +8,7 @@ import (
 	"strconv"
 	"time"
 
-	"pulsestream/internal/pulse"
+	"github.com/pulsestream/pulsestream/internal/pulse"
 )
 
 // decodeJSON reads a small JSON body into v, refusing unknown fields.

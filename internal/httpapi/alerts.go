@@ -10,8 +10,8 @@ import (
 	"strconv"
 	"time"
 
-	"pulsestream/internal/alert"
-	"pulsestream/internal/pulse"
+	"github.com/pulsestream/pulsestream/internal/alert"
+	"github.com/pulsestream/pulsestream/internal/pulse"
 )
 
 // alertRoutes registers the alerting API: rules, alerts, notifications, silences.

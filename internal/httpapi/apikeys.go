@@ -6,7 +6,7 @@ import (
 	"sync"
 	"time"
 
-	"pulsestream/internal/pulse"
+	"github.com/pulsestream/pulsestream/internal/pulse"
 )
 
 // Tenant-side key management (scope admin) and rotation, for the tenant

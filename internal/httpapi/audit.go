@@ -6,7 +6,7 @@ import (
 	"net/http"
 	"strconv"
 
-	"pulsestream/internal/pulse"
+	"github.com/pulsestream/pulsestream/internal/pulse"
 )
 
 // audit records a change made by this request: the actor (the request's

@@ -9,7 +9,7 @@ import (
 	"sync"
 	"time"
 
-	"pulsestream/internal/pulse"
+	"github.com/pulsestream/pulsestream/internal/pulse"
 )
 
 type ctxKey int

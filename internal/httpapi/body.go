@@ -11,7 +11,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
-	"pulsestream/internal/pulse"
+	"github.com/pulsestream/pulsestream/internal/pulse"
 )
 
 // readJSONBody checks Content-Type and reads the body (readBody), which

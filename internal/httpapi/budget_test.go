@@ -9,8 +9,8 @@ import (
 	"strings"
 	"testing"
 
-	"pulsestream/internal/ingest"
-	"pulsestream/internal/pulse"
+	"github.com/pulsestream/pulsestream/internal/ingest"
+	"github.com/pulsestream/pulsestream/internal/pulse"
 )
 
 func TestDecodeBudgetTenantShare(t *testing.T) {

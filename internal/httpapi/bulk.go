@@ -8,8 +8,8 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"pulsestream/internal/ingest"
-	"pulsestream/internal/pulse"
+	"github.com/pulsestream/pulsestream/internal/ingest"
+	"github.com/pulsestream/pulsestream/internal/pulse"
 )
 
 // The Elasticsearch bulk API for log shippers, under

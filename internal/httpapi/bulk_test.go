@@ -11,10 +11,10 @@ import (
 	"testing"
 	"time"
 
-	"pulsestream/internal/ingest"
-	"pulsestream/internal/inmem"
-	"pulsestream/internal/pulse"
-	"pulsestream/internal/sqlite"
+	"github.com/pulsestream/pulsestream/internal/ingest"
+	"github.com/pulsestream/pulsestream/internal/inmem"
+	"github.com/pulsestream/pulsestream/internal/pulse"
+	"github.com/pulsestream/pulsestream/internal/sqlite"
 )
 
 // TestBulkChunkFailure: 10 documents in chunks of 4 whose second chunk

@@ -7,7 +7,7 @@ import (
 	"strconv"
 	"time"
 
-	"pulsestream/internal/pulse"
+	"github.com/pulsestream/pulsestream/internal/pulse"
 )
 
 // codeStatus is the only mapping from error codes to HTTP statuses.

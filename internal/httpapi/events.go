@@ -8,8 +8,8 @@ import (
 	"strconv"
 	"time"
 
-	"pulsestream/internal/ingest"
-	"pulsestream/internal/pulse"
+	"github.com/pulsestream/pulsestream/internal/ingest"
+	"github.com/pulsestream/pulsestream/internal/pulse"
 )
 
 func contextWithTimeout(r *http.Request, d time.Duration) (context.Context, context.CancelFunc) {

@@ -15,12 +15,12 @@ import (
 	"testing"
 	"time"
 
-	"pulsestream/internal/ingest"
-	"pulsestream/internal/inmem"
-	"pulsestream/internal/pulse"
-	"pulsestream/internal/secretbox"
-	"pulsestream/internal/sqlite"
-	"pulsestream/internal/testkit"
+	"github.com/pulsestream/pulsestream/internal/ingest"
+	"github.com/pulsestream/pulsestream/internal/inmem"
+	"github.com/pulsestream/pulsestream/internal/pulse"
+	"github.com/pulsestream/pulsestream/internal/secretbox"
+	"github.com/pulsestream/pulsestream/internal/sqlite"
+	"github.com/pulsestream/pulsestream/internal/testkit"
 )
 
 // hardStore is the real SQLite store with injected behaviour: a Ping that

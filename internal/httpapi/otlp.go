@@ -13,8 +13,8 @@ import (
 	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 
-	"pulsestream/internal/ingest"
-	"pulsestream/internal/pulse"
+	"github.com/pulsestream/pulsestream/internal/ingest"
+	"github.com/pulsestream/pulsestream/internal/pulse"
 )
 
 // The OTLP/HTTP logs receiver (POST /v1/logs): answers follow the OTLP

@@ -21,10 +21,10 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 
-	"pulsestream/internal/ingest"
-	"pulsestream/internal/inmem"
-	"pulsestream/internal/pulse"
-	"pulsestream/internal/sqlite"
+	"github.com/pulsestream/pulsestream/internal/ingest"
+	"github.com/pulsestream/pulsestream/internal/inmem"
+	"github.com/pulsestream/pulsestream/internal/pulse"
+	"github.com/pulsestream/pulsestream/internal/sqlite"
 )
 
 // TestOTLPResponse: the hand-encoded ExportLogsServiceResponse decodes

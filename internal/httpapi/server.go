@@ -13,10 +13,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
-	"pulsestream/internal/apidocs"
-	"pulsestream/internal/ingest"
-	"pulsestream/internal/pulse"
-	"pulsestream/internal/secretbox"
+	"github.com/pulsestream/pulsestream/internal/apidocs"
+	"github.com/pulsestream/pulsestream/internal/ingest"
+	"github.com/pulsestream/pulsestream/internal/pulse"
+	"github.com/pulsestream/pulsestream/internal/secretbox"
 )
 
 // Config wires the server's dependencies and limits.

@@ -8,7 +8,7 @@ import (
 	"sync"
 	"time"
 
-	"pulsestream/internal/pulse"
+	"github.com/pulsestream/pulsestream/internal/pulse"
 )
 
 // Request signing: a tenant's signing secrets (created here, shown once,

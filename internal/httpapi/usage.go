@@ -4,8 +4,8 @@ import (
 	"net/http"
 	"time"
 
-	"pulsestream/internal/ingest"
-	"pulsestream/internal/pulse"
+	"github.com/pulsestream/pulsestream/internal/ingest"
+	"github.com/pulsestream/pulsestream/internal/pulse"
 )
 
 const maxUsageIntervals = 24 * 93

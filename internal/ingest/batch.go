@@ -10,7 +10,7 @@ import (
 
 	gojson "github.com/goccy/go-json"
 
-	"pulsestream/internal/pulse"
+	"github.com/pulsestream/pulsestream/internal/pulse"
 )
 
 // DecodeBatch splits a batch body {"events": [...]} into its raw events

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"pulsestream/internal/pulse"
+	"github.com/pulsestream/pulsestream/internal/pulse"
 )
 
 func TestDecodeBatch(t *testing.T) {

@@ -10,7 +10,7 @@ import (
 	"strings"
 	"time"
 
-	"pulsestream/internal/pulse"
+	"github.com/pulsestream/pulsestream/internal/pulse"
 )
 
 // The Elasticsearch bulk door: DecodeBulk reads the NDJSON body of a

@@ -6,7 +6,7 @@ import (
 
 	gojson "github.com/goccy/go-json"
 
-	"pulsestream/internal/pulse"
+	"github.com/pulsestream/pulsestream/internal/pulse"
 )
 
 // decodeEvent is the pulse.ParseOptions.Decode of the ingest path:

@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"pulsestream/internal/pulse"
+	"github.com/pulsestream/pulsestream/internal/pulse"
 )
 
 func decodeOpts(decode func([]byte, any) error) pulse.ParseOptions {

@@ -7,9 +7,9 @@ import (
 	"testing"
 	"time"
 
-	"pulsestream/internal/inmem"
-	"pulsestream/internal/pulse"
-	"pulsestream/internal/testkit"
+	"github.com/pulsestream/pulsestream/internal/inmem"
+	"github.com/pulsestream/pulsestream/internal/pulse"
+	"github.com/pulsestream/pulsestream/internal/testkit"
 )
 
 // failingStore injects one store failure into InsertEvents; nothing else of

@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"time"
 
-	"pulsestream/internal/pulse"
+	"github.com/pulsestream/pulsestream/internal/pulse"
 )
 
 // periodMicros is the refill period: a bucket refills limit events per

@@ -6,7 +6,7 @@ import (
 	"sync"
 	"time"
 
-	"pulsestream/internal/pulse"
+	"github.com/pulsestream/pulsestream/internal/pulse"
 )
 
 // LimiterConfig configures a Limiter. The zero value is usable.

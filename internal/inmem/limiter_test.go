@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"pulsestream/internal/pulse"
-	"pulsestream/internal/testkit"
+	"github.com/pulsestream/pulsestream/internal/pulse"
+	"github.com/pulsestream/pulsestream/internal/testkit"
 )
 
 func newTestLimiter(t testing.TB) (*Limiter, *testkit.Clock) {

@@ -5,7 +5,7 @@ import (
 	"sync"
 	"time"
 
-	"pulsestream/internal/pulse"
+	"github.com/pulsestream/pulsestream/internal/pulse"
 )
 
 // DefaultReplayEntriesPerTenant bounds what one tenant can make a node

@@ -6,8 +6,8 @@ import (
 	"testing"
 	"time"
 
-	"pulsestream/internal/pulse"
-	"pulsestream/internal/testkit"
+	"github.com/pulsestream/pulsestream/internal/pulse"
+	"github.com/pulsestream/pulsestream/internal/testkit"
 )
 
 func TestReplayGuard(t *testing.T) {

@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"pulsestream/internal/pulse"
+	"github.com/pulsestream/pulsestream/internal/pulse"
 )
 
 // After AnalyzeEvery new rows the store analyzes the partition it filled,

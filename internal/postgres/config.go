@@ -5,7 +5,7 @@ import (
 	"log/slog"
 	"time"
 
-	"pulsestream/internal/pulse"
+	"github.com/pulsestream/pulsestream/internal/pulse"
 )
 
 // Config tunes the connection pool. The zero value is usable: WithDefaults

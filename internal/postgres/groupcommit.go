@@ -5,7 +5,7 @@ import (
 	"sync"
 	"time"
 
-	"pulsestream/internal/pulse"
+	"github.com/pulsestream/pulsestream/internal/pulse"
 )
 
 // Group commit. Every transaction costs round trips and a WAL flush at

@@ -10,8 +10,8 @@ import (
 	"testing"
 	"time"
 
-	"pulsestream/internal/pulse"
-	"pulsestream/internal/testkit"
+	"github.com/pulsestream/pulsestream/internal/pulse"
+	"github.com/pulsestream/pulsestream/internal/testkit"
 )
 
 // TestInsertGroupAcrossRequests drives one group transaction by hand:

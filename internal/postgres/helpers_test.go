@@ -6,7 +6,7 @@ import (
 
 	"github.com/google/uuid"
 
-	"pulsestream/internal/pulse"
+	"github.com/pulsestream/pulsestream/internal/pulse"
 )
 
 func newID() string { return uuid.Must(uuid.NewV7()).String() }

@@ -6,7 +6,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"pulsestream/internal/pulse"
+	"github.com/pulsestream/pulsestream/internal/pulse"
 )
 
 const keyColumns = "id, tenant_id, name, prefix, hash, scopes, created_at, expires_at, revoked_at, last_used_at"

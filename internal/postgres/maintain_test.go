@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"pulsestream/internal/pulse"
+	"github.com/pulsestream/pulsestream/internal/pulse"
 )
 
 // Retention drops a daily partition once every tenant's retention has

@@ -10,8 +10,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"pulsestream/internal/pulse"
-	"pulsestream/internal/storetest"
+	"github.com/pulsestream/pulsestream/internal/pulse"
+	"github.com/pulsestream/pulsestream/internal/storetest"
 )
 
 func TestStore(t *testing.T) {

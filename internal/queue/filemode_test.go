@@ -7,8 +7,8 @@ import (
 	"testing"
 	"time"
 
-	"pulsestream/internal/alert"
-	"pulsestream/internal/queue"
+	"github.com/pulsestream/pulsestream/internal/alert"
+	"github.com/pulsestream/pulsestream/internal/queue"
 )
 
 // TestSQLiteFileIsPrivate: River's own SQLite file, its -wal and -shm and

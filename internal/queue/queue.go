@@ -23,8 +23,8 @@ import (
 	"github.com/riverqueue/river/riverdriver/riversqlite"
 	"github.com/riverqueue/river/rivermigrate"
 
-	"pulsestream/internal/alert"
-	"pulsestream/internal/filemode"
+	"github.com/pulsestream/pulsestream/internal/alert"
+	"github.com/pulsestream/pulsestream/internal/filemode"
 )
 
 // Config says where the queue lives and what its worker does.

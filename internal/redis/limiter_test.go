@@ -15,9 +15,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	goredis "github.com/redis/go-redis/v9"
 
-	"pulsestream/internal/inmem"
-	"pulsestream/internal/pulse"
-	"pulsestream/internal/testkit"
+	"github.com/pulsestream/pulsestream/internal/inmem"
+	"github.com/pulsestream/pulsestream/internal/pulse"
+	"github.com/pulsestream/pulsestream/internal/testkit"
 )
 
 // TestLimiterMatchesInmem runs each scenario on the Redis limiter and on

@@ -9,8 +9,8 @@ import (
 
 	goredis "github.com/redis/go-redis/v9"
 
-	"pulsestream/internal/inmem"
-	"pulsestream/internal/pulse"
+	"github.com/pulsestream/pulsestream/internal/inmem"
+	"github.com/pulsestream/pulsestream/internal/pulse"
 )
 
 // TestReplayGuardShared: two guards (two nodes) on one Redis accept a key

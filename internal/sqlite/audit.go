@@ -5,7 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 
-	"pulsestream/internal/pulse"
+	"github.com/pulsestream/pulsestream/internal/pulse"
 )
 
 // AppendAudit stores e and sets e.Seq; the table refuses updates and deletes.

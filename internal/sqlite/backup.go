@@ -14,7 +14,7 @@ import (
 
 	"github.com/mattn/go-sqlite3"
 
-	"pulsestream/internal/filemode"
+	"github.com/pulsestream/pulsestream/internal/filemode"
 )
 
 // Backup writes a consistent copy of the database to dest with VACUUM INTO:

@@ -5,7 +5,7 @@ import (
 	"log/slog"
 	"time"
 
-	"pulsestream/internal/pulse"
+	"github.com/pulsestream/pulsestream/internal/pulse"
 )
 
 // Config tunes the database. The zero value is usable: Open applies

@@ -18,8 +18,8 @@ import (
 	"github.com/mattn/go-sqlite3"
 	"github.com/pressly/goose/v3"
 
-	"pulsestream/internal/filemode"
-	"pulsestream/internal/pulse"
+	"github.com/pulsestream/pulsestream/internal/filemode"
+	"github.com/pulsestream/pulsestream/internal/pulse"
 )
 
 //go:embed migrations/*.sql

@@ -10,7 +10,7 @@ import (
 
 	"github.com/google/uuid"
 
-	"pulsestream/internal/pulse"
+	"github.com/pulsestream/pulsestream/internal/pulse"
 )
 
 func pragma(t *testing.T, db *sql.DB, name string) string {

@@ -7,7 +7,7 @@ import (
 	"fmt"
 	"strings"
 
-	"pulsestream/internal/pulse"
+	"github.com/pulsestream/pulsestream/internal/pulse"
 )
 
 // insertColumns are the columns InsertEvents writes; seq (the rowid) is

@@ -10,8 +10,8 @@ import (
 	"testing"
 	"time"
 
-	"pulsestream/internal/pulse"
-	"pulsestream/internal/sqlite"
+	"github.com/pulsestream/pulsestream/internal/pulse"
+	"github.com/pulsestream/pulsestream/internal/sqlite"
 )
 
 // wantMode fails unless path exists with exactly mode.

@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"time"
 
-	"pulsestream/internal/pulse"
+	"github.com/pulsestream/pulsestream/internal/pulse"
 )
 
 // Group commit: SQLite has one writer, so concurrent InsertEvents calls are

@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"pulsestream/internal/pulse"
+	"github.com/pulsestream/pulsestream/internal/pulse"
 )
 
 // TestInsertGroupAcrossRequests drives one group commit by hand: requests of

@@ -9,7 +9,7 @@ import (
 
 	"github.com/pressly/goose/v3"
 
-	"pulsestream/internal/pulse"
+	"github.com/pulsestream/pulsestream/internal/pulse"
 )
 
 // TestMigrateCompactEvents fills a database at the schema before 00040 (text

@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"pulsestream/internal/pulse"
+	"github.com/pulsestream/pulsestream/internal/pulse"
 )
 
 // openInternal opens a fresh database for the tests that look inside.

@@ -4,7 +4,7 @@ import (
 	"context"
 	"strings"
 
-	"pulsestream/internal/pulse"
+	"github.com/pulsestream/pulsestream/internal/pulse"
 )
 
 // SearchEvents returns at most f.Limit (default pulse.DefaultSearchLimit,

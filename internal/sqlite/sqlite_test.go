@@ -9,9 +9,9 @@ import (
 
 	"github.com/google/uuid"
 
-	"pulsestream/internal/pulse"
-	"pulsestream/internal/sqlite"
-	"pulsestream/internal/storetest"
+	"github.com/pulsestream/pulsestream/internal/pulse"
+	"github.com/pulsestream/pulsestream/internal/sqlite"
+	"github.com/pulsestream/pulsestream/internal/storetest"
 )
 
 // openTest opens a fresh database file in the test's temporary folder.

@@ -6,7 +6,7 @@ import (
 
 	"github.com/mattn/go-sqlite3"
 
-	"pulsestream/internal/pulse"
+	"github.com/pulsestream/pulsestream/internal/pulse"
 )
 
 const tenantColumns = `id, name, rate_limit_per_minute, retention_days, disabled, created_at, require_signed_requests, alert_max_rules, alert_max_groups_per_rule, alert_max_distinct_per_group, alert_max_window_seconds, alert_webhook_concurrency`

@@ -5,7 +5,7 @@ import (
 	"database/sql"
 	"time"
 
-	"pulsestream/internal/pulse"
+	"github.com/pulsestream/pulsestream/internal/pulse"
 )
 
 // AddUsage adds the counts to the stored counters in one transaction.

@@ -14,7 +14,7 @@ import (
 
 	"github.com/google/uuid"
 
-	"pulsestream/internal/pulse"
+	"github.com/pulsestream/pulsestream/internal/pulse"
 )
 
 // newID returns a fresh id of the kind the service issues (UUIDv7, time ordered).

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"pulsestream/internal/pulse"
+	"github.com/pulsestream/pulsestream/internal/pulse"
 )
 
 func init() {

@@ -6,7 +6,7 @@ import (
 	"sync"
 	"testing"
 
-	"pulsestream/internal/pulse"
+	"github.com/pulsestream/pulsestream/internal/pulse"
 )
 
 func init() {

@@ -6,7 +6,7 @@ package storetest
 import (
 	"testing"
 
-	"pulsestream/internal/pulse"
+	"github.com/pulsestream/pulsestream/internal/pulse"
 )
 
 // Opener returns a fresh, empty, migrated store for one test; it registers

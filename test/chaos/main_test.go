@@ -48,7 +48,7 @@ func runMain(m *testing.M) int {
 	if os.Getenv("PULSESTREAM_CHAOS_RACE") != "" {
 		args = append(args, "-race")
 	}
-	args = append(args, "pulsestream/cmd/pulsestream")
+	args = append(args, "github.com/pulsestream/pulsestream/cmd/pulsestream")
 	build := exec.Command("go", args...)
 	build.Stdout, build.Stderr = os.Stderr, os.Stderr
 	start := time.Now()

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"pulsestream/internal/testkit"
+	"github.com/pulsestream/pulsestream/internal/testkit"
 )
 
 // TestChaosPostgresOutage puts a TCP proxy between the binary and

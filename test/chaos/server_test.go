@@ -18,7 +18,7 @@ import (
 	"testing"
 	"time"
 
-	"pulsestream/internal/testkit"
+	"github.com/pulsestream/pulsestream/internal/testkit"
 )
 
 const adminToken = "chaos-admin-token-0123456789abcdef"
