@@ -132,3 +132,47 @@ func PrincipalFrom(ctx context.Context) (Principal, bool) {
 	p, ok := ctx.Value(principalKey{}).(Principal)
 	return p, ok
 }
+
+// PeopleStore keeps users, memberships, sessions and invitations. Emails
+// are compared lower-cased and are unique (ECONFLICT otherwise).
+// Not-found is ErrNotFound. Both backends run storetest's people suite.
+type PeopleStore interface {
+	CreateUser(ctx context.Context, u *User) error
+	GetUser(ctx context.Context, id string) (*User, error)
+	GetUserByEmail(ctx context.Context, email string) (*User, error)
+	// ListUsers returns every user, oldest first.
+	ListUsers(ctx context.Context) ([]*User, error)
+	// UpdateUser stores u's Email, Name, PasswordHash, Operator, Disabled,
+	// TOTPSecret and UpdatedAt.
+	UpdateUser(ctx context.Context, u *User) error
+
+	// PutMembership creates or changes the user's role in the tenant.
+	PutMembership(ctx context.Context, m *Membership) error
+	// DeleteMembership removes it and, in the same transaction, every
+	// session of that user that no longer has any membership (an operator
+	// keeps theirs); ErrNotFound when there was none.
+	DeleteMembership(ctx context.Context, tenantID, userID string) error
+	// Memberships lists the tenants of a user; Members the users of a tenant.
+	Memberships(ctx context.Context, userID string) ([]*Membership, error)
+	Members(ctx context.Context, tenantID string) ([]*Membership, error)
+
+	CreateSession(ctx context.Context, s *Session) error
+	// GetSession returns ErrNotFound for an unknown or deleted session;
+	// expiry is the caller's check (it owns the clock).
+	GetSession(ctx context.Context, idHash string) (*Session, error)
+	// TouchSession sets LastSeenAt (the idle timeout counts from it).
+	TouchSession(ctx context.Context, idHash string, at time.Time) error
+	DeleteSession(ctx context.Context, idHash string) error
+	// DeleteUserSessions removes every session of the user except keep
+	// ("" keeps none): sign out everywhere, password change, disable.
+	DeleteUserSessions(ctx context.Context, userID, keep string) error
+
+	CreateInvitation(ctx context.Context, inv *Invitation) error
+	GetInvitationByTokenHash(ctx context.Context, tokenHash string) (*Invitation, error)
+	ListInvitations(ctx context.Context, tenantID string) ([]*Invitation, error)
+	// AcceptInvitation marks it accepted at `at` only if it was not yet
+	// accepted (single use, settled by the database): ECONFLICT when it
+	// was already used.
+	AcceptInvitation(ctx context.Context, id string, at time.Time) error
+	DeleteInvitation(ctx context.Context, tenantID, id string) error
+}
