@@ -206,10 +206,11 @@ func (s *Service) UpdateUser(ctx context.Context, by Actor, id string, p UserPat
 			return nil, err
 		}
 	}
-	s.record(ctx, by, "", "user.update", "user/"+u.ID, before, View(u))
+	action := "user.update"
 	if p.Password != nil {
-		s.record(ctx, by, "", "user.set_password", "user/"+u.ID, nil, nil)
+		action = "user.set_password" // the views do not show the password
 	}
+	s.record(ctx, by, "", action, "user/"+u.ID, before, View(u))
 	return u, nil
 }
 
