@@ -3,6 +3,7 @@ package people
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/pulsestream/pulsestream/internal/pulse"
@@ -107,6 +108,8 @@ func (s *Service) SetMember(ctx context.Context, by Actor, tenantID, userID stri
 	if _, err := s.Store.GetTenant(ctx, tenantID); err != nil {
 		return nil, false, tenantErr(err)
 	}
+	s.members.Lock()
+	defer s.members.Unlock()
 	u, err := s.Store.GetUser(ctx, userID)
 	if pulse.IsNotFound(err) {
 		return nil, false, pulse.Errorf(pulse.ENOTFOUND, "user not found")
@@ -156,6 +159,8 @@ func (s *Service) RemoveMember(ctx context.Context, by Actor, tenantID, userID s
 	if !by.Operator && !by.Role.Can(pulse.ActManageMembers) {
 		return forbidden("your role may not manage members")
 	}
+	s.members.Lock()
+	defer s.members.Unlock()
 	ms, err := s.Store.Members(ctx, tenantID)
 	if err != nil {
 		return err
@@ -191,7 +196,7 @@ func (s *Service) CreateFirstOwner(ctx context.Context, by Actor, tenantID strin
 	if _, err := s.Store.GetTenant(ctx, tenantID); err != nil {
 		return nil, tenantErr(err)
 	}
-	u, err := s.Store.GetUserByEmail(ctx, in.Email)
+	u, err := s.Store.GetUserByEmail(ctx, strings.TrimSpace(in.Email))
 	if pulse.IsNotFound(err) {
 		u, err = s.CreateUser(ctx, by, in)
 	}
