@@ -24,11 +24,7 @@ import (
 func cliPeople(s pulse.Store, stderr io.Writer) *people.Service {
 	return &people.Service{
 		Store: s, Clock: pulse.SystemClock{}, Hasher: password.NewHasher(password.DefaultParams, 1),
-		Audit: func(ctx context.Context, e *pulse.AuditEntry) {
-			if err := s.AppendAudit(ctx, e); err != nil {
-				fmt.Fprintf(stderr, "warning: the change was made but not recorded in the audit log: %v\n", err)
-			}
-		},
+		Audit: func(ctx context.Context, e *pulse.AuditEntry) { appendCLIAudit(ctx, s, stderr, e) },
 	}
 }
 
