@@ -93,13 +93,7 @@ func (s *Server) adminPutMember(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	tenantID, userID := r.PathValue("id"), r.PathValue("user_id")
-	_, created, err := s.people.SetMember(r.Context(), s.operator(r), tenantID, userID, in.Role)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	ms, err := s.people.Members(r.Context(), s.operator(r), tenantID)
+	m, created, err := s.people.SetMember(r.Context(), s.operator(r), r.PathValue("id"), r.PathValue("user_id"), in.Role)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -108,14 +102,7 @@ func (s *Server) adminPutMember(w http.ResponseWriter, r *http.Request) {
 	if created {
 		status = http.StatusCreated
 	}
-	for _, m := range ms {
-		if m.UserID == userID {
-			writeJSON(w, status, m)
-			return
-		}
-	}
-	// Removed again between the two calls.
-	s.writeError(w, r, pulse.Errorf(pulse.ENOTFOUND, "no such member in this tenant"))
+	writeJSON(w, status, m)
 }
 
 func (s *Server) adminDeleteMember(w http.ResponseWriter, r *http.Request) {

@@ -97,28 +97,29 @@ func mayChange(by Actor, from, to pulse.Role) error {
 var errLastOwner = pulse.Errorf(pulse.ECONFLICT, "a tenant must keep at least one owner: make another member owner first")
 
 // SetMember gives the user the role in the tenant, adding them when they
-// are not a member; it returns the membership and whether it is new.
+// are not a member; it returns the membership (with the user's public
+// fields) and whether it is new.
 // EINVALID for an unknown role or a full tenant, ENOTFOUND for an unknown
 // tenant or user, EFORBIDDEN when by may not, ECONFLICT when it would
 // demote the tenant's last owner.
-func (s *Service) SetMember(ctx context.Context, by Actor, tenantID, userID string, role pulse.Role) (*pulse.Membership, bool, error) {
+func (s *Service) SetMember(ctx context.Context, by Actor, tenantID, userID string, role pulse.Role) (MemberView, bool, error) {
 	if !role.Valid() {
-		return nil, false, pulse.Invalid(fieldErr("role", "must be one of owner, admin, member, viewer", "role.invalid"))
+		return MemberView{}, false, pulse.Invalid(fieldErr("role", "must be one of owner, admin, member, viewer", "role.invalid"))
 	}
 	if _, err := s.Store.GetTenant(ctx, tenantID); err != nil {
-		return nil, false, tenantErr(err)
+		return MemberView{}, false, tenantErr(err)
 	}
 	s.members.Lock()
 	defer s.members.Unlock()
 	u, err := s.Store.GetUser(ctx, userID)
 	if pulse.IsNotFound(err) {
-		return nil, false, pulse.Errorf(pulse.ENOTFOUND, "user not found")
+		return MemberView{}, false, pulse.Errorf(pulse.ENOTFOUND, "user not found")
 	} else if err != nil {
-		return nil, false, err
+		return MemberView{}, false, err
 	}
 	ms, err := s.Store.Members(ctx, tenantID)
 	if err != nil {
-		return nil, false, err
+		return MemberView{}, false, err
 	}
 	cur, owners := find(ms, userID)
 	var from pulse.Role
@@ -126,30 +127,31 @@ func (s *Service) SetMember(ctx context.Context, by Actor, tenantID, userID stri
 		from = cur.Role
 	}
 	if err := mayChange(by, from, role); err != nil {
-		return nil, false, err
+		return MemberView{}, false, err
 	}
 	switch {
 	case cur == nil && len(ms) >= MaxMembersPerTenant:
-		return nil, false, pulse.Invalid(fieldErr("user_id", fmt.Sprintf("the tenant already has the maximum of %d members", MaxMembersPerTenant), "members.limit"))
+		return MemberView{}, false, pulse.Invalid(fieldErr("user_id", fmt.Sprintf("the tenant already has the maximum of %d members", MaxMembersPerTenant), "members.limit"))
 	case from == role:
-		return cur, false, nil
+		return memberView(cur, u), false, nil
 	case from == pulse.RoleOwner && owners <= 1:
-		return nil, false, errLastOwner
+		return MemberView{}, false, errLastOwner
 	}
 	m := &pulse.Membership{UserID: userID, TenantID: tenantID, Role: role, CreatedAt: s.now()}
 	if cur != nil {
 		m.CreatedAt = cur.CreatedAt
 	}
 	if err := s.Store.PutMembership(ctx, m); err != nil {
-		return nil, false, err
+		return MemberView{}, false, err
 	}
 	var before any
 	action := "member.add"
 	if cur != nil {
 		before, action = memberView(cur, u), "member.change_role"
 	}
-	s.record(ctx, by, tenantID, action, "member/"+userID, before, memberView(m, u))
-	return m, cur == nil, nil
+	view := memberView(m, u)
+	s.record(ctx, by, tenantID, action, "member/"+userID, before, view)
+	return view, cur == nil, nil
 }
 
 // RemoveMember removes the user from the tenant; their sessions end at

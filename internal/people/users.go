@@ -160,8 +160,9 @@ func (s *Service) FindUser(ctx context.Context, by Actor, idOrEmail string) (*pu
 	return s.Store.GetUser(ctx, idOrEmail)
 }
 
-// UpdateUser applies p (operator only). A new password, and disabling,
-// revoke the user's sessions (but p.KeepSession) at once; a password is
+// UpdateUser applies p (operator only). A new password, disabling and
+// taking the operator role away revoke the user's sessions (but
+// p.KeepSession) at once; a password is
 // checked by the rules of package password. ENOTFOUND for an unknown id,
 // EINVALID for a bad field.
 func (s *Service) UpdateUser(ctx context.Context, by Actor, id string, p UserPatch) (*pulse.User, error) {
@@ -201,7 +202,7 @@ func (s *Service) UpdateUser(ctx context.Context, by Actor, id string, p UserPat
 	}
 	// Revoke after the change is stored: a session created in between
 	// was signed in with the new password, or is refused as disabled.
-	if p.Password != nil || u.Disabled {
+	if p.Password != nil || u.Disabled || (before.Operator && !u.Operator) {
 		if err := s.Store.DeleteUserSessions(ctx, u.ID, p.KeepSession); err != nil {
 			return nil, err
 		}

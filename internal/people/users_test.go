@@ -182,3 +182,30 @@ func TestSetPasswordAndDisableRevokeSessions(t *testing.T) {
 	_, err = s.Disable(ctx, operator, pulse.NewID())
 	wantCode(t, "Disable an unknown user", err, pulse.ENOTFOUND)
 }
+
+// Taking the operator role away ends the user's sessions; granting it, or
+// renaming, does not.
+func TestOperatorRoleRemovalRevokesSessions(t *testing.T) {
+	t.Parallel()
+	s := newAdminService(t)
+	ctx := t.Context()
+	u := mustCreateUser(t, s, "op@example.com")
+	yes, no, name := true, false, "Op"
+	if _, err := s.UpdateUser(ctx, operator, u.ID, UserPatch{Operator: &yes, Name: &name}); err != nil {
+		t.Fatal(err)
+	}
+	ss := signIn(t, s, u)
+	if _, err := s.UpdateUser(ctx, operator, u.ID, UserPatch{Name: &name}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Store.GetSession(ctx, ss.IDHash); err != nil {
+		t.Fatalf("session after a rename: %v", err)
+	}
+	got, err := s.UpdateUser(ctx, operator, u.ID, UserPatch{Operator: &no})
+	if err != nil || got.Operator {
+		t.Fatalf("remove operator: %+v, %v", got, err)
+	}
+	if _, err := s.Store.GetSession(ctx, ss.IDHash); !pulse.IsNotFound(err) {
+		t.Fatalf("session after losing the operator role: err = %v, want not found", err)
+	}
+}
