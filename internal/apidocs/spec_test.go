@@ -73,6 +73,8 @@ func TestRoutes(t *testing.T) {
 		"POST /admin/v1/tenants/{id}/api-keys/{key_id}/rotate", "GET /admin/v1/audit-log",
 		"GET /api/v1/api-keys", "POST /api/v1/api-keys", "DELETE /api/v1/api-keys/{id}", "POST /api/v1/api-keys/{id}/rotate",
 		"GET /api/v1/signing-secrets", "POST /api/v1/signing-secrets", "DELETE /api/v1/signing-secrets/{id}", "GET /api/v1/audit-log",
+		"POST /admin/v1/users", "GET /admin/v1/users", "PATCH /admin/v1/users/{id}", "GET /admin/v1/tenants/{id}/members",
+		"PUT /admin/v1/tenants/{id}/members/{user_id}", "DELETE /admin/v1/tenants/{id}/members/{user_id}",
 	}
 	slices.Sort(want)
 	got := Routes()

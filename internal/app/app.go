@@ -26,6 +26,8 @@ import (
 	"github.com/pulsestream/pulsestream/internal/httpapi"
 	"github.com/pulsestream/pulsestream/internal/ingest"
 	"github.com/pulsestream/pulsestream/internal/inmem"
+	"github.com/pulsestream/pulsestream/internal/password"
+	"github.com/pulsestream/pulsestream/internal/people"
 	"github.com/pulsestream/pulsestream/internal/postgres"
 	"github.com/pulsestream/pulsestream/internal/pulse"
 	"github.com/pulsestream/pulsestream/internal/redis"
@@ -57,6 +59,9 @@ type App struct {
 	limiter  *inmem.Limiter
 	closers  []func() error
 	box      *secretbox.Box // seals signing and webhook secrets at rest
+	// People administers users, members and (issue 14) sign-in: the one
+	// service the API, the console and the CLI share.
+	People *people.Service
 
 	authLimiter *inmem.Limiter     // failed authentications per client IP
 	replay      *inmem.ReplayGuard // this node's signed requests (Redis's fallback)
@@ -164,6 +169,8 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*App, error) {
 		Store: store, Limiter: limiter, Clock: opts.Clock, Usage: a.usage,
 		MaxPayloadBytes: cfg.MaxPayloadBytes, Registerer: a.Registry,
 	})
+	a.People = &people.Service{Store: store, Clock: opts.Clock, Logger: opts.Logger, Box: box,
+		Hasher: password.NewHasher(password.DefaultParams, password.DefaultConcurrency)}
 	a.server = httpapi.New(httpapi.Config{
 		Store: store, Ingest: svc, Keys: httpapi.NewKeyCache(store, opts.Clock, cfg.KeyCacheTTL),
 		AdminTokenHash: adminHash, MetricsTokenHash: metricsTokenHash(cfg.MetricsToken), Clock: opts.Clock, Logger: opts.Logger,
@@ -175,6 +182,7 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*App, error) {
 		BodyReadTimeout: cfg.BodyReadTimeout, MaxDecodeBytes: cfg.MaxDecodeBytes, DecodeTenantShare: cfg.DecodeTenantShare,
 		SecretBox: box, KeyUsage: a.keyUsage, Replay: replay,
 		AlertLimits: cfg.AlertLimits, RuleStatus: a.alerting.evaluator.RuleStatus,
+		People: a.People,
 	})
 	return a, nil
 }

@@ -15,6 +15,8 @@ import (
 
 	"github.com/pulsestream/pulsestream/internal/apidocs"
 	"github.com/pulsestream/pulsestream/internal/ingest"
+	"github.com/pulsestream/pulsestream/internal/password"
+	"github.com/pulsestream/pulsestream/internal/people"
 	"github.com/pulsestream/pulsestream/internal/pulse"
 	"github.com/pulsestream/pulsestream/internal/secretbox"
 )
@@ -71,6 +73,10 @@ type Config struct {
 	// RuleStatus reports what this node's evaluator holds for a rule (nil,
 	// or ok false: the rule's GET has no status).
 	RuleStatus func(ruleID string) (pulse.RuleStatus, bool)
+
+	// People administers users and members (issue 14; nil: a service on
+	// Store with the default password hasher).
+	People *people.Service
 }
 
 // Server serves the HTTP API.
@@ -89,6 +95,7 @@ type Server struct {
 	inFlight  chan struct{} // the --max-in-flight slots; nil: no cap
 	decode    *decodeBudget // the --max-decode-bytes budget; nil: none
 	probe     readyProbe    // one database ping at a time for /ready
+	people    *people.Service
 }
 
 var errPanic = errors.New("panic in handler")
@@ -119,6 +126,11 @@ func New(cfg Config) *Server {
 	s := &Server{
 		Config: cfg, store: cfg.Store, ingest: cfg.Ingest, keys: cfg.Keys, adminHash: cfg.AdminTokenHash,
 		clock: cfg.Clock, logger: cfg.Logger, metrics: newHTTPMetrics(cfg.Registerer), mux: http.NewServeMux(),
+	}
+	s.people = cfg.People
+	if s.people == nil {
+		s.people = &people.Service{Store: cfg.Store, Clock: cfg.Clock, Logger: cfg.Logger,
+			Hasher: password.NewHasher(password.DefaultParams, password.DefaultConcurrency), Box: cfg.SecretBox}
 	}
 	if cfg.MaxInFlight > 0 {
 		s.inFlight = make(chan struct{}, cfg.MaxInFlight)
@@ -184,6 +196,7 @@ func (s *Server) routes() {
 	s.handle("DELETE /admin/v1/tenants/{id}/api-keys/{key_id}", s.requireAdmin(s.adminRevokeKey))
 	s.handle("POST /admin/v1/tenants/{id}/api-keys/{key_id}/rotate", s.requireAdmin(s.adminRotateKey))
 	s.handle("GET /admin/v1/audit-log", s.requireAdmin(s.adminListAuditLog))
+	s.peopleRoutes() // users and members (people.go)
 
 	// Tenant API (API keys).
 	s.handle("POST /api/v1/events", s.requireKey(pulse.ScopeIngest, s.verifySigned(s.postEvent)))
