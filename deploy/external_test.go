@@ -3,7 +3,11 @@ package deploy
 import (
 	"os"
 	"os/exec"
+	"path/filepath"
+	"slices"
 	"testing"
+
+	"github.com/pulsestream/pulsestream/internal/config"
 )
 
 // requireExternal is set in CI: a test that needs a program or a
@@ -28,4 +32,20 @@ func lookPath(t *testing.T, program, purpose string) string {
 		unavailable(t, program+" not found; it is needed to "+purpose)
 	}
 	return p
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if bin, err := built(); err == nil {
+		_ = os.RemoveAll(filepath.Dir(bin))
+	}
+	os.Exit(code)
+}
+
+// checkEnvName fails for a PULSESTREAM_* variable the binary does not read.
+func checkEnvName(t *testing.T, where, name string) {
+	t.Helper()
+	if !slices.Contains(config.KnownEnv(), name) {
+		t.Errorf("%s: %s is not a setting PulseStream knows (config.KnownEnv)", where, name)
+	}
 }

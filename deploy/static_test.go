@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -28,9 +29,12 @@ func TestStaticBinaryInEmptyRoot(t *testing.T) {
 	chroot := lookPath(t, "chroot", "run the binary in an empty root")
 	root := t.TempDir()
 	bin := filepath.Join(root, "pulsestream")
-	build := exec.Command("sh", "../scripts/build-static.sh", bin)
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("scripts/build-static.sh: %v\n%s", err, out)
+	data, err := os.ReadFile(staticBinary(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(bin, data, 0o755); err != nil {
+		t.Fatal(err)
 	}
 	assertStatic(t, bin)
 
@@ -112,6 +116,29 @@ func TestStaticBinaryInEmptyRoot(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(root, "data", "pulsestream.db")); err != nil {
 		t.Errorf("the database is not in the root's /data: %v", err)
 	}
+}
+
+// built is the binary scripts/build-static.sh made, once for the package's tests.
+var built = sync.OnceValues(func() (string, error) {
+	dir, err := os.MkdirTemp("", "pulsestream-static-")
+	if err != nil {
+		return "", err
+	}
+	bin := filepath.Join(dir, "pulsestream")
+	if out, err := exec.Command("sh", "../scripts/build-static.sh", bin).CombinedOutput(); err != nil {
+		return "", fmt.Errorf("scripts/build-static.sh: %w\n%s", err, out)
+	}
+	return bin, nil
+})
+
+// staticBinary returns the path of the static build (removed by TestMain).
+func staticBinary(t *testing.T) string {
+	t.Helper()
+	bin, err := built()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return bin
 }
 
 // assertStatic fails unless bin asks for no dynamic loader and no shared library.
