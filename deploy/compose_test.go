@@ -203,11 +203,25 @@ func TestComposeFile(t *testing.T) {
 		t.Fatal("grafana does not mount /etc/grafana/provisioning")
 	}
 	var ds struct {
-		Datasources []struct{ Type, URL string } `yaml:"datasources"`
+		Datasources []struct {
+			Type, URL, User string
+			SecureJSONData  map[string]string `yaml:"secureJsonData"`
+		} `yaml:"datasources"`
 	}
-	readYAML(t, filepath.Join(prov, "datasources", "prometheus.yml"), &ds)
-	if len(ds.Datasources) != 1 || ds.Datasources[0].Type != "prometheus" || !strings.Contains(ds.Datasources[0].URL, "prometheus:9090") {
-		t.Errorf("grafana data sources: %+v", ds.Datasources)
+	readYAML(t, filepath.Join(prov, "datasources", "datasources.yml"), &ds)
+	types := map[string]string{}
+	for _, d := range ds.Datasources {
+		types[d.Type] = d.URL
+		if d.Type == "grafana-postgresql-datasource" {
+			// Grafana expands $VAR from its environment.
+			pw := strings.TrimPrefix(d.SecureJSONData["password"], "$")
+			if _, ok := c.Services["grafana"].Environment[pw]; !ok {
+				t.Errorf("grafana's PostgreSQL password $%s is not in its environment", pw)
+			}
+		}
+	}
+	if !strings.Contains(types["prometheus"], "prometheus:9090") || !strings.HasPrefix(types["grafana-postgresql-datasource"], "postgres:5432") {
+		t.Errorf("grafana data sources (Prometheus for the panels, PostgreSQL for the per-tenant table): %+v", ds.Datasources)
 	}
 	var dp struct {
 		Providers []struct {

@@ -3,7 +3,6 @@ package deploy
 import (
 	"os"
 	"os/exec"
-	"path/filepath"
 	"slices"
 	"testing"
 
@@ -36,8 +35,8 @@ func lookPath(t *testing.T, program, purpose string) string {
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if bin, err := built(); err == nil {
-		_ = os.RemoveAll(filepath.Dir(bin))
+	if builtDir != "" {
+		_ = os.RemoveAll(builtDir)
 	}
 	os.Exit(code)
 }

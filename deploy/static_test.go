@@ -124,12 +124,16 @@ var built = sync.OnceValues(func() (string, error) {
 	if err != nil {
 		return "", err
 	}
+	builtDir = dir
 	bin := filepath.Join(dir, "pulsestream")
 	if out, err := exec.Command("sh", "../scripts/build-static.sh", bin).CombinedOutput(); err != nil {
 		return "", fmt.Errorf("scripts/build-static.sh: %w\n%s", err, out)
 	}
 	return bin, nil
 })
+
+// builtDir is the folder of the static build, if one was made; TestMain removes it.
+var builtDir string
 
 // staticBinary returns the path of the static build (removed by TestMain).
 func staticBinary(t *testing.T) string {
