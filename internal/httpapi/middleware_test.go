@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -23,34 +22,20 @@ import (
 	"github.com/pulsestream/pulsestream/internal/testkit"
 )
 
-// lockedBuffer is a log destination the server's handler goroutines share.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-// lines returns the JSON log lines whose msg is msg.
-func (l *lockedBuffer) lines(t *testing.T, msg string) []map[string]any {
+// requestLines returns the "request" lines logged to buf as JSON, and empties buf.
+func requestLines(t *testing.T, buf *bytes.Buffer) []map[string]any {
 	t.Helper()
-	l.mu.Lock()
-	defer l.mu.Unlock()
 	var out []map[string]any
-	for _, line := range strings.Split(strings.TrimSpace(l.b.String()), "\n") {
+	for _, line := range strings.Split(strings.TrimSpace(buf.String()), "\n") {
 		var m map[string]any
 		if err := json.Unmarshal([]byte(line), &m); err != nil {
 			t.Fatalf("log line %q: %v", line, err)
 		}
-		if m["msg"] == msg {
+		if m["msg"] == "request" {
 			out = append(out, m)
 		}
 	}
-	l.b.Reset()
+	buf.Reset()
 	return out
 }
 
@@ -70,7 +55,7 @@ func TestRequestLogAndMetrics(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var logs lockedBuffer
+	var logs bytes.Buffer // the handler runs on this goroutine
 	reg := prometheus.NewRegistry()
 	limiter := inmem.NewLimiter(inmem.LimiterConfig{Clock: clock})
 	s := New(Config{Store: db, Ingest: ingest.New(ingest.Config{Store: db, Limiter: limiter, Clock: clock}), Clock: clock,
@@ -89,7 +74,7 @@ func TestRequestLogAndMetrics(t *testing.T) {
 	if code := post(0, key); code != http.StatusCreated {
 		t.Fatalf("first event: %d", code)
 	}
-	lines := logs.lines(t, "request")
+	lines := requestLines(t, &logs)
 	if len(lines) != 1 {
 		t.Fatalf("want one request log line, got %v", lines)
 	}
@@ -131,7 +116,7 @@ func TestRequestLogAndMetrics(t *testing.T) {
 		t.Errorf("throttled{reason=auth_failures} = %v, want 1", got)
 	}
 	// Five requests with the tenant's key, then two with a wrong one.
-	lines = logs.lines(t, "request")
+	lines = requestLines(t, &logs)
 	if len(lines) != 7 {
 		t.Fatalf("want 7 request log lines, got %d", len(lines))
 	}
