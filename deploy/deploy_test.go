@@ -6,6 +6,7 @@ package deploy
 import (
 	"encoding/json"
 	"io/fs"
+	neturl "net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -106,6 +107,18 @@ func TestAlertRules(t *testing.T) {
 	if err := dec.Decode(&doc); err != nil {
 		t.Fatalf("%s does not parse: %v", file, err)
 	}
+	// runbook_url is absolute: the base documented in the file's header, then the section.
+	m := regexp.MustCompile(`(?m)^#\s+RUNBOOK_BASE = (\S+)$`).FindSubmatch(data)
+	if m == nil {
+		t.Fatalf("%s does not document its RUNBOOK_BASE", file)
+	}
+	base := string(m[1])
+	if u, err := neturl.Parse(base); err != nil || u.Scheme != "https" || u.Host == "" || u.Fragment != "" {
+		t.Fatalf("RUNBOOK_BASE %q is not an absolute https URL without a fragment", base)
+	}
+	if !strings.Contains(string(data), "sed -i 's|"+base+"|") {
+		t.Errorf("%s does not say how to replace RUNBOOK_BASE", file)
+	}
 	runbook, err := os.ReadFile("../docs/RUNBOOK.md")
 	if err != nil {
 		t.Fatal(err)
@@ -134,8 +147,8 @@ func TestAlertRules(t *testing.T) {
 				t.Errorf("%s: no summary", where)
 			}
 			url := r.Annotations["runbook_url"]
-			if a, ok := strings.CutPrefix(url, "docs/RUNBOOK.md#"); !ok || !anchors[a] {
-				t.Errorf("%s: runbook_url %q names no section of docs/RUNBOOK.md", where, url)
+			if a, ok := strings.CutPrefix(url, base+"#"); !ok || !anchors[a] {
+				t.Errorf("%s: runbook_url %q is not RUNBOOK_BASE#<a section of docs/RUNBOOK.md>", where, url)
 			}
 			if strings.Count(r.Expr, "(") != strings.Count(r.Expr, ")") || strings.Count(r.Expr, "{") != strings.Count(r.Expr, "}") {
 				t.Errorf("%s: unbalanced expression %q", where, r.Expr)
@@ -169,15 +182,21 @@ func TestGrafanaDashboard(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	type target struct {
+		Expr   string `json:"expr"`
+		RawSQL string `json:"rawSql"`
+	}
 	var dash struct {
 		Title  string `json:"title"`
 		UID    string `json:"uid"`
 		Panels []struct {
-			ID      int    `json:"id"`
-			Title   string `json:"title"`
-			Targets []struct {
-				Expr string `json:"expr"`
-			} `json:"targets"`
+			ID         int    `json:"id"`
+			Type       string `json:"type"`
+			Title      string `json:"title"`
+			Datasource struct {
+				Type string `json:"type"`
+			} `json:"datasource"`
+			Targets []target `json:"targets"`
 		} `json:"panels"`
 	}
 	if err := json.Unmarshal(data, &dash); err != nil {
@@ -188,13 +207,59 @@ func TestGrafanaDashboard(t *testing.T) {
 	}
 	names := exported(t)
 	ids := map[int]bool{}
+	rows := map[string][]string{} // row title → the queries of its panels
+	row := ""
 	for _, p := range dash.Panels {
-		if ids[p.ID] || p.Title == "" || len(p.Targets) == 0 {
-			t.Errorf("panel %d %q: repeated id, no title or no query", p.ID, p.Title)
+		if ids[p.ID] || p.Title == "" {
+			t.Errorf("panel %d %q: repeated id or no title", p.ID, p.Title)
 		}
 		ids[p.ID] = true
+		if p.Type == "row" {
+			row = p.Title
+			rows[row] = nil
+			continue
+		}
+		if len(p.Targets) == 0 {
+			t.Errorf("panel %d %q: no query", p.ID, p.Title)
+		}
 		for _, tg := range p.Targets {
+			if p.Datasource.Type == "grafana-postgresql-datasource" {
+				checkUsageSQL(t, p.Title, tg.RawSQL)
+				rows[row] = append(rows[row], tg.RawSQL)
+				continue
+			}
 			checkExpr(t, "panel "+p.Title, tg.Expr, names)
+			rows[row] = append(rows[row], tg.Expr)
+		}
+	}
+	// Each row shows what an operator looks for in it.
+	for title, want := range map[string][]string{
+		"Group commit":  {"pulsestream_commit_group_events_bucket", "pulsestream_commit_group_requests", "pulsestream_commit_seconds_bucket", "pulsestream_commit_queue_waiting", "pulsestream_commit_queue_full_total"},
+		"Alerting":      {"pulsestream_alert_evaluation_lag_seconds", "pulsestream_alert_groups{", "sum by (outcome) (rate(pulsestream_notification_attempts_total", "pulsestream_notification_queue_depth"},
+		"Rate limiting": {"sum by (reason) (rate(pulsestream_http_requests_throttled_total", `reason="auth_failures"`, "pulsestream_rate_limited_events_total", "usage_counts"},
+	} {
+		queries, ok := rows[title]
+		if !ok {
+			t.Errorf("dashboard has no %q row", title)
+			continue
+		}
+		all := strings.Join(queries, "\n")
+		for _, w := range want {
+			if !strings.Contains(all, w) {
+				t.Errorf("row %q: no query with %s", title, w)
+			}
+		}
+	}
+}
+
+// checkUsageSQL checks the per-tenant top-k table: /metrics has no tenant
+// label, so it reads the usage counters in PostgreSQL, bounded, in the
+// dashboard's time range.
+func checkUsageSQL(t *testing.T, panel, sql string) {
+	t.Helper()
+	for _, want := range []string{"FROM usage_counts", "metric = 'rate_limited'", "$__timeFilter(u.hour)", "ORDER BY", "LIMIT 10"} {
+		if !strings.Contains(sql, want) {
+			t.Errorf("panel %s: SQL lacks %q: %s", panel, want, sql)
 		}
 	}
 }

@@ -37,6 +37,7 @@ Usage:
   pulsestream backup FILE                      consistent online copy of the SQLite database
   pulsestream restore FILE                     replace the SQLite database (servers stopped)
   pulsestream bench [storage] [--database URL | --target URL --admin-token T] [--scenarios ...]
+  pulsestream healthcheck [--addr :8000]       exit 0 if this host's server answers /health (container HEALTHCHECK)
   pulsestream version
 
 Every flag can also be set with a PULSESTREAM_* environment variable
@@ -85,6 +86,8 @@ func runIO(ctx context.Context, args []string, getenv func(string) string, stdin
 		err = restoreCmd(ctx, args[1:], getenv, stdout, stderr)
 	case "bench":
 		err = benchCmd(ctx, args[1:], getenv, stdout, stderr)
+	case "healthcheck":
+		err = healthcheckCmd(ctx, args[1:], getenv, stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "pulsestream", version)
 	case "help", "-h", "--help":

@@ -274,7 +274,7 @@ func (e *Evaluator) tick(ctx context.Context, now time.Time) error {
 	}
 
 	// 3. Evaluate every series and write the state changes.
-	firingN, pendingN := 0, 0
+	firingN, pendingN, groupsN := 0, 0, 0
 	for _, rs := range e.rules {
 		for key, s := range rs.series {
 			if err := e.evaluate(ctx, rs, key, s, now, silences); err != nil {
@@ -288,11 +288,13 @@ func (e *Evaluator) tick(ctx context.Context, now time.Time) error {
 				pendingN++
 			}
 		}
+		groupsN += len(rs.series)
 	}
 	e.publishStatus()
 	e.cfg.Metrics.evaluations.WithLabelValues("ok").Add(float64(len(e.rules)))
 	e.cfg.Metrics.alerts.WithLabelValues(pulse.AlertFiring).Set(float64(firingN))
 	e.cfg.Metrics.alerts.WithLabelValues("pending").Set(float64(pendingN))
+	e.cfg.Metrics.groups.Set(float64(groupsN))
 
 	// 4. Hand the new notifications to the queue.
 	return e.dispatch(ctx)

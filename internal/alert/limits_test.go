@@ -154,6 +154,9 @@ func TestEvaluatorTenantAtLimits(t *testing.T) {
 	if groups != 50+1+1 || exact != 0 || sketches != 1 {
 		t.Fatalf("evaluator holds %d groups, %d exact users, %d sketches; want 52, 0, 1", groups, exact, sketches)
 	}
+	if got := testutil.ToFloat64(e.cfg.Metrics.groups); got != float64(groups) {
+		t.Fatalf("pulsestream_alert_groups = %v, want %d", got, groups)
+	}
 	us := e.rules[users.ID].series[""]
 	if v := e.rules[users.ID].value(us, clock.Now()); math.Abs(v-n)/n > 0.05 {
 		t.Fatalf("count_distinct estimate = %v, want about %d", v, n)

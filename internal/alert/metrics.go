@@ -13,6 +13,7 @@ type Metrics struct {
 	deferred    *prometheus.CounterVec
 
 	groupsDropped *prometheus.CounterVec
+	groups        prometheus.Gauge
 }
 
 // DroppedMaxGroups is the reason label of an event not counted because its
@@ -59,11 +60,15 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "pulsestream_alert_groups_dropped_total",
 			Help: "Matching events not counted because they opened a new group beyond a limit, by reason (max_groups_per_rule).",
 		}, []string{"reason"}),
+		groups: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "pulsestream_alert_groups",
+			Help: "Groups (series) the evaluator on this node holds, all rules together (bounded by rules × max_groups_per_rule).",
+		}),
 	}
 	m.deferred.WithLabelValues(DeferredTenantConcurrency) // present at 0 before the first
 	m.groupsDropped.WithLabelValues(DroppedMaxGroups)
 	if reg != nil {
-		reg.MustRegister(m.evaluations, m.tickSeconds, m.lag, m.alerts, m.attempts, m.queueDepth, m.deferred, m.groupsDropped)
+		reg.MustRegister(m.evaluations, m.tickSeconds, m.lag, m.alerts, m.attempts, m.queueDepth, m.deferred, m.groupsDropped, m.groups)
 	}
 	return m
 }

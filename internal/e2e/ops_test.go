@@ -37,9 +37,9 @@ func TestOpsMetrics(t *testing.T) {
 		expectStatus(t, r, http.StatusOK)
 		body := string(r.Body)
 		for _, re := range []string{
-			`(?m)^pulsestream_http_requests_total\{[^}]*route="POST /api/v1/events"[^}]*status="201"[^}]*\} 1$`,
-			`(?m)^pulsestream_http_requests_total\{[^}]*route="POST /api/v1/events"[^}]*status="422"[^}]*\} 1$`,
-			`(?m)^pulsestream_http_request_duration_seconds_bucket\{[^}]*route="POST /api/v1/events"`,
+			`(?m)^pulsestream_http_requests_total\{[^}]*method="POST",route="/api/v1/events"[^}]*status="201"[^}]*\} 1$`,
+			`(?m)^pulsestream_http_requests_total\{[^}]*method="POST",route="/api/v1/events"[^}]*status="422"[^}]*\} 1$`,
+			`(?m)^pulsestream_http_request_duration_seconds_bucket\{[^}]*method="POST",route="/api/v1/events"`,
 			`(?m)^pulsestream_events_total\{[^}]*outcome="created"[^}]*\} 1$`,
 			`(?m)^pulsestream_events_total\{[^}]*outcome="duplicate"[^}]*\} 1$`,
 			`(?m)^pulsestream_events_total\{[^}]*outcome="rejected"[^}]*\} 1$`,

@@ -83,6 +83,7 @@ func (s *Server) authFailed(w http.ResponseWriter, r *http.Request, err error) {
 	if s.AuthFailures != nil {
 		q, lerr := s.AuthFailures.Take(context.WithoutCancel(r.Context()), authFailureKey(s.clientIP(r)), s.AuthFailuresPerMinute, 1)
 		if lerr == nil && q.Granted == 0 {
+			noteFrom(r.Context()).authThrottled = true
 			s.writeError(w, r, tooManyFailures(q))
 			return
 		}

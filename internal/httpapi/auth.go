@@ -18,6 +18,7 @@ const (
 	ctxTenant ctxKey = iota
 	ctxAPIKey
 	ctxRequestID
+	ctxNote // *requestNote, see observe
 )
 
 // tenantFrom returns the authenticated tenant; handlers behind requireKey
@@ -188,6 +189,7 @@ func (s *Server) requireKey(scope pulse.Scope, h http.HandlerFunc) http.HandlerF
 			s.writeError(w, r, err)
 			return
 		}
+		noteFrom(r.Context()).tenantID = t.ID
 		if s.KeyUsage != nil {
 			s.KeyUsage.Touch(k, s.clock.Now())
 		}

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -65,10 +66,48 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
+// requestNote is what the handlers tell observe, the outermost middleware,
+// about a request for its log line and metrics; observe puts one in the
+// request's context (inner handlers get a derived context, so a value
+// they add would not reach it).
+type requestNote struct {
+	tenantID string // the authenticated tenant, if any
+	// authThrottled: the 429 was the failed-authentication limit of the
+	// client's address; any other 429 is a tenant's quota.
+	authThrottled bool
+}
+
+// noteFrom returns the request's note (a throwaway one outside observe).
+func noteFrom(ctx context.Context) *requestNote {
+	if n, ok := ctx.Value(ctxNote).(*requestNote); ok {
+		return n
+	}
+	return &requestNote{}
+}
+
+// Reasons of pulsestream_http_requests_throttled_total.
+const (
+	throttledQuota        = "quota"
+	throttledAuthFailures = "auth_failures"
+)
+
+// routeLabel is a ServeMux pattern without its method ("POST /api/v1/events"
+// → "/api/v1/events"): the method is a label of its own.
+func routeLabel(pattern string) string {
+	if pattern == "" {
+		return "unmatched"
+	}
+	if _, path, ok := strings.Cut(pattern, " "); ok {
+		return strings.TrimSpace(path)
+	}
+	return pattern
+}
+
 type httpMetrics struct {
-	requests *prometheus.CounterVec
-	duration *prometheus.HistogramVec
-	inflight prometheus.Gauge
+	throttled *prometheus.CounterVec
+	requests  *prometheus.CounterVec
+	duration  *prometheus.HistogramVec
+	inflight  prometheus.Gauge
 	// shed counts requests refused by the in-flight cap; auditFailures
 	// audit entries that could not be written.
 	shed          prometheus.Counter
@@ -91,6 +130,12 @@ func newHTTPMetrics(reg prometheus.Registerer) *httpMetrics {
 			Help: "HTTP requests being served.",
 		}),
 	}
+	m.throttled = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "pulsestream_http_requests_throttled_total",
+		Help: "Requests answered 429, by reason: quota (a tenant's rate limit; events refused: pulsestream_rate_limited_events_total) or auth_failures (too many failed authentications from one address).",
+	}, []string{"reason"})
+	m.throttled.WithLabelValues(throttledQuota) // present at 0 before the first
+	m.throttled.WithLabelValues(throttledAuthFailures)
 	m.shed = prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "pulsestream_http_requests_shed_total",
 		Help: "Requests answered 503 because the node was at --max-in-flight.",
@@ -100,7 +145,7 @@ func newHTTPMetrics(reg prometheus.Registerer) *httpMetrics {
 		Help: "Audit log entries that could not be written (the change itself happened).",
 	})
 	if reg != nil {
-		reg.MustRegister(m.requests, m.duration, m.inflight, m.shed, m.auditFailures)
+		reg.MustRegister(m.requests, m.throttled, m.duration, m.inflight, m.shed, m.auditFailures)
 	}
 	return m
 }
@@ -127,7 +172,8 @@ func (s *Server) observe(next http.Handler) http.Handler {
 		if r.TLS != nil { // served over TLS by this node: browsers must never fall back to plain HTTP
 			h.Set("Strict-Transport-Security", hsts)
 		}
-		r = r.WithContext(context.WithValue(r.Context(), ctxRequestID, id))
+		note := &requestNote{}
+		r = r.WithContext(context.WithValue(context.WithValue(r.Context(), ctxRequestID, id), ctxNote, note))
 		sw := &statusWriter{ResponseWriter: w}
 		s.metrics.inflight.Inc()
 		defer func() {
@@ -141,10 +187,7 @@ func (s *Server) observe(next http.Handler) http.Handler {
 					s.writeError(sw, r, errPanic)
 				}
 			}
-			route := r.Pattern
-			if route == "" {
-				route = "unmatched"
-			}
+			route := routeLabel(r.Pattern)
 			status := sw.status
 			if status == 0 {
 				status = http.StatusOK
@@ -152,14 +195,26 @@ func (s *Server) observe(next http.Handler) http.Handler {
 			d := time.Since(start)
 			s.metrics.requests.WithLabelValues(route, r.Method, strconv.Itoa(status)).Inc()
 			s.metrics.duration.WithLabelValues(route, r.Method).Observe(d.Seconds())
+			if status == http.StatusTooManyRequests {
+				reason := throttledQuota
+				if note.authThrottled {
+					reason = throttledAuthFailures
+				}
+				s.metrics.throttled.WithLabelValues(reason).Inc()
+			}
 			level := slog.LevelInfo
 			if status >= 500 {
 				level = slog.LevelWarn
 			}
-			s.logger.LogAttrs(r.Context(), level, "request",
+			attrs := []slog.Attr{
 				slog.String("request_id", id), slog.String("method", r.Method), slog.String("route", route),
 				slog.String("path", r.URL.Path), slog.Int("status", status), slog.Int("bytes", sw.bytes),
-				slog.Float64("duration_ms", float64(d.Microseconds())/1000), slog.String("remote", s.clientIP(r)))
+				slog.Float64("duration_s", d.Seconds()), slog.String("remote", s.clientIP(r)),
+			}
+			if note.tenantID != "" {
+				attrs = append(attrs, slog.String("tenant_id", note.tenantID))
+			}
+			s.logger.LogAttrs(r.Context(), level, "request", attrs...)
 		}()
 		next.ServeHTTP(sw, r)
 	})
