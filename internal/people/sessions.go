@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
+	"net/http"
 	"time"
 
 	"github.com/pulsestream/pulsestream/internal/pulse"
@@ -197,4 +198,41 @@ func (a *Auth) WhoAmI(ctx context.Context, u *pulse.User, s *pulse.Session) (*Me
 		me.Memberships = append(me.Memberships, MembershipInfo{TenantID: m.TenantID, Role: m.Role})
 	}
 	return me, nil
+}
+
+// The cookie contract (shared by the JSON API and the console):
+//   - SessionCookieName holds the session id: HttpOnly, SameSite=Lax,
+//     Path=/, Secure whenever the server is reached over HTTPS, expiring
+//     with the session's absolute timeout.
+//   - DeviceCookieName marks a browser that has signed in (the sign-in
+//     slow-down's exemption): same flags, DeviceCookieMaxAge.
+const SessionCookieName = "pulsestream_session"
+
+// SessionCookie is the cookie that carries session id until expires.
+func SessionCookie(id string, expires time.Time, secure bool) *http.Cookie {
+	return &http.Cookie{Name: SessionCookieName, Value: id, Path: "/", Expires: expires, HttpOnly: true,
+		Secure: secure, SameSite: http.SameSiteLaxMode}
+}
+
+// ExpiredSessionCookie removes the session cookie from the browser.
+func ExpiredSessionCookie(secure bool) *http.Cookie {
+	return &http.Cookie{Name: SessionCookieName, Value: "", Path: "/", MaxAge: -1, HttpOnly: true,
+		Secure: secure, SameSite: http.SameSiteLaxMode}
+}
+
+// DeviceCookie is the cookie that carries a device mark (see SignIn).
+func DeviceCookie(value string, now time.Time, secure bool) *http.Cookie {
+	return &http.Cookie{Name: DeviceCookieName, Value: value, Path: "/", Expires: now.Add(DeviceCookieMaxAge),
+		HttpOnly: true, Secure: secure, SameSite: http.SameSiteLaxMode}
+}
+
+// SetSignInCookies sets the session and device cookies of a sign-in (an
+// invitation's acceptance or the first-run setup too).
+func SetSignInCookies(w http.ResponseWriter, res *SignInResult, now time.Time, secure bool) {
+	if res.SessionID != "" {
+		http.SetCookie(w, SessionCookie(res.SessionID, res.Session.ExpiresAt, secure))
+	}
+	if res.Device != "" {
+		http.SetCookie(w, DeviceCookie(res.Device, now, secure))
+	}
 }
