@@ -78,7 +78,7 @@ func (a *Auth) Invite(ctx context.Context, by Actor, tenantID, email string, rol
 		return nil, err
 	}
 	now := a.now()
-	pending, err := a.people().ListInvitations(ctx, tenantID)
+	pending, err := a.Store.ListInvitations(ctx, tenantID)
 	if err != nil {
 		return nil, err
 	}
@@ -94,7 +94,7 @@ func (a *Auth) Invite(ctx context.Context, by Actor, tenantID, email string, rol
 	token := newSessionID()
 	inv := &pulse.Invitation{ID: pulse.NewID(), TenantID: tenantID, Email: email, Role: role,
 		TokenHash: pulse.HashSecret(token), InvitedBy: by.Name, CreatedAt: now, ExpiresAt: now.Add(InvitationValidFor)}
-	if err := a.people().CreateInvitation(ctx, inv); err != nil {
+	if err := a.Store.CreateInvitation(ctx, inv); err != nil {
 		return nil, err
 	}
 	a.record(ctx, by, tenantID, "invitation.create", "invitation/"+inv.ID, nil, InvitationView(inv))
@@ -134,7 +134,7 @@ func (a *Auth) ListInvitations(ctx context.Context, by Actor, tenantID string) (
 	if !by.Operator && !by.Role.Can(pulse.ActManageMembers) {
 		return nil, forbidden("your role may not manage members")
 	}
-	invs, err := a.people().ListInvitations(ctx, tenantID)
+	invs, err := a.Store.ListInvitations(ctx, tenantID)
 	if err != nil {
 		return nil, err
 	}
@@ -151,7 +151,7 @@ func (a *Auth) RevokeInvitation(ctx context.Context, by Actor, tenantID, id stri
 	if !by.Operator && !by.Role.Can(pulse.ActManageMembers) {
 		return forbidden("your role may not manage members")
 	}
-	if err := a.people().DeleteInvitation(ctx, tenantID, id); err != nil {
+	if err := a.Store.DeleteInvitation(ctx, tenantID, id); err != nil {
 		return err
 	}
 	a.record(ctx, by, tenantID, "invitation.revoke", "invitation/"+id, nil, nil)
@@ -177,7 +177,7 @@ func (a *Auth) AcceptInvitation(ctx context.Context, req AcceptRequest) (*SignIn
 	if !wellFormedSessionID(req.Token) {
 		return nil, errBadInvitation
 	}
-	st := a.people()
+	st := a.Store
 	inv, err := st.GetInvitationByTokenHash(ctx, pulse.HashSecret(req.Token))
 	if pulse.IsNotFound(err) {
 		return nil, errBadInvitation
@@ -261,7 +261,7 @@ type setupToken struct {
 
 // NeedsSetup reports whether no operator user exists.
 func (a *Auth) NeedsSetup(ctx context.Context) (bool, error) {
-	users, err := a.people().ListUsers(ctx)
+	users, err := a.Store.ListUsers(ctx)
 	if err != nil {
 		return false, err
 	}
@@ -325,7 +325,7 @@ func (a *Auth) Setup(ctx context.Context, req SetupRequest) (*SignInResult, erro
 	now := a.now()
 	u := &pulse.User{ID: pulse.NewID(), Email: email, Name: strings.TrimSpace(req.Name), PasswordHash: hash,
 		Operator: true, CreatedAt: now, UpdatedAt: now}
-	if err := a.people().CreateUser(ctx, u); err != nil {
+	if err := a.Store.CreateUser(ctx, u); err != nil {
 		return nil, err
 	}
 	a.setup.hash = ""

@@ -75,7 +75,7 @@ func (a *Auth) startSession(ctx context.Context, u *pulse.User, ip, userAgent st
 	}
 	s := &pulse.Session{IDHash: pulse.HashSecret(id), UserID: u.ID, CreatedAt: now, LastSeenAt: now,
 		ExpiresAt: now.Add(a.maxAge()), UserAgent: userAgent, IP: ip}
-	if err := a.people().CreateSession(ctx, s); err != nil {
+	if err := a.Store.CreateSession(ctx, s); err != nil {
 		return "", nil, err
 	}
 	return id, s, nil
@@ -89,7 +89,7 @@ func (a *Auth) Authenticate(ctx context.Context, sessionID string) (*pulse.User,
 	if !wellFormedSessionID(sessionID) {
 		return nil, nil, errSignedOut
 	}
-	st := a.people()
+	st := a.Store
 	hash := pulse.HashSecret(sessionID)
 	s, err := st.GetSession(ctx, hash)
 	if pulse.IsNotFound(err) {
@@ -125,7 +125,7 @@ func (a *Auth) SignOut(ctx context.Context, sessionID string) error {
 	if !wellFormedSessionID(sessionID) {
 		return nil
 	}
-	err := a.people().DeleteSession(ctx, pulse.HashSecret(sessionID))
+	err := a.Store.DeleteSession(ctx, pulse.HashSecret(sessionID))
 	if pulse.IsNotFound(err) {
 		return nil
 	}
@@ -135,7 +135,7 @@ func (a *Auth) SignOut(ctx context.Context, sessionID string) error {
 // SignOutEverywhere ends every session of the user, the current one
 // included, and audits it.
 func (a *Auth) SignOutEverywhere(ctx context.Context, by Actor, userID string) error {
-	if err := a.people().DeleteUserSessions(ctx, userID, ""); err != nil {
+	if err := a.Store.DeleteUserSessions(ctx, userID, ""); err != nil {
 		return err
 	}
 	a.record(ctx, by, "", "session.revoke_all", "user/"+userID, nil, nil)
@@ -147,7 +147,7 @@ func (a *Auth) SignOutEverywhere(ctx context.Context, by Actor, userID string) e
 // as the admin token does). EFORBIDDEN when they are no member.
 func (a *Auth) Principal(ctx context.Context, u *pulse.User, tenantID string) (pulse.Principal, error) {
 	p := pulse.Principal{TenantID: tenantID, UserID: u.ID}
-	ms, err := a.people().Memberships(ctx, u.ID)
+	ms, err := a.Store.Memberships(ctx, u.ID)
 	if err != nil {
 		return p, err
 	}
@@ -188,7 +188,7 @@ type MembershipInfo struct {
 
 // WhoAmI describes the session's user and their memberships.
 func (a *Auth) WhoAmI(ctx context.Context, u *pulse.User, s *pulse.Session) (*Me, error) {
-	ms, err := a.people().Memberships(ctx, u.ID)
+	ms, err := a.Store.Memberships(ctx, u.ID)
 	if err != nil {
 		return nil, err
 	}

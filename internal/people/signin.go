@@ -46,9 +46,6 @@ func NewAuth(svc *Service, idle, maxAge time.Duration) (*Auth, error) {
 	return a, nil
 }
 
-// people is the store's PeopleStore.
-func (a *Auth) people() pulse.PeopleStore { return a.Store.(pulse.PeopleStore) }
-
 // The sign-in slow-down (OWASP's "device cookie" scheme).
 //
 // A browser that has signed in to an account successfully carries a
@@ -95,8 +92,11 @@ func newThrottle(max int) *throttle { return &throttle{tat: map[string]time.Time
 func (t *throttle) blocked(key string, now time.Time, burst int, refill time.Duration) time.Duration {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	wait := t.tat[key].Sub(now) - time.Duration(burst-1)*refill
-	return max(wait, 0)
+	tat, ok := t.tat[key]
+	if !ok || !tat.After(now) {
+		return 0
+	}
+	return max(tat.Sub(now)-time.Duration(burst-1)*refill, 0)
 }
 
 // fail records one failure of key.
@@ -167,7 +167,7 @@ func (a *Auth) SignIn(ctx context.Context, req SignInRequest) (*SignInResult, er
 	if email == "" || req.Password == "" || len(req.Password) > password.MaxLength || len(email) > 320 {
 		return nil, errWrongPassword
 	}
-	u, err := a.people().GetUserByEmail(ctx, email)
+	u, err := a.Store.GetUserByEmail(ctx, email)
 	if pulse.IsNotFound(err) {
 		u = nil
 	} else if err != nil {
@@ -229,7 +229,7 @@ func (a *Auth) SignIn(ctx context.Context, req SignInRequest) (*SignInResult, er
 	if a.Hasher.NeedsRehash(u.PasswordHash) {
 		if h, err := a.Hasher.Hash(ctx, req.Password); err == nil {
 			u.PasswordHash, u.UpdatedAt = h, now
-			if err := a.people().UpdateUser(ctx, u); err != nil {
+			if err := a.Store.UpdateUser(ctx, u); err != nil {
 				a.logger().WarnContext(ctx, "password re-hash not stored", "err", err, "user_id", u.ID)
 			}
 		}
@@ -294,14 +294,14 @@ func (a *Auth) ChangePassword(ctx context.Context, by Actor, u *pulse.User, curr
 		return err
 	}
 	u.PasswordHash, u.UpdatedAt = h, a.now()
-	if err := a.people().UpdateUser(ctx, u); err != nil {
+	if err := a.Store.UpdateUser(ctx, u); err != nil {
 		return err
 	}
 	keep := ""
 	if keepSessionID != "" {
 		keep = pulse.HashSecret(keepSessionID)
 	}
-	if err := a.people().DeleteUserSessions(ctx, u.ID, keep); err != nil {
+	if err := a.Store.DeleteUserSessions(ctx, u.ID, keep); err != nil {
 		return err
 	}
 	a.record(ctx, by, "", "user.password_change", "user/"+u.ID, nil, nil)

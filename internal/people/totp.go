@@ -155,7 +155,7 @@ func (a *Auth) useRecoveryCode(ctx context.Context, userID, code string) (bool, 
 	}
 	a.totpMu.Lock()
 	defer a.totpMu.Unlock()
-	u, err := a.people().GetUser(ctx, userID)
+	u, err := a.Store.GetUser(ctx, userID)
 	if err != nil || u.TOTPSecret == "" {
 		return false, err
 	}
@@ -170,7 +170,7 @@ func (a *Auth) useRecoveryCode(ctx context.Context, userID, code string) (bool, 
 	}
 	st.Recovery = slices.Delete(st.Recovery, i, i+1)
 	u.TOTPSecret, u.UpdatedAt = a.sealTOTP(u, st), a.now()
-	if err := a.people().UpdateUser(ctx, u); err != nil {
+	if err := a.Store.UpdateUser(ctx, u); err != nil {
 		return false, err
 	}
 	return true, nil
@@ -232,7 +232,7 @@ func (a *Auth) ConfirmTOTP(ctx context.Context, by Actor, u *pulse.User, token, 
 	}
 	a.totpMu.Lock()
 	defer a.totpMu.Unlock()
-	u, err = a.people().GetUser(ctx, u.ID)
+	u, err = a.Store.GetUser(ctx, u.ID)
 	if err != nil {
 		return nil, err
 	}
@@ -240,7 +240,7 @@ func (a *Auth) ConfirmTOTP(ctx context.Context, by Actor, u *pulse.User, token, 
 		return nil, pulse.Errorf(pulse.ECONFLICT, "the second factor is already on; turn it off first")
 	}
 	u.TOTPSecret, u.UpdatedAt = a.sealTOTP(u, st), a.now()
-	if err := a.people().UpdateUser(ctx, u); err != nil {
+	if err := a.Store.UpdateUser(ctx, u); err != nil {
 		return nil, err
 	}
 	a.record(ctx, by, "", "user.totp_enable", "user/"+u.ID, nil, nil)
@@ -262,11 +262,11 @@ func (a *Auth) DisableTOTP(ctx context.Context, by Actor, u *pulse.User, code st
 	}
 	a.totpMu.Lock()
 	defer a.totpMu.Unlock()
-	if u, err = a.people().GetUser(ctx, u.ID); err != nil {
+	if u, err = a.Store.GetUser(ctx, u.ID); err != nil {
 		return err
 	}
 	u.TOTPSecret, u.UpdatedAt = "", a.now()
-	if err := a.people().UpdateUser(ctx, u); err != nil {
+	if err := a.Store.UpdateUser(ctx, u); err != nil {
 		return err
 	}
 	a.record(ctx, by, "", "user.totp_disable", "user/"+u.ID, nil, nil)
