@@ -26,6 +26,7 @@ import (
 	"github.com/pulsestream/pulsestream/internal/httpapi"
 	"github.com/pulsestream/pulsestream/internal/ingest"
 	"github.com/pulsestream/pulsestream/internal/inmem"
+	"github.com/pulsestream/pulsestream/internal/people"
 	"github.com/pulsestream/pulsestream/internal/postgres"
 	"github.com/pulsestream/pulsestream/internal/pulse"
 	"github.com/pulsestream/pulsestream/internal/redis"
@@ -63,6 +64,7 @@ type App struct {
 	keyUsage    *httpapi.KeyUsage
 	certs       *httpapi.CertReloader // nil without TLS
 	alerting    *alerting
+	auth        *people.Auth // sign-in and sessions (signin.go)
 
 	bgCancel context.CancelFunc
 	bgWG     sync.WaitGroup
@@ -152,6 +154,10 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*App, error) {
 			return nil, err
 		}
 	}
+	if err := a.openAuth(); err != nil {
+		a.Close()
+		return nil, err
+	}
 	a.authLimiter = inmem.NewLimiter(inmem.LimiterConfig{Clock: opts.Clock})
 	a.keyUsage = httpapi.NewKeyUsage(store, opts.Clock)
 
@@ -175,6 +181,7 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*App, error) {
 		BodyReadTimeout: cfg.BodyReadTimeout, MaxDecodeBytes: cfg.MaxDecodeBytes, DecodeTenantShare: cfg.DecodeTenantShare,
 		SecretBox: box, KeyUsage: a.keyUsage, Replay: replay,
 		AlertLimits: cfg.AlertLimits, RuleStatus: a.alerting.evaluator.RuleStatus,
+		Auth: a.auth, SecureCookies: cfg.TLSCert != "",
 	})
 	return a, nil
 }
@@ -291,6 +298,7 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 		MaxHeaderBytes:    a.cfg.MaxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(a.opts.Logger.Handler(), slog.LevelWarn),
 	}
+	a.printSetupURL(ctx, ln.Addr())
 	errc := make(chan error, 1)
 	if a.certs != nil {
 		srv.TLSConfig = a.certs.TLSConfig() // ServeTLS adds HTTP/2
