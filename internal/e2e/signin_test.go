@@ -277,3 +277,29 @@ func TestInvitationAndSetupOverHTTP(t *testing.T) {
 		problem(t, n.do("POST", "/api/v1/invitations/accept", "", map[string]any{"token": token, "name": "Owner", "password": memberPassword}), http.StatusConflict)
 	})
 }
+
+// The sign-in routes in the walk of TestAuditEveryMutatingRoute (which
+// calls routes with the tenant's API key).
+func init() {
+	const personal = "acts on the caller's own session or user, audited server-wide with the user as actor " +
+		"(session.sign_in, session.sign_in_failed, session.revoke_all, user.password_change, user.totp_*); " +
+		"see internal/people's tests"
+	for _, route := range []string{"POST /api/v1/session", "DELETE /api/v1/session", "POST /api/v1/session/revoke-all",
+		"POST /api/v1/session/password", "POST /api/v1/session/totp", "POST /api/v1/session/totp/confirm",
+		"POST /api/v1/session/totp/disable"} {
+		auditFixtures[route] = auditFixture{exempt: personal}
+	}
+	auditFixtures["POST /api/v1/setup"] = auditFixture{exempt: "first run: creates the operator (user.create by \"setup\"); TestFirstRunSetup"}
+	auditFixtures["POST /api/v1/invitations/accept"] = auditFixture{exempt: "a person without a key accepts (invitation.accept by the new user); TestInvitationExpiryAndSingleUse"}
+	auditFixtures["POST /api/v1/invitations"] = auditFixture{build: func(w *auditWalk) auditCall {
+		return auditCall{method: "POST", path: "/api/v1/invitations", key: w.key,
+			body:   map[string]any{"email": "walk@example.com", "role": "viewer"},
+			status: http.StatusCreated, action: "invitation.create"}
+	}}
+	auditFixtures["DELETE /api/v1/invitations/{id}"] = auditFixture{build: func(w *auditWalk) auditCall {
+		m := w.json(w.n.do("POST", "/api/v1/invitations", w.key, map[string]any{"email": "gone@example.com", "role": "member"}), http.StatusCreated)
+		id := m["invitation"].(map[string]any)["id"].(string)
+		return auditCall{method: "DELETE", path: "/api/v1/invitations/" + id, key: w.key,
+			status: http.StatusNoContent, action: "invitation.revoke", target: "invitation/" + id}
+	}}
+}

@@ -151,10 +151,20 @@ func (a *Auth) RevokeInvitation(ctx context.Context, by Actor, tenantID, id stri
 	if !by.Operator && !by.Role.Can(pulse.ActManageMembers) {
 		return forbidden("your role may not manage members")
 	}
+	invs, err := a.Store.ListInvitations(ctx, tenantID)
+	if err != nil {
+		return err
+	}
+	var before any
+	for _, inv := range invs {
+		if inv.ID == id {
+			before = InvitationView(inv)
+		}
+	}
 	if err := a.Store.DeleteInvitation(ctx, tenantID, id); err != nil {
 		return err
 	}
-	a.record(ctx, by, tenantID, "invitation.revoke", "invitation/"+id, nil, nil)
+	a.record(ctx, by, tenantID, "invitation.revoke", "invitation/"+id, before, nil)
 	return nil
 }
 
