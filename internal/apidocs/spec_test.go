@@ -78,6 +78,8 @@ func TestRoutes(t *testing.T) {
 		"POST /api/v1/session/password", "POST /api/v1/session/totp", "POST /api/v1/session/totp/confirm",
 		"POST /api/v1/session/totp/disable", "POST /api/v1/invitations", "GET /api/v1/invitations",
 		"DELETE /api/v1/invitations/{id}", "POST /api/v1/invitations/accept", "POST /api/v1/setup",
+		"POST /admin/v1/users", "GET /admin/v1/users", "PATCH /admin/v1/users/{id}", "GET /admin/v1/tenants/{id}/members",
+		"PUT /admin/v1/tenants/{id}/members/{user_id}", "DELETE /admin/v1/tenants/{id}/members/{user_id}",
 	}
 	slices.Sort(want)
 	got := Routes()

@@ -5,16 +5,13 @@ import (
 	"fmt"
 	"net"
 
-	"github.com/pulsestream/pulsestream/internal/password"
 	"github.com/pulsestream/pulsestream/internal/people"
 )
 
-// openAuth builds the sign-in service (issue 14): sessions with the
-// configured timeouts, invitations mailed through --smtp-url.
+// openAuth builds the sign-in service (issue 14) over a.People: sessions
+// with the configured timeouts, invitations mailed through --smtp-url.
 func (a *App) openAuth() error {
-	svc := &people.Service{Store: a.Store, Clock: a.opts.Clock, Hasher: password.NewHasher(password.DefaultParams, 0),
-		Box: a.box, Logger: a.opts.Logger}
-	auth, err := people.NewAuth(svc, a.cfg.SessionIdleTimeout, a.cfg.SessionMaxAge)
+	auth, err := people.NewAuth(a.People, a.cfg.SessionIdleTimeout, a.cfg.SessionMaxAge)
 	if err != nil {
 		return fmt.Errorf("sign-in: %w", err)
 	}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/pulsestream/pulsestream/internal/apidocs"
 	"github.com/pulsestream/pulsestream/internal/ingest"
+	"github.com/pulsestream/pulsestream/internal/password"
 	"github.com/pulsestream/pulsestream/internal/people"
 	"github.com/pulsestream/pulsestream/internal/pulse"
 	"github.com/pulsestream/pulsestream/internal/secretbox"
@@ -73,6 +74,10 @@ type Config struct {
 	// or ok false: the rule's GET has no status).
 	RuleStatus func(ruleID string) (pulse.RuleStatus, bool)
 
+	// People administers users and members (issue 14; nil: a service on
+	// Store with the default password hasher).
+	People *people.Service
+
 	// Sign-in and sessions (issue 14). Auth signs people in (nil: only
 	// API keys and the admin token work); SecureCookies marks cookies
 	// Secure (set when the server speaks TLS; a request through a trusted
@@ -97,6 +102,7 @@ type Server struct {
 	inFlight  chan struct{} // the --max-in-flight slots; nil: no cap
 	decode    *decodeBudget // the --max-decode-bytes budget; nil: none
 	probe     readyProbe    // one database ping at a time for /ready
+	people    *people.Service
 	csrf      *http.CrossOriginProtection
 }
 
@@ -129,6 +135,11 @@ func New(cfg Config) *Server {
 		Config: cfg, store: cfg.Store, ingest: cfg.Ingest, keys: cfg.Keys, adminHash: cfg.AdminTokenHash,
 		clock: cfg.Clock, logger: cfg.Logger, metrics: newHTTPMetrics(cfg.Registerer), mux: http.NewServeMux(),
 		csrf: http.NewCrossOriginProtection(),
+	}
+	s.people = cfg.People
+	if s.people == nil {
+		s.people = &people.Service{Store: cfg.Store, Clock: cfg.Clock, Logger: cfg.Logger,
+			Hasher: password.NewHasher(password.DefaultParams, password.DefaultConcurrency), Box: cfg.SecretBox}
 	}
 	if cfg.MaxInFlight > 0 {
 		s.inFlight = make(chan struct{}, cfg.MaxInFlight)
@@ -194,6 +205,7 @@ func (s *Server) routes() {
 	s.handle("DELETE /admin/v1/tenants/{id}/api-keys/{key_id}", s.requireAdmin(s.adminRevokeKey))
 	s.handle("POST /admin/v1/tenants/{id}/api-keys/{key_id}/rotate", s.requireAdmin(s.adminRotateKey))
 	s.handle("GET /admin/v1/audit-log", s.requireAdmin(s.adminListAuditLog))
+	s.peopleRoutes() // users and members (people.go)
 
 	// Tenant API (API keys).
 	s.handle("POST /api/v1/events", s.require(pulse.ActIngest, s.verifySigned(s.postEvent)))
