@@ -1,12 +1,18 @@
 package e2e
 
 import (
+	"bytes"
 	"context"
+	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/pulsestream/pulsestream/internal/app"
+	"github.com/pulsestream/pulsestream/internal/config"
 	"github.com/pulsestream/pulsestream/internal/password"
 	"github.com/pulsestream/pulsestream/internal/pulse"
 )
@@ -302,4 +308,73 @@ func init() {
 		return auditCall{method: "DELETE", path: "/api/v1/invitations/" + id, key: w.key,
 			status: http.StatusNoContent, action: "invitation.revoke", target: "invitation/" + id}
 	}}
+}
+
+// lockedBuffer collects a node's log lines.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// TestSessionSecretsNeverLogged signs in, uses and ends a session, fails
+// sign-ins and opens an invitation link on a node logging at debug level:
+// no session id, device cookie, password or invitation token appears.
+func TestSessionSecretsNeverLogged(t *testing.T) {
+	t.Parallel()
+	var logs lockedBuffer
+	cfg := config.Default()
+	cfg.DatabaseURL = "sqlite://" + t.TempDir() + "/pulsestream.db"
+	cfg.AdminToken = adminToken
+	cfg.MaintenanceInterval = time.Hour
+	a, err := app.New(context.Background(), cfg, app.Options{Clock: newFakeClock(),
+		Logger: slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.Start()
+	srv := httptest.NewServer(a.Handler())
+	t.Cleanup(func() { srv.Close(); _ = a.Close() })
+	n := &node{t: t, URL: srv.URL, App: a, Clock: newFakeClock()}
+
+	tenantID, _ := n.tenant("logged", 0)
+	email := n.member(tenantID, "ana@example.com", pulse.RoleOwner)
+	r := n.do("POST", "/api/v1/session", "", map[string]any{"email": email, "password": memberPassword})
+	expectStatus(t, r, http.StatusOK)
+	var secrets []string
+	for _, c := range (&http.Response{Header: r.Header}).Cookies() {
+		secrets = append(secrets, c.Value)
+	}
+	if len(secrets) != 2 {
+		t.Fatalf("cookies %v", r.Header["Set-Cookie"])
+	}
+	cookie := "pulsestream_session=" + secrets[0]
+	expectStatus(t, n.do("GET", "/api/v1/events", "", nil, "Cookie", cookie, "X-PulseStream-Tenant", tenantID), http.StatusOK)
+	inv := n.do("POST", "/api/v1/invitations", "", map[string]any{"email": "bob@example.com", "role": "viewer"},
+		"Cookie", cookie, "X-PulseStream-Tenant", tenantID).JSON(t)
+	token := inv["token"].(string)
+	n.do("GET", "/invite/"+token, "", nil)
+	problem(t, n.do("POST", "/api/v1/session", "", map[string]any{"email": email, "password": "a wrong password, logged?"}), http.StatusUnauthorized)
+	expectStatus(t, n.do("DELETE", "/api/v1/session", "", nil, "Cookie", cookie), http.StatusNoContent)
+
+	out := logs.String()
+	if !strings.Contains(out, "/api/v1/session") {
+		t.Fatalf("the node logged no requests: %q", out)
+	}
+	for _, s := range append(secrets, token, memberPassword, "a wrong password", pulse.HashSecret(secrets[0])) {
+		if strings.Contains(out, s) {
+			t.Errorf("the log holds a secret %q", s)
+		}
+	}
 }

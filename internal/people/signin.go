@@ -2,9 +2,9 @@ package people
 
 import (
 	"context"
-	"errors"
 	"crypto/rand"
 	"encoding/base64"
+	"errors"
 	"strconv"
 	"strings"
 	"sync"
