@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"time"
 
 	"github.com/pulsestream/pulsestream/internal/people"
 )
@@ -31,6 +32,8 @@ func (a *App) Auth() *people.Auth { return a.auth }
 // that makes its opener the first operator (valid until used or the
 // server restarts).
 func (a *App) printSetupURL(ctx context.Context, addr net.Addr) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
 	tok, err := a.auth.StartSetup(ctx)
 	if err != nil {
 		a.opts.Logger.Warn("first-run setup: cannot tell whether an operator exists", "err", err)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -14,6 +15,7 @@ import (
 	"github.com/pulsestream/pulsestream/internal/app"
 	"github.com/pulsestream/pulsestream/internal/config"
 	"github.com/pulsestream/pulsestream/internal/password"
+	"github.com/pulsestream/pulsestream/internal/people"
 	"github.com/pulsestream/pulsestream/internal/pulse"
 )
 
@@ -376,5 +378,38 @@ func TestSessionSecretsNeverLogged(t *testing.T) {
 		if strings.Contains(out, s) {
 			t.Errorf("the log holds a secret %q", s)
 		}
+	}
+}
+
+// TestFirstRunSetupURLPrinted: serve prints the setup link while no
+// operator exists; its token makes the first operator once.
+func TestFirstRunSetupURLPrinted(t *testing.T) {
+	t.Parallel()
+	var out lockedBuffer
+	cfg := config.Default()
+	cfg.DatabaseURL = "sqlite://" + t.TempDir() + "/pulsestream.db"
+	cfg.AdminToken = adminToken
+	a, err := app.New(context.Background(), cfg, app.Options{Stderr: &out})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = a.Close() })
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel() // serve, then shut down at once: the link is printed before serving
+	if err := a.Serve(ctx, ln); err != nil {
+		t.Fatal(err)
+	}
+	_, after, ok := strings.Cut(out.String(), "http://"+ln.Addr().String()+"/setup#")
+	if !ok {
+		t.Fatalf("no setup link printed: %q", out.String())
+	}
+	token := strings.Fields(after)[0]
+	res, err := a.Auth().Setup(context.Background(), people.SetupRequest{Token: token, Email: "op@example.com", Name: "Op", Password: memberPassword})
+	if err != nil || !res.User.Operator {
+		t.Fatalf("setup with the printed token: %v", err)
 	}
 }
