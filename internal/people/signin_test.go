@@ -2,6 +2,7 @@ package people
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
 	"testing"
 	"time"
@@ -207,6 +208,12 @@ func TestSignInSlowdownNeverLocksOutKnownDevice(t *testing.T) {
 	}
 	_, err = trySignIn(a, "bob@example.com", testPassword, "198.51.100.1", device)
 	wantErrCode(t, err, pulse.ERATELIMITED)
+	// One IPv6 subscriber is one address: walking its /64 gains nothing.
+	for i := range addressFailures {
+		_, _ = trySignIn(a, "nobody"+string(rune('a'+i%26))+"@example.com", "wrong", fmt.Sprintf("2001:db8::%x", i+1), "")
+	}
+	_, err = trySignIn(a, "carol@example.com", "wrong", "2001:db8::ffff", "")
+	wantErrCode(t, err, pulse.ERATELIMITED)
 	// The limit refills: a while later the unknown browser may try again.
 	clock.Advance(time.Hour)
 	if _, err := trySignIn(a, "ana@example.com", testPassword, office, ""); err != nil {
@@ -300,6 +307,14 @@ func TestTOTPSignInAndRecoveryCodes(t *testing.T) {
 	u, _ = a.Store.GetUser(ctx, u.ID)
 	if err := a.DisableTOTP(ctx, by, u, codes[4]); err != nil {
 		t.Fatal(err)
+	}
+	entries, _ := a.Store.ListAudit(ctx, pulse.AuditFilter{AllTenants: true, Limit: 100})
+	audited := map[string]bool{}
+	for _, e := range entries {
+		audited[e.Action] = true
+	}
+	if !audited["user.totp_enable"] || !audited["user.totp_disable"] {
+		t.Errorf("TOTP changes not audited: %v", audited)
 	}
 	req.TOTPCode = ""
 	if _, err := a.SignIn(ctx, req); err != nil {
