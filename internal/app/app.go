@@ -68,6 +68,7 @@ type App struct {
 	keyUsage    *httpapi.KeyUsage
 	certs       *httpapi.CertReloader // nil without TLS
 	alerting    *alerting
+	auth        *people.Auth // sign-in and sessions (signin.go)
 
 	bgCancel context.CancelFunc
 	bgWG     sync.WaitGroup
@@ -171,6 +172,10 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*App, error) {
 	})
 	a.People = &people.Service{Store: store, Clock: opts.Clock, Logger: opts.Logger, Box: box,
 		Hasher: password.NewHasher(password.DefaultParams, password.DefaultConcurrency)}
+	if err := a.openAuth(); err != nil {
+		a.Close()
+		return nil, err
+	}
 	a.server = httpapi.New(httpapi.Config{
 		Store: store, Ingest: svc, Keys: httpapi.NewKeyCache(store, opts.Clock, cfg.KeyCacheTTL),
 		AdminTokenHash: adminHash, MetricsTokenHash: metricsTokenHash(cfg.MetricsToken), Clock: opts.Clock, Logger: opts.Logger,
@@ -183,6 +188,7 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*App, error) {
 		SecretBox: box, KeyUsage: a.keyUsage, Replay: replay,
 		AlertLimits: cfg.AlertLimits, RuleStatus: a.alerting.evaluator.RuleStatus,
 		People: a.People,
+		Auth:   a.auth, SecureCookies: cfg.TLSCert != "",
 	})
 	return a, nil
 }
@@ -299,6 +305,7 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 		MaxHeaderBytes:    a.cfg.MaxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(a.opts.Logger.Handler(), slog.LevelWarn),
 	}
+	a.printSetupURL(ctx, ln.Addr())
 	errc := make(chan error, 1)
 	if a.certs != nil {
 		srv.TLSConfig = a.certs.TLSConfig() // ServeTLS adds HTTP/2

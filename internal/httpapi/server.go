@@ -77,6 +77,13 @@ type Config struct {
 	// People administers users and members (issue 14; nil: a service on
 	// Store with the default password hasher).
 	People *people.Service
+
+	// Sign-in and sessions (issue 14). Auth signs people in (nil: only
+	// API keys and the admin token work); SecureCookies marks cookies
+	// Secure (set when the server speaks TLS; a request through a trusted
+	// proxy with X-Forwarded-Proto: https gets them Secure too).
+	Auth          *people.Auth
+	SecureCookies bool
 }
 
 // Server serves the HTTP API.
@@ -96,6 +103,7 @@ type Server struct {
 	decode    *decodeBudget // the --max-decode-bytes budget; nil: none
 	probe     readyProbe    // one database ping at a time for /ready
 	people    *people.Service
+	csrf      *http.CrossOriginProtection
 }
 
 var errPanic = errors.New("panic in handler")
@@ -126,6 +134,7 @@ func New(cfg Config) *Server {
 	s := &Server{
 		Config: cfg, store: cfg.Store, ingest: cfg.Ingest, keys: cfg.Keys, adminHash: cfg.AdminTokenHash,
 		clock: cfg.Clock, logger: cfg.Logger, metrics: newHTTPMetrics(cfg.Registerer), mux: http.NewServeMux(),
+		csrf: http.NewCrossOriginProtection(),
 	}
 	s.people = cfg.People
 	if s.people == nil {
@@ -199,23 +208,26 @@ func (s *Server) routes() {
 	s.peopleRoutes() // users and members (people.go)
 
 	// Tenant API (API keys).
-	s.handle("POST /api/v1/events", s.requireKey(pulse.ScopeIngest, s.verifySigned(s.postEvent)))
-	s.handle("POST /api/v1/events/batch", s.requireKey(pulse.ScopeIngest, s.verifySigned(s.postBatch)))
+	s.handle("POST /api/v1/events", s.require(pulse.ActIngest, s.verifySigned(s.postEvent)))
+	s.handle("POST /api/v1/events/batch", s.require(pulse.ActIngest, s.verifySigned(s.postBatch)))
 	// OTLP/HTTP logs, at the path exporters append to the base URL.
-	s.handle("POST /v1/logs", s.requireKey(pulse.ScopeIngest, s.verifySigned(s.postOTLPLogs)))
+	s.handle("POST /v1/logs", s.require(pulse.ActIngest, s.verifySigned(s.postOTLPLogs)))
 	s.esRoutes()
-	s.handle("GET /api/v1/events", s.requireKey(pulse.ScopeRead, s.searchEvents))
-	s.handle("GET /api/v1/events/{id}", s.requireKey(pulse.ScopeRead, s.getEvent))
-	s.handle("GET /api/v1/usage", s.requireKey(pulse.ScopeRead, s.getUsage))
+	s.handle("GET /api/v1/events", s.require(pulse.ActRead, s.searchEvents))
+	s.handle("GET /api/v1/events/{id}", s.require(pulse.ActRead, s.getEvent))
+	s.handle("GET /api/v1/usage", s.require(pulse.ActRead, s.getUsage))
 	s.alertRoutes()
-	s.handle("GET /api/v1/api-keys", s.requireKey(pulse.ScopeAdmin, s.listKeys))
-	s.handle("POST /api/v1/api-keys", s.requireKey(pulse.ScopeAdmin, s.createKey))
-	s.handle("DELETE /api/v1/api-keys/{id}", s.requireKey(pulse.ScopeAdmin, s.revokeKey))
-	s.handle("POST /api/v1/api-keys/{id}/rotate", s.requireKey(pulse.ScopeAdmin, s.rotateKey))
-	s.handle("GET /api/v1/signing-secrets", s.requireKey(pulse.ScopeAdmin, s.listSigningSecrets))
-	s.handle("POST /api/v1/signing-secrets", s.requireKey(pulse.ScopeAdmin, s.createSigningSecret))
-	s.handle("DELETE /api/v1/signing-secrets/{id}", s.requireKey(pulse.ScopeAdmin, s.deleteSigningSecret))
-	s.handle("GET /api/v1/audit-log", s.requireKey(pulse.ScopeAdmin, s.listAuditLog))
+	s.handle("GET /api/v1/api-keys", s.require(pulse.ActManageKeys, s.listKeys))
+	s.handle("POST /api/v1/api-keys", s.require(pulse.ActManageKeys, s.createKey))
+	s.handle("DELETE /api/v1/api-keys/{id}", s.require(pulse.ActDeleteKeys, s.revokeKey))
+	s.handle("POST /api/v1/api-keys/{id}/rotate", s.require(pulse.ActManageKeys, s.rotateKey))
+	s.handle("GET /api/v1/signing-secrets", s.require(pulse.ActManageKeys, s.listSigningSecrets))
+	s.handle("POST /api/v1/signing-secrets", s.require(pulse.ActManageKeys, s.createSigningSecret))
+	s.handle("DELETE /api/v1/signing-secrets/{id}", s.require(pulse.ActManageKeys, s.deleteSigningSecret))
+	s.handle("GET /api/v1/audit-log", s.require(pulse.ActReadAudit, s.listAuditLog))
+
+	// Sign-in, sessions, TOTP, invitations, first-run setup (issue 14; signin.go).
+	s.sessionRoutes()
 
 	if s.Pprof {
 		s.mux.HandleFunc("GET /debug/pprof/", s.requireAdmin(pprof.Index))
