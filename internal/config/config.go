@@ -145,7 +145,9 @@ func (c Config) Validate() error {
 		errs = append(errs, errors.New("--addr must not be empty"))
 	}
 	if !strings.HasPrefix(c.DatabaseURL, "sqlite:") && !strings.HasPrefix(c.DatabaseURL, "postgres://") && !strings.HasPrefix(c.DatabaseURL, "postgresql://") {
-		errs = append(errs, errors.New("--database must start with sqlite:, postgres:// or postgresql://"))
+		errs = append(errs, errors.New("--database must start with sqlite://, postgres:// or postgresql://"))
+	} else if err := checkSQLiteURL(c.DatabaseURL); err != nil {
+		errs = append(errs, err)
 	}
 	if c.RedisURL != "" && !strings.HasPrefix(c.RedisURL, "redis") {
 		errs = append(errs, errors.New("--redis must be a redis://, rediss://, redis+sentinel:// or redis+cluster:// URL"))
@@ -228,6 +230,24 @@ func (c Config) Validate() error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// checkSQLiteURL refuses the SQLite URLs that used to create files named
+// after the URL: "sqlite:" (no path) and "sqlite:x.db" (no //). A relative
+// path is written sqlite://data/x.db (relative to the working folder, as the
+// default), an absolute one sqlite:///var/lib/x.db.
+func checkSQLiteURL(u string) error {
+	if !strings.HasPrefix(u, "sqlite:") {
+		return nil
+	}
+	path, ok := strings.CutPrefix(u, "sqlite://")
+	switch {
+	case u == "sqlite:" || ok && path == "":
+		return fmt.Errorf("--database %q names no file: write sqlite://PATH, e.g. sqlite://data/pulsestream.db", u)
+	case !ok:
+		return fmt.Errorf("--database %q: write sqlite://PATH (sqlite://data/x.db is relative to the working folder, sqlite:///var/lib/x.db absolute)", u)
+	}
+	return nil
 }
 
 // Production admin tokens: at least MinProductionAdminTokenLength
@@ -373,12 +393,21 @@ func EnvName(name string) string {
 
 // DatabaseFlag registers --database on fs (shared by every subcommand).
 func DatabaseFlag(fs *flag.FlagSet, dst *string) {
-	fs.StringVar(dst, "database", *dst, "database URL: sqlite://PATH or postgres://...")
+	fs.StringVar(dst, "database", *dst, "database URL: sqlite://PATH (relative to the working folder), sqlite:///ABSOLUTE/PATH or postgres://...")
+}
+
+// DatabaseFlags registers what a CLI command working on the database reads:
+// --database, --sqlite-synchronous and --config.
+func DatabaseFlags(fs *flag.FlagSet, c *Config) {
+	DatabaseFlag(fs, &c.DatabaseURL)
+	fs.StringVar(&c.SQLiteSynchronous, "sqlite-synchronous", c.SQLiteSynchronous, "SQLite synchronous mode: NORMAL or FULL")
+	FileFlag(fs)
 }
 
 // ServeFlags registers every serve flag on fs, writing into c.
 func ServeFlags(fs *flag.FlagSet, c *Config) {
-	fs.StringVar(&c.Addr, "addr", c.Addr, "listen address")
+	FileFlag(fs)
+	fs.StringVar(&c.Addr, "addr", c.Addr, "listen address (in use? pick another, e.g. --addr :8080 or PULSESTREAM_ADDR=:8080)")
 	DatabaseFlag(fs, &c.DatabaseURL)
 	fs.StringVar(&c.RedisURL, "redis", c.RedisURL, "Redis URL for the shared rate limiter (empty: in-process limiter)")
 	fs.DurationVar(&c.RedisTimeout, "redis-timeout", c.RedisTimeout, "longest wait for one Redis rate-limit call before the failure mode applies")
@@ -439,21 +468,40 @@ func (h Hardening) TrustedProxyPrefixes() []netip.Prefix {
 }
 
 // Parse parses args into fs, then fills every flag that was not given on the
-// command line from its environment variable (see EnvName).
+// command line from its environment variable (see EnvName) or, failing
+// that, from the configuration file (--config or PULSESTREAM_CONFIG, when
+// fs has --config). Precedence: flag, environment, file, default.
 func Parse(fs *flag.FlagSet, args []string, getenv func(string) string) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	var file map[string]string
+	if f := fs.Lookup("config"); f != nil {
+		path := f.Value.String()
+		if path == "" {
+			path = getenv(FileEnv)
+		}
+		if path != "" {
+			var err error
+			if file, err = readFile(path); err != nil {
+				return err
+			}
+		}
+	}
 	var errs []error
 	fs.VisitAll(func(f *flag.Flag) {
-		if set[f.Name] {
+		if set[f.Name] || f.Name == "config" {
 			return
 		}
 		if v := getenv(EnvName(f.Name)); v != "" {
 			if err := f.Value.Set(v); err != nil {
 				errs = append(errs, fmt.Errorf("%s: %w", EnvName(f.Name), err))
+			}
+		} else if v, ok := file[f.Name]; ok {
+			if err := f.Value.Set(v); err != nil {
+				errs = append(errs, fmt.Errorf("--config key %s: %w", f.Name, err))
 			}
 		}
 	})

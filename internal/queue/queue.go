@@ -231,6 +231,18 @@ func (q *Queue) openSQLite(ctx context.Context, rcfg *river.Config) error {
 	return nil
 }
 
+// Migrate applies River's migrations, as Open does first, and returns:
+// `pulsestream migrate` prepares everything a server would.
+func Migrate(ctx context.Context, cfg Config) error {
+	cfg.Deliver = func(context.Context, alert.Job, time.Time) error { return nil }
+	q, err := Open(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	q.Close()
+	return nil
+}
+
 // migrateLocked runs River's migrations under a session advisory lock, so
 // nodes starting together on one PostgreSQL take turns instead of racing
 // to create the same tables.
