@@ -68,7 +68,9 @@ func root() *command {
 	}}
 }
 
-func isHelp(arg string) bool { return arg == "-h" || arg == "--help" || arg == "-help" || arg == "help" }
+func isHelp(arg string) bool {
+	return arg == "-h" || arg == "--help" || arg == "-help" || arg == "help"
+}
 
 // exec runs c with args; path is how the user reached it ("pulsestream tenant").
 func (c *command) exec(e *env, path string, args []string) error {
