@@ -15,6 +15,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -176,7 +178,41 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*App, error) {
 		SecretBox: box, KeyUsage: a.keyUsage, Replay: replay,
 		AlertLimits: cfg.AlertLimits, RuleStatus: a.alerting.evaluator.RuleStatus,
 	})
+	if _, ok := store.(*sqlite.DB); ok {
+		a.server.Backup = a.Backup
+	}
 	return a, nil
+}
+
+// Backup flushes the usage counters and key last-use times this node holds
+// in memory, then takes a consistent copy of the SQLite database and
+// returns it open and already unlinked: the copy has every counter up to
+// the moment it was taken.
+func (a *App) Backup(ctx context.Context) (*os.File, error) {
+	db, ok := a.Store.(*sqlite.DB)
+	if !ok {
+		return nil, pulse.Errorf(pulse.EBADREQUEST, "backups copy SQLite databases; for PostgreSQL use pg_dump or PITR")
+	}
+	if err := a.usage.Flush(ctx); err != nil {
+		return nil, fmt.Errorf("backup: flush usage counters: %w", err)
+	}
+	if err := a.keyUsage.Flush(ctx); err != nil {
+		return nil, fmt.Errorf("backup: flush key last-use times: %w", err)
+	}
+	dir, err := os.MkdirTemp(filepath.Dir(db.Path()), ".backup-")
+	if err != nil {
+		return nil, fmt.Errorf("backup: %w", err)
+	}
+	defer os.RemoveAll(dir)
+	path := filepath.Join(dir, "backup.db")
+	if err := db.Backup(ctx, path); err != nil {
+		return nil, err
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("backup: %w", err)
+	}
+	return f, nil // the folder goes at return; the open file stays readable
 }
 
 // adminTokenHash returns the hash of the configured token, or settles a

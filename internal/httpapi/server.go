@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/pprof"
 	"net/netip"
+	"os"
 	"sync"
 	"time"
 
@@ -71,6 +72,12 @@ type Config struct {
 	// RuleStatus reports what this node's evaluator holds for a rule (nil,
 	// or ok false: the rule's GET has no status).
 	RuleStatus func(ruleID string) (pulse.RuleStatus, bool)
+
+	// Backup (issue 17, GET /admin/v1/backup) returns a consistent copy of
+	// the database, taken after the node's usage counters were flushed, as
+	// an open file already unlinked (closed by the handler). nil: the
+	// database is not SQLite.
+	Backup func(ctx context.Context) (*os.File, error)
 }
 
 // Server serves the HTTP API.
@@ -184,6 +191,7 @@ func (s *Server) routes() {
 	s.handle("DELETE /admin/v1/tenants/{id}/api-keys/{key_id}", s.requireAdmin(s.adminRevokeKey))
 	s.handle("POST /admin/v1/tenants/{id}/api-keys/{key_id}/rotate", s.requireAdmin(s.adminRotateKey))
 	s.handle("GET /admin/v1/audit-log", s.requireAdmin(s.adminListAuditLog))
+	s.handle("GET /admin/v1/backup", s.requireAdmin(s.adminBackup)) // issue 17
 
 	// Tenant API (API keys).
 	s.handle("POST /api/v1/events", s.requireKey(pulse.ScopeIngest, s.verifySigned(s.postEvent)))
