@@ -3,56 +3,20 @@ package main
 import (
 	"flag"
 	"fmt"
-	"runtime/debug"
 	"strconv"
 	"time"
 
+	"github.com/pulsestream/pulsestream/internal/app"
 	"github.com/pulsestream/pulsestream/internal/config"
 )
-
-// version may be set at build time with -ldflags "-X main.version=...";
-// otherwise it comes from the module's build information.
-var version = ""
-
-// build is what the binary knows of its own origin.
-type build struct{ version, revision string }
-
-// readBuild reads the module version and VCS revision from the build
-// information (`go build` in a git checkout records the revision unless
-// -buildvcs=false; `go install module@version` records the version).
-func readBuild() build {
-	b := build{version: version, revision: "unknown"}
-	info, ok := debug.ReadBuildInfo()
-	if ok {
-		if b.version == "" {
-			b.version = info.Main.Version
-		}
-		modified := false
-		for _, s := range info.Settings {
-			switch s.Key {
-			case "vcs.revision":
-				b.revision = s.Value
-			case "vcs.modified":
-				modified = s.Value == "true"
-			}
-		}
-		if modified {
-			b.revision += "+modified"
-		}
-	}
-	if b.version == "" {
-		b.version = "(devel)"
-	}
-	return b
-}
 
 func versionSetup(fs *flag.FlagSet) runFunc {
 	return func(e *env, _ config.Config, pos []string) error {
 		if err := wantArgs("version", pos, 0); err != nil {
 			return err
 		}
-		b := readBuild()
-		fmt.Fprintf(e.stdout, "pulsestream %s (revision %s)\n", b.version, b.revision)
+		b := app.ReadBuild()
+		fmt.Fprintf(e.stdout, "pulsestream %s (revision %s)\n", b.Version, b.Revision)
 		return nil
 	}
 }

@@ -57,8 +57,8 @@ func serveSetup(fs *flag.FlagSet) runFunc {
 		a.Start()
 		stopHUP := reloadOnSIGHUP(e.ctx, a, logger)
 		defer stopHUP()
-		b := readBuild()
-		logger.Info("pulsestream listening", "addr", ln.Addr().String(), "tls", a.TLS(), "database", redactURL(cfg.DatabaseURL), "version", b.version, "revision", b.revision)
+		b := app.ReadBuild()
+		logger.Info("pulsestream listening", "addr", ln.Addr().String(), "tls", a.TLS(), "database", redactURL(cfg.DatabaseURL), "version", b.Version, "revision", b.Revision)
 		if err := a.Serve(e.ctx, ln); err != nil {
 			return err
 		}

@@ -104,6 +104,7 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*App, error) {
 	}
 	a := &App{cfg: cfg, opts: opts, Registry: prometheus.NewRegistry()}
 	a.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	registerBuildInfo(a.Registry)
 
 	store, err := OpenStore(ctx, cfg, opts.Logger, newCommitMetrics(a.Registry))
 	if err != nil {
