@@ -192,7 +192,7 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*App, error) {
 func (a *App) Backup(ctx context.Context) (*os.File, error) {
 	db, ok := a.Store.(*sqlite.DB)
 	if !ok {
-		return nil, pulse.Errorf(pulse.EBADREQUEST, "backups copy SQLite databases; for PostgreSQL use pg_dump or PITR")
+		return nil, pulse.Errorf(pulse.EBADREQUEST, "backups over HTTP copy the embedded database only; for PostgreSQL use pg_dump or PITR")
 	}
 	if err := a.usage.Flush(ctx); err != nil {
 		return nil, fmt.Errorf("backup: flush usage counters: %w", err)

@@ -12,7 +12,7 @@ import (
 // usage counters this node held in memory) as application/vnd.sqlite3.
 func (s *Server) adminBackup(w http.ResponseWriter, r *http.Request) {
 	if s.Backup == nil {
-		s.writeError(w, r, pulse.Errorf(pulse.EBADREQUEST, "backups over HTTP copy SQLite databases; for PostgreSQL use pg_dump or PITR (docs/RUNBOOK.md)"))
+		s.writeError(w, r, pulse.Errorf(pulse.EBADREQUEST, "backups over HTTP copy the embedded database only; for PostgreSQL use pg_dump or PITR (docs/RUNBOOK.md)"))
 		return
 	}
 	f, err := s.Backup(r.Context())
