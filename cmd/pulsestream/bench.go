@@ -60,10 +60,12 @@ func benchSetup(storage bool) func(fs *flag.FlagSet) runFunc {
 			} else if strings.HasPrefix(database, "postgres") && target == "" {
 				// A shared PostgreSQL keeps nothing of the run: its tables,
 				// tenant, events and queue live in a schema dropped at the end.
-				url, drop, err := postgres.TempSchema(ctx, database, fmt.Sprintf("pulsestream_bench_%d", time.Now().UnixNano()))
+				schema := fmt.Sprintf("pulsestream_bench_%d", time.Now().UnixNano())
+				url, drop, err := postgres.TempSchema(ctx, database, schema)
 				if err != nil {
 					return err
 				}
+				fmt.Fprintf(stderr, "bench: working in PostgreSQL schema %s (dropped at the end)\n", schema)
 				defer func() {
 					dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
 					defer cancel()
