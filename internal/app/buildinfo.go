@@ -22,8 +22,17 @@ type Build struct {
 // information: `go build` in a git checkout records the revision (unless
 // -buildvcs=false), `go install module@version` the version.
 func ReadBuild() Build {
-	b := Build{Version: Version, Revision: "unknown"}
-	if info, ok := debug.ReadBuildInfo(); ok {
+	info, ok := debug.ReadBuildInfo()
+	if !ok {
+		info = nil
+	}
+	return buildFrom(info, Version)
+}
+
+// buildFrom reads info (nil: none); version, if set, wins over the module's.
+func buildFrom(info *debug.BuildInfo, version string) Build {
+	b := Build{Version: version, Revision: "unknown"}
+	if info != nil {
 		if b.Version == "" {
 			b.Version = info.Main.Version
 		}
