@@ -8,6 +8,7 @@ import (
 	"flag"
 	"fmt"
 	"net/netip"
+	"strconv"
 	"strings"
 	"time"
 
@@ -396,6 +397,35 @@ func DatabaseFlag(fs *flag.FlagSet, dst *string) {
 	fs.StringVar(dst, "database", *dst, "database URL: sqlite://PATH (relative to the working folder), sqlite:///ABSOLUTE/PATH or postgres://...")
 }
 
+// strictBool is a boolean flag that takes true or false only (flag.BoolVar
+// also takes 1, t, T, TRUE, 0, f, …; "--pprof=yes" must not pass unnoticed
+// and "maybe" must not become false). --name alone means true.
+type strictBool struct{ p *bool }
+
+func (b strictBool) String() string {
+	if b.p == nil {
+		return "false"
+	}
+	return strconv.FormatBool(*b.p)
+}
+
+func (b strictBool) Set(s string) error {
+	switch s {
+	case "true", "false":
+		*b.p = s == "true"
+		return nil
+	}
+	return fmt.Errorf("%q is not true or false", s)
+}
+
+func (b strictBool) Get() any         { return *b.p }
+func (b strictBool) IsBoolFlag() bool { return true }
+
+// BoolVar registers a strict boolean flag (true or false only) at *p's value.
+func BoolVar(fs *flag.FlagSet, p *bool, name, usage string) {
+	fs.Var(strictBool{p}, name, usage)
+}
+
 // DatabaseFlags registers what a CLI command working on the database reads:
 // --database, --sqlite-synchronous and --config.
 func DatabaseFlags(fs *flag.FlagSet, c *Config) {
@@ -429,14 +459,14 @@ func ServeFlags(fs *flag.FlagSet, c *Config) {
 	fs.DurationVar(&c.SQLiteGroupWait, "sqlite-group-wait", c.SQLiteGroupWait, "how long the SQLite group commit waits for more requests before committing (0: merge only what is queued)")
 	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "debug, info, warn or error")
 	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, "json or text")
-	fs.BoolVar(&c.Pprof, "pprof", c.Pprof, "serve /debug/pprof/ behind the admin token")
+	BoolVar(fs, &c.Pprof, "pprof", "serve /debug/pprof/ behind the admin token")
 	fs.IntVar(&c.WebhookWorkers, "webhook-workers", c.WebhookWorkers, "webhook deliveries a node runs at once, shared by all tenants")
 	fs.IntVar(&c.WebhookTenantConcurrency, "webhook-tenant-concurrency", c.WebhookTenantConcurrency, "webhook deliveries of one tenant a node runs at once (≤ half of --webhook-workers)")
 	fs.DurationVar(&c.WebhookConnectTimeout, "webhook-connect-timeout", c.WebhookConnectTimeout, "longest wait to reach a webhook receiver (DNS and TCP connect; TLS handshake again)")
 	fs.DurationVar(&c.WebhookTimeout, "webhook-timeout", c.WebhookTimeout, "longest wait for a webhook receiver's answer")
-	fs.BoolVar(&c.PprofAllowProduction, "pprof-allow-production", c.PprofAllowProduction, "with --pprof, allow it in --env=production as well")
+	BoolVar(fs, &c.PprofAllowProduction, "pprof-allow-production", "with --pprof, allow it in --env=production as well")
 	fs.StringVar(&c.MetricsToken, "metrics-token", c.MetricsToken, "token /metrics requires as Authorization: Bearer (empty: open; required in production); prefer PULSESTREAM_METRICS_TOKEN")
-	fs.BoolVar(&c.WebhookAllowPrivate, "webhook-allow-private", c.WebhookAllowPrivate, "let alert webhooks reach loopback, private and link-local addresses (refused in production)")
+	BoolVar(fs, &c.WebhookAllowPrivate, "webhook-allow-private", "let alert webhooks reach loopback, private and link-local addresses (refused in production)")
 	fs.IntVar(&c.AlertLimits.MaxRules, "alert-max-rules", c.AlertLimits.MaxRules, "default alert rules one tenant may have")
 	fs.IntVar(&c.AlertLimits.MaxGroupsPerRule, "alert-max-groups-per-rule", c.AlertLimits.MaxGroupsPerRule, "default groups one rule tracks; events of further groups are dropped and counted")
 	fs.IntVar(&c.AlertLimits.MaxDistinctPerGroup, "alert-max-distinct-per-group", c.AlertLimits.MaxDistinctPerGroup, "default users a count_distinct group counts exactly; beyond, a HyperLogLog estimate (about 1.6 % error)")

@@ -2,6 +2,7 @@ package config
 
 import (
 	"flag"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -127,6 +128,38 @@ func TestSQLiteURLs(t *testing.T) {
 		c.DatabaseURL = url
 		if err := c.Validate(); (err == nil) != ok {
 			t.Errorf("%s: %v", url, err)
+		}
+	}
+}
+
+// Boolean options take true or false, nothing else, from every source.
+func TestBooleansStrict(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		args []string
+		env  map[string]string
+		ok   bool
+		want bool
+	}{
+		{[]string{"--pprof"}, nil, true, true},
+		{[]string{"--pprof=true"}, nil, true, true},
+		{[]string{"--pprof=false"}, nil, true, false},
+		{[]string{"--pprof=maybe"}, nil, false, false},
+		{[]string{"--pprof=1"}, nil, false, false},
+		{nil, map[string]string{"PULSESTREAM_PPROF": "yes"}, false, false},
+		{nil, map[string]string{"PULSESTREAM_PPROF": "TRUE"}, false, false},
+		{nil, map[string]string{"PULSESTREAM_PPROF": "true"}, true, true},
+	} {
+		c := Default()
+		fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+		fs.SetOutput(io.Discard)
+		ServeFlags(fs, &c)
+		err := Parse(fs, tc.args, func(k string) string { return tc.env[k] })
+		if (err == nil) != tc.ok || (err == nil && c.Pprof != tc.want) {
+			t.Errorf("%v %v: pprof %v, %v", tc.args, tc.env, c.Pprof, err)
+		}
+		if err != nil && !strings.Contains(err.Error(), "is not true or false") {
+			t.Errorf("%v %v: %v does not say what is wanted", tc.args, tc.env, err)
 		}
 	}
 }
