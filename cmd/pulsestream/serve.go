@@ -43,17 +43,15 @@ func serveSetup(fs *flag.FlagSet) runFunc {
 		}
 		logger := newLogger(cfg, e.stderr)
 		redis.RouteClientLogs(logger)
-		// Listen first: a port in use is said before any database work.
-		ln, err := net.Listen("tcp", cfg.Addr)
-		if err != nil {
-			return listenError(cfg.Addr, err)
-		}
-		defer ln.Close()
 		a, err := app.New(e.ctx, cfg, app.Options{Logger: logger, Stderr: e.stderr})
 		if err != nil {
 			return err
 		}
 		defer a.Close()
+		ln, err := net.Listen("tcp", cfg.Addr)
+		if err != nil {
+			return listenError(cfg.Addr, err)
+		}
 		a.Start()
 		stopHUP := reloadOnSIGHUP(e.ctx, a, logger)
 		defer stopHUP()
