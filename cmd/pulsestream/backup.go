@@ -15,7 +15,6 @@ import (
 	"github.com/pulsestream/pulsestream/internal/app"
 	"github.com/pulsestream/pulsestream/internal/config"
 	"github.com/pulsestream/pulsestream/internal/filemode"
-	"github.com/pulsestream/pulsestream/internal/sqlite"
 )
 
 // backupSetup: `backup FILE` writes a consistent online copy of the SQLite
@@ -54,7 +53,7 @@ func backupSetup(fs *flag.FlagSet) runFunc {
 			return err
 		}
 		defer s.Close()
-		db, ok := s.(*sqlite.DB)
+		db, ok := s.(app.FileBackupper)
 		if !ok {
 			return fmt.Errorf("backup: not a SQLite store")
 		}
@@ -173,7 +172,7 @@ func restoreSetup(fs *flag.FlagSet) runFunc {
 		}
 		p := newProgress(e.stderr, "restore", "bytes", st.Size())
 		stop := watchFile(p, strings.TrimPrefix(cfg.DatabaseURL, "sqlite://")+".restoring")
-		replaced, err := sqlite.Restore(e.ctx, pos[0], cfg.DatabaseURL)
+		replaced, err := app.RestoreSQLite(e.ctx, pos[0], cfg.DatabaseURL)
 		stop()
 		if err != nil {
 			return err

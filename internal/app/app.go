@@ -32,7 +32,6 @@ import (
 	"github.com/pulsestream/pulsestream/internal/pulse"
 	"github.com/pulsestream/pulsestream/internal/redis"
 	"github.com/pulsestream/pulsestream/internal/secretbox"
-	"github.com/pulsestream/pulsestream/internal/sqlite"
 )
 
 // Options are what a caller supplies besides the config.
@@ -79,7 +78,7 @@ func OpenStore(ctx context.Context, cfg config.Config, logger *slog.Logger, obs 
 			MaxConns: int32(cfg.PGMaxConns), Writers: cfg.PGWriters, StatementTimeout: cfg.PGStatementTimeout, Logger: logger, Observer: obs,
 		})
 	case strings.HasPrefix(cfg.DatabaseURL, "sqlite:"):
-		return sqlite.Open(ctx, cfg.DatabaseURL, sqlite.Config{Synchronous: strings.ToUpper(cfg.SQLiteSynchronous), MaxGroupWait: cfg.SQLiteGroupWait, Observer: obs, Logger: logger})
+		return openSQLite(ctx, cfg, logger, obs)
 	}
 	return nil, fmt.Errorf("unsupported database URL (use sqlite://PATH or postgres://...)")
 }
@@ -179,10 +178,19 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*App, error) {
 		SecretBox: box, KeyUsage: a.keyUsage, Replay: replay,
 		AlertLimits: cfg.AlertLimits, RuleStatus: a.alerting.evaluator.RuleStatus,
 	})
-	if _, ok := store.(*sqlite.DB); ok {
+	if _, ok := store.(FileBackupper); ok {
 		a.server.Backup = a.Backup
 	}
 	return a, nil
+}
+
+// FileBackupper is a store kept in one file that can copy itself
+// consistently while in use (the SQLite store).
+type FileBackupper interface {
+	// Backup writes a consistent copy to dest, which must not exist.
+	Backup(ctx context.Context, dest string) error
+	// Path is the database file.
+	Path() string
 }
 
 // Backup flushes the usage counters and key last-use times this node holds
@@ -190,7 +198,7 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*App, error) {
 // returns it open and already unlinked: the copy has every counter up to
 // the moment it was taken.
 func (a *App) Backup(ctx context.Context) (*os.File, error) {
-	db, ok := a.Store.(*sqlite.DB)
+	db, ok := a.Store.(FileBackupper)
 	if !ok {
 		return nil, pulse.Errorf(pulse.EBADREQUEST, "backups over HTTP copy the embedded database only; for PostgreSQL use pg_dump or PITR")
 	}
