@@ -11,7 +11,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/pulsestream/pulsestream/internal/config"
+	"github.com/pulsestream/pulsestream/internal/testkit"
 )
 
 // runCLI runs the command line and returns its exit code and outputs.
@@ -241,6 +244,21 @@ func TestMigrateAppliesQueueMigrations(t *testing.T) {
 	var n int
 	if err := queue.QueryRow(`SELECT count(*) FROM river_migration`).Scan(&n); err != nil || n == 0 {
 		t.Fatalf("River's migrations are not applied by migrate: %d rows, %v", n, err)
+	}
+	if os.Getenv("PULSESTREAM_TEST_POSTGRES_URL") == "" {
+		return
+	}
+	pg := testkit.PostgresSchema(t, "migrate")
+	if code, _, errOut := runCLI(t, noEnv, "migrate", "--database", pg); code != 0 {
+		t.Fatalf("migrate on PostgreSQL: %s", errOut)
+	}
+	conn, err := pgx.Connect(t.Context(), pg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(t.Context())
+	if err := conn.QueryRow(t.Context(), `SELECT count(*) FROM river_migration`).Scan(&n); err != nil || n == 0 {
+		t.Fatalf("River's migrations are not applied by migrate on PostgreSQL: %d rows, %v", n, err)
 	}
 }
 
