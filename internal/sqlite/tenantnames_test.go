@@ -1,13 +1,8 @@
 package sqlite
 
 import (
-	"database/sql"
-	"io/fs"
-	"path/filepath"
 	"testing"
 	"time"
-
-	"github.com/pressly/goose/v3"
 
 	"github.com/pulsestream/pulsestream/internal/pulse"
 )
@@ -18,19 +13,7 @@ import (
 func TestMigrateDuplicateTenantNames(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
-	path := filepath.Join(t.TempDir(), "old.db")
-	old, err := sql.Open("sqlite3", "file:"+path+"?_foreign_keys=on")
-	if err != nil {
-		t.Fatal(err)
-	}
-	sub, _ := fs.Sub(migrations, "migrations")
-	prov, err := goose.NewProvider(goose.DialectSQLite3, old, sub)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := prov.UpTo(ctx, 50); err != nil {
-		t.Fatal(err)
-	}
+	path, old := migratedTo(t, 50)
 	now := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
 	ids := []string{pulse.NewID(), pulse.NewID(), pulse.NewID(), pulse.NewID()}
 	names := []string{"checkout-team", "checkout-team", "solo", "checkout-team"}
