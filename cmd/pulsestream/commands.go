@@ -37,6 +37,9 @@ type command struct {
 	// setup registers the command's own flags and returns what runs it.
 	setup func(fs *flag.FlagSet) runFunc
 	sub   []*command
+	// noEnv: the command's flags are not read from PULSESTREAM_* variables
+	// (bench: its --database is the bench's, not the server's).
+	noEnv bool
 }
 
 // root is the whole command tree.
@@ -58,8 +61,8 @@ func root() *command {
 		{name: "audit-log", args: "[TENANT_ID]", summary: "show the newest audit entries", config: config.DatabaseFlags, setup: auditLogSetup},
 		{name: "backup", args: "FILE", summary: "consistent online copy of the SQLite database (servers may run)", config: config.DatabaseFlags, setup: backupSetup},
 		{name: "restore", args: "FILE", summary: "replace the SQLite database with a backup (servers stopped)", config: config.DatabaseFlags, setup: restoreSetup},
-		{name: "bench", summary: "load-test a server over HTTP (started as a child unless --target)", setup: benchSetup(false), sub: []*command{
-			{name: "storage", summary: "load-test the storage layer alone", setup: benchSetup(true)},
+		{name: "bench", summary: "load-test a server over HTTP (started as a child unless --target)", setup: benchSetup(false), noEnv: true, sub: []*command{
+			{name: "storage", summary: "load-test the storage layer alone", setup: benchSetup(true), noEnv: true},
 		}},
 		{name: "config", summary: "inspect the configuration", sub: []*command{
 			{name: "print", summary: "print the effective serve configuration (flags, environment, --config, defaults), secrets masked", config: config.ServeFlags, setup: configPrintSetup},
@@ -103,8 +106,8 @@ func (c *command) exec(e *env, path string, args []string) error {
 		flags = append(flags, "--help")
 	}
 	getenv := e.getenv
-	if c.config == nil {
-		getenv = func(string) string { return "" } // bench's flags are its own
+	if c.noEnv {
+		getenv = func(string) string { return "" }
 	}
 	if err := config.Parse(fs, flags, getenv); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
