@@ -102,9 +102,6 @@ func (c *command) exec(e *env, path string, args []string) error {
 	}
 	run := c.setup(fs)
 	flags, pos := interleaved(fs, args)
-	if len(pos) > 0 && pos[0] == "help" {
-		flags = append(flags, "--help")
-	}
 	getenv := e.getenv
 	if c.noEnv {
 		getenv = func(string) string { return "" }
