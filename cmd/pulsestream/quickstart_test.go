@@ -93,7 +93,9 @@ func TestREADMEQuickstart(t *testing.T) {
 	if err := os.Mkdir(work, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command("bash", "-e", "-o", "pipefail", "-c", script+"\necho; echo QUICKSTART-DONE\n")
+	// At the end the server ($!, the one job the quickstart starts) is
+	// stopped with SIGTERM and waited for: it must exit 0.
+	cmd := exec.Command("bash", "-e", "-o", "pipefail", "-c", script+"\necho; echo QUICKSTART-DONE\nkill -TERM $!\nwait $!\n")
 	cmd.Dir = work
 	cmd.Env = append(os.Environ(), "PATH="+bin+":"+os.Getenv("PATH"), fmt.Sprintf("PULSESTREAM_ADDR=127.0.0.1:%d", port), "PULSESTREAM_LOG_LEVEL=warn")
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // the script's server is in its group
@@ -121,13 +123,11 @@ func TestREADMEQuickstart(t *testing.T) {
 	case <-time.After(2 * time.Minute):
 		runErr = fmt.Errorf("the quickstart did not finish in 2 minutes")
 	}
-	// Stop the server the script left running (the script's process group).
-	_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
 	stdout, _ := os.ReadFile(outFile.Name())
 	stderr, _ := os.ReadFile(errFile.Name())
 	out, errOut := bytes.NewBuffer(stdout), bytes.NewBuffer(stderr)
 	if runErr != nil {
-		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) // the script's group, its server included
 		t.Fatalf("quickstart: %v\nstdout:\n%s\nstderr:\n%s", runErr, out.String(), errOut.String())
 	}
 	got := out.String()
