@@ -8,6 +8,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/pulsestream/pulsestream/internal/config"
 	"github.com/pulsestream/pulsestream/internal/pulse"
 )
 
@@ -28,30 +29,32 @@ func appendCLIAudit(ctx context.Context, s pulse.Store, stderr io.Writer, e *pul
 	}
 }
 
-// auditLogCmd prints the newest audit entries, of one tenant or of all.
-func auditLogCmd(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	limit := 50
-	s, pos, err := openCLIStore(ctx, "audit-log", args, getenv, stderr, func(fs *flag.FlagSet) {
-		fs.IntVar(&limit, "limit", limit, "entries to show, newest first")
-	})
-	if err != nil {
-		return err
+func auditLogSetup(fs *flag.FlagSet) runFunc {
+	limit := fs.Int("limit", 50, "entries to show, newest first")
+	return func(e *env, cfg config.Config, pos []string) error {
+		if err := wantArgs("audit-log", pos, 0, 1); err != nil {
+			return err
+		}
+		s, err := openCLIStore(e, cfg)
+		if err != nil {
+			return err
+		}
+		defer s.Close()
+		f := pulse.AuditFilter{AllTenants: true, Limit: *limit}
+		if len(pos) == 1 {
+			f = pulse.AuditFilter{TenantID: pos[0], Limit: *limit}
+		}
+		entries, err := s.ListAudit(e.ctx, f)
+		if err != nil {
+			return cliError(err)
+		}
+		tw := tabwriter.NewWriter(e.stdout, 2, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "AT\tTENANT\tACTOR\tACTION\tTARGET\tSOURCE_IP\tREQUEST_ID")
+		for _, x := range entries {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", x.At.Format(time.RFC3339), dash(x.TenantID), x.Actor, x.Action, x.Target, dash(x.SourceIP), dash(x.RequestID))
+		}
+		return tw.Flush()
 	}
-	defer s.Close()
-	f := pulse.AuditFilter{AllTenants: true, Limit: limit}
-	if len(pos) == 1 {
-		f = pulse.AuditFilter{TenantID: pos[0], Limit: limit}
-	}
-	entries, err := s.ListAudit(ctx, f)
-	if err != nil {
-		return cliError(err)
-	}
-	tw := tabwriter.NewWriter(stdout, 2, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "AT\tTENANT\tACTOR\tACTION\tTARGET\tSOURCE_IP\tREQUEST_ID")
-	for _, e := range entries {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", e.At.Format(time.RFC3339), dash(e.TenantID), e.Actor, e.Action, e.Target, dash(e.SourceIP), dash(e.RequestID))
-	}
-	return tw.Flush()
 }
 
 func dash(s string) string {

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -19,101 +18,119 @@ import (
 	"github.com/pulsestream/pulsestream/internal/app"
 	"github.com/pulsestream/pulsestream/internal/bench"
 	"github.com/pulsestream/pulsestream/internal/config"
+	"github.com/pulsestream/pulsestream/internal/postgres"
 )
 
-// benchCmd runs `pulsestream bench [storage] [flags]`.
-func benchCmd(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	storage := len(args) > 0 && args[0] == "storage"
-	if storage {
-		args = args[1:]
-	}
-	var (
-		target, admin, database, scenarios, jsonOut string
-		o                                           bench.HTTPOptions
-		storageEvents, storageClients               int
-	)
-	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.StringVar(&target, "target", "", "URL of a running server (empty: start one as a child process)")
-	fs.StringVar(&admin, "admin-token", "", "admin token of --target (to create the bench tenant)")
-	fs.StringVar(&database, "database", "", "database of the started server / of bench storage (default: a new SQLite file in a temp folder)")
-	fs.StringVar(&scenarios, "scenarios", "ingest-batch,ingest-single,ingest-dup,search", "comma-separated scenarios (also: ingest-otlp, ingest-bulk)")
-	fs.IntVar(&o.BatchEvents, "batch-events", 1_000_000, "events in ingest-batch, ingest-dup, ingest-otlp and ingest-bulk")
-	fs.IntVar(&o.BatchSize, "batch-size", 100, "events per batch request (and per InsertEvents in bench storage)")
-	fs.IntVar(&o.BatchClients, "batch-clients", 8, "concurrent clients for batches")
-	fs.IntVar(&o.SingleEvents, "single-events", 200_000, "events in ingest-single")
-	fs.IntVar(&o.SingleClients, "single-clients", 50, "concurrent clients for single events")
-	fs.IntVar(&o.SearchQueries, "search-queries", 2000, "queries in search")
-	fs.IntVar(&storageEvents, "storage-events", 1_000_000, "rows written by bench storage")
-	fs.IntVar(&storageClients, "storage-clients", 8, "concurrent writers in bench storage")
-	fs.StringVar(&jsonOut, "json", "", "also write the results as JSON to this file")
-	if err := config.Parse(fs, args, func(string) string { return "" }); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return errUsage
+// benchSetup builds `pulsestream bench [storage] [flags]`.
+func benchSetup(storage bool) func(fs *flag.FlagSet) runFunc {
+	return func(fs *flag.FlagSet) runFunc {
+		var (
+			target, admin, database, scenarios, jsonOut string
+			o                                           bench.HTTPOptions
+			storageEvents, storageClients               int
+		)
+		fs.StringVar(&database, "database", "", "database of the started server / of bench storage (default: a new SQLite file in a temp folder; on PostgreSQL the run uses a schema of its own, dropped at the end)")
+		fs.IntVar(&o.BatchSize, "batch-size", 100, "events per batch request (and per InsertEvents in bench storage)")
+		fs.StringVar(&jsonOut, "json", "", "also write the results as JSON to this file")
+		if storage {
+			fs.IntVar(&storageEvents, "storage-events", 1_000_000, "rows written")
+			fs.IntVar(&storageClients, "storage-clients", 8, "concurrent writers")
+		} else {
+			fs.StringVar(&target, "target", "", "URL of a running server (empty: start one as a child process)")
+			fs.StringVar(&admin, "admin-token", "", "admin token of --target (to create the bench tenant)")
+			fs.StringVar(&scenarios, "scenarios", "ingest-batch,ingest-single,ingest-dup,search", "comma-separated scenarios (also: ingest-otlp, ingest-bulk)")
+			fs.IntVar(&o.BatchEvents, "batch-events", 1_000_000, "events in ingest-batch, ingest-dup, ingest-otlp and ingest-bulk")
+			fs.IntVar(&o.BatchClients, "batch-clients", 8, "concurrent clients for batches")
+			fs.IntVar(&o.SingleEvents, "single-events", 200_000, "events in ingest-single")
+			fs.IntVar(&o.SingleClients, "single-clients", 50, "concurrent clients for single events")
+			fs.IntVar(&o.SearchQueries, "search-queries", 2000, "queries in search")
 		}
-		return err
-	}
-	if database == "" {
-		dir, err := os.MkdirTemp("", "pulsestream-bench-")
-		if err != nil {
-			return err
-		}
-		defer os.RemoveAll(dir)
-		database = "sqlite://" + filepath.Join(dir, "bench.db")
-	}
-	o.Backend = strings.SplitN(database, ":", 2)[0]
-	if target != "" {
-		o.Backend = "remote"
-	}
-	var results []bench.Result
-
-	if storage {
-		cfg := config.Default()
-		cfg.DatabaseURL = database
-		s, err := app.OpenStore(ctx, cfg, slog.New(slog.DiscardHandler), nil)
-		if err != nil {
-			return err
-		}
-		defer s.Close()
-		fmt.Fprintf(stderr, "bench storage: %d rows, %d per transaction, %d writers on %s\n", storageEvents, o.BatchSize, storageClients, o.Backend)
-		r, err := bench.Storage(ctx, s, o.Backend, storageEvents, o.BatchSize, storageClients)
-		if err != nil {
-			return err
-		}
-		results = append(results, r)
-	} else {
-		if target == "" {
-			admin = pulseTokenForBench()
-			srv, err := startChild(ctx, database, admin, stderr)
-			if err != nil {
+		return func(e *env, _ config.Config, pos []string) error {
+			if err := wantArgs("bench", pos, 0); err != nil {
 				return err
 			}
-			defer srv.stop()
-			target, o.ServerPID = srv.url, srv.cmd.Process.Pid
-		}
-		o.Target, o.AdminToken, o.Log = strings.TrimRight(target, "/"), admin, stderr
-		r, err := bench.NewRunner(ctx, o)
-		if err != nil {
-			return err
-		}
-		for _, sc := range strings.Split(scenarios, ",") {
-			sc = strings.TrimSpace(sc)
-			fmt.Fprintf(stderr, "running %s…\n", sc)
-			res, err := r.Run(ctx, sc)
-			if err != nil {
-				return err
+			ctx, stderr := e.ctx, e.stderr
+			if database == "" {
+				dir, err := os.MkdirTemp("", "pulsestream-bench-")
+				if err != nil {
+					return err
+				}
+				defer os.RemoveAll(dir)
+				database = "sqlite://" + filepath.Join(dir, "bench.db")
+			} else if strings.HasPrefix(database, "postgres") && target == "" {
+				// A shared PostgreSQL keeps nothing of the run: its tables,
+				// tenant, events and queue live in a schema dropped at the end.
+				schema := fmt.Sprintf("pulsestream_bench_%d", time.Now().UnixNano())
+				url, drop, err := postgres.TempSchema(ctx, database, schema)
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(stderr, "bench: working in PostgreSQL schema %s (dropped at the end)\n", schema)
+				defer func() {
+					dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+					defer cancel()
+					if err := drop(dctx); err != nil {
+						fmt.Fprintf(stderr, "warning: the bench schema was not dropped: %v\n", err)
+					}
+				}()
+				database = url
 			}
-			results = append(results, res)
+			o.Backend = strings.SplitN(database, ":", 2)[0]
+			if target != "" {
+				o.Backend = "remote"
+			}
+			var results []bench.Result
+			if storage {
+				cfg := config.Default()
+				cfg.DatabaseURL = database
+				s, err := app.OpenStore(ctx, cfg, slog.New(slog.DiscardHandler), nil)
+				if err != nil {
+					return err
+				}
+				defer s.Close()
+				fmt.Fprintf(stderr, "bench storage: %d rows, %d per transaction, %d writers on %s\n", storageEvents, o.BatchSize, storageClients, o.Backend)
+				r, err := bench.Storage(ctx, s, o.Backend, storageEvents, o.BatchSize, storageClients)
+				if err != nil {
+					return err
+				}
+				results = append(results, r)
+			} else {
+				if target == "" {
+					admin = pulseTokenForBench()
+					srv, err := startChild(ctx, database, admin, stderr)
+					if err != nil {
+						return err
+					}
+					defer srv.stop()
+					target, o.ServerPID = srv.url, srv.cmd.Process.Pid
+				}
+				o.Target, o.AdminToken, o.Log = strings.TrimRight(target, "/"), admin, stderr
+				r, err := bench.NewRunner(ctx, o)
+				if err != nil {
+					return err
+				}
+				for _, sc := range strings.Split(scenarios, ",") {
+					sc = strings.TrimSpace(sc)
+					p := newProgress(stderr, sc, "events", 0)
+					r.SetProgress(p.updateOf)
+					res, err := r.Run(ctx, sc)
+					if err != nil {
+						return err
+					}
+					p.finish(int64(res.Events))
+					results = append(results, res)
+				}
+			}
+			bench.PrintTable(e.stdout, results)
+			if jsonOut != "" {
+				data, _ := json.MarshalIndent(map[string]any{"date": time.Now().UTC().Format(time.RFC3339), "results": results}, "", "  ")
+				if err := os.WriteFile(jsonOut, data, 0o644); err != nil {
+					return err
+				}
+			}
+			return nil
 		}
 	}
-	bench.PrintTable(stdout, results)
-	if jsonOut != "" {
-		data, _ := json.MarshalIndent(map[string]any{"date": time.Now().UTC().Format(time.RFC3339), "results": results}, "", "  ")
-		if err := os.WriteFile(jsonOut, data, 0o644); err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 func pulseTokenForBench() string { return fmt.Sprintf("bench-admin-%d", time.Now().UnixNano()) }

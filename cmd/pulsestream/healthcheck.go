@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"crypto/tls"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -14,29 +13,30 @@ import (
 	"github.com/pulsestream/pulsestream/internal/config"
 )
 
-// healthcheckCmd asks the server on this host for GET /health and succeeds
+// healthcheckSetup: the command asks the server on this host for GET /health and succeeds
 // only on a 200: the container HEALTHCHECK of an image that has no shell
 // and no curl (FROM scratch). It reads --addr and --tls-cert (or
 // PULSESTREAM_ADDR, PULSESTREAM_TLS_CERT) as serve does, so the same
 // environment points both at the same port.
-func healthcheckCmd(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+func healthcheckSetup(fs *flag.FlagSet) runFunc {
 	cfg := config.Default()
-	fs := flag.NewFlagSet("healthcheck", flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	fs.StringVar(&cfg.Addr, "addr", cfg.Addr, "the server's listen address, as given to serve (an unspecified host means this host)")
 	fs.StringVar(&cfg.TLSCert, "tls-cert", cfg.TLSCert, "set when the server serves HTTPS (the check then uses https without verifying the certificate: it talks to its own host)")
 	timeout := fs.Duration("timeout", 3*time.Second, "longest wait for the answer")
-	if err := config.Parse(fs, args, getenv); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return errUsage
+	return func(e *env, _ config.Config, pos []string) error {
+		if err := wantArgs("healthcheck", pos, 0); err != nil {
+			return err
 		}
-		return err
+		return healthcheck(e.ctx, cfg, *timeout, e.stdout)
 	}
+}
+
+func healthcheck(ctx context.Context, cfg config.Config, timeout time.Duration, stdout io.Writer) error {
 	url, err := healthURL(cfg.Addr, cfg.TLSCert != "")
 	if err != nil {
 		return err
 	}
-	ctx, cancel := context.WithTimeout(ctx, *timeout)
+	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {

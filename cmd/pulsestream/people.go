@@ -14,6 +14,7 @@ import (
 
 	"golang.org/x/term"
 
+	"github.com/pulsestream/pulsestream/internal/config"
 	"github.com/pulsestream/pulsestream/internal/password"
 	"github.com/pulsestream/pulsestream/internal/people"
 	"github.com/pulsestream/pulsestream/internal/pulse"
@@ -64,100 +65,122 @@ func readPassword(stdin io.Reader, fromStdin bool, stderr io.Writer) (string, er
 	return pw, nil
 }
 
-const userUsage = `usage:
-  pulsestream user create EMAIL [--name NAME] [--operator] [--owner-of TENANT_ID] [--password-stdin]
-  pulsestream user list
-  pulsestream user set-password USER [--password-stdin]
-  pulsestream user disable USER
-USER is a user id or an email. The password is asked twice on the terminal
-(never echoed), or read from the first line of standard input with
---password-stdin. set-password and disable end the user's sessions at once.
-Add -h after a command for its flags.`
-
-func userCmd(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
-		fmt.Fprintln(stderr, userUsage)
-		return errUsage
-	}
-	var name, ownerOf string
-	var operator, pwStdin bool
-	s, pos, err := openCLIStore(ctx, "user "+args[0], args[1:], getenv, stderr, func(fs *flag.FlagSet) {
-		switch args[0] {
-		case "create":
-			fs.StringVar(&name, "name", "", "the person's display name")
-			fs.BoolVar(&operator, "operator", false, "make the user an operator (manages every tenant)")
-			fs.StringVar(&ownerOf, "owner-of", "", "make the user the owner of this tenant (the tenant's first owner)")
-			fs.BoolVar(&pwStdin, "password-stdin", false, "read the password from the first line of standard input")
-		case "set-password":
-			fs.BoolVar(&pwStdin, "password-stdin", false, "read the password from the first line of standard input")
-		}
-	})
+// peopleCLI opens the store and the people service for a user or member
+// command.
+func peopleCLI(e *env, cfg config.Config) (pulse.Store, *people.Service, error) {
+	s, err := openCLIStore(e, cfg)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
-	defer s.Close()
-	svc := cliPeople(s, stderr)
-	switch args[0] {
-	case "create":
-		if len(pos) != 1 {
-			return errors.New("user create needs exactly one EMAIL")
+	return s, cliPeople(s, e.stderr), nil
+}
+
+func userCreateSetup(fs *flag.FlagSet) runFunc {
+	name := fs.String("name", "", "the person's display name")
+	operator := fs.Bool("operator", false, "make the user an operator (manages every tenant)")
+	ownerOf := fs.String("owner-of", "", "make the user the owner of this tenant (the tenant's first owner)")
+	pwStdin := fs.Bool("password-stdin", false, "read the password from the first line of standard input")
+	return func(e *env, cfg config.Config, pos []string) error {
+		if err := wantArgs("user create", pos, 1); err != nil {
+			return err
 		}
-		pw, err := readPassword(stdin, pwStdin, stderr)
+		pw, err := readPassword(e.stdin, *pwStdin, e.stderr)
 		if err != nil {
 			return err
 		}
-		in := people.NewUser{Email: pos[0], Name: name, Password: pw, Operator: operator}
+		s, svc, err := peopleCLI(e, cfg)
+		if err != nil {
+			return err
+		}
+		defer s.Close()
+		in := people.NewUser{Email: pos[0], Name: *name, Password: pw, Operator: *operator}
 		var u *pulse.User
-		if ownerOf != "" {
-			u, err = svc.CreateFirstOwner(ctx, cliOperator, ownerOf, in)
+		if *ownerOf != "" {
+			u, err = svc.CreateFirstOwner(e.ctx, cliOperator, *ownerOf, in)
 		} else {
-			u, err = svc.CreateUser(ctx, cliOperator, in)
+			u, err = svc.CreateUser(e.ctx, cliOperator, in)
 		}
 		if err != nil {
 			return cliError(err)
 		}
-		fmt.Fprintf(stdout, "user_id: %s\nemail: %s\noperator: %t\n", u.ID, u.Email, u.Operator)
-		if ownerOf != "" {
-			fmt.Fprintf(stdout, "owner_of: %s\n", ownerOf)
+		fmt.Fprintf(e.stdout, "user_id: %s\nemail: %s\noperator: %t\n", u.ID, u.Email, u.Operator)
+		if *ownerOf != "" {
+			fmt.Fprintf(e.stdout, "owner_of: %s\n", *ownerOf)
 		}
 		return nil
-	case "list":
-		users, err := svc.ListUsers(ctx, cliOperator)
+	}
+}
+
+func userListSetup(fs *flag.FlagSet) runFunc {
+	return func(e *env, cfg config.Config, pos []string) error {
+		if err := wantArgs("user list", pos, 0); err != nil {
+			return err
+		}
+		s, svc, err := peopleCLI(e, cfg)
+		if err != nil {
+			return err
+		}
+		defer s.Close()
+		users, err := svc.ListUsers(e.ctx, cliOperator)
 		if err != nil {
 			return cliError(err)
 		}
-		tw := tabwriter.NewWriter(stdout, 2, 4, 2, ' ', 0)
+		tw := tabwriter.NewWriter(e.stdout, 2, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "ID\tEMAIL\tNAME\tOPERATOR\tDISABLED\tTOTP\tCREATED_AT")
 		for _, u := range users {
 			fmt.Fprintf(tw, "%s\t%s\t%s\t%t\t%t\t%t\t%s\n", u.ID, u.Email, dash(u.Name), u.Operator, u.Disabled, u.TOTPSecret != "", u.CreatedAt.Format(time.RFC3339))
 		}
 		return tw.Flush()
-	case "set-password", "disable":
-		if len(pos) != 1 {
-			return fmt.Errorf("user %s needs exactly one USER (id or email)", args[0])
+	}
+}
+
+func userSetPasswordSetup(fs *flag.FlagSet) runFunc {
+	pwStdin := fs.Bool("password-stdin", false, "read the password from the first line of standard input")
+	return func(e *env, cfg config.Config, pos []string) error {
+		if err := wantArgs("user set-password", pos, 1); err != nil {
+			return err
 		}
-		u, err := svc.FindUser(ctx, cliOperator, pos[0])
-		if err != nil {
-			return cliError(userErr(err))
-		}
-		if args[0] == "disable" {
-			if _, err := svc.Disable(ctx, cliOperator, u.ID); err != nil {
-				return cliError(err)
-			}
-			fmt.Fprintf(stdout, "user %s disabled; their sessions ended\n", u.Email)
-			return nil
-		}
-		pw, err := readPassword(stdin, pwStdin, stderr)
+		s, svc, err := peopleCLI(e, cfg)
 		if err != nil {
 			return err
 		}
-		if _, err := svc.SetPassword(ctx, cliOperator, u.ID, pw); err != nil {
+		defer s.Close()
+		u, err := svc.FindUser(e.ctx, cliOperator, pos[0])
+		if err != nil {
+			return cliError(userErr(err))
+		}
+		pw, err := readPassword(e.stdin, *pwStdin, e.stderr)
+		if err != nil {
+			return err
+		}
+		if _, err := svc.SetPassword(e.ctx, cliOperator, u.ID, pw); err != nil {
 			return cliError(err)
 		}
-		fmt.Fprintf(stdout, "password of %s changed; their sessions ended\n", u.Email)
+		fmt.Fprintf(e.stdout, "password of %s changed; their sessions ended\n", u.Email)
 		return nil
 	}
-	return fmt.Errorf("unknown user command %q (create, list, set-password, disable)", args[0])
+}
+
+func userDisableSetup(fs *flag.FlagSet) runFunc {
+	return func(e *env, cfg config.Config, pos []string) error {
+		if err := wantArgs("user disable", pos, 1); err != nil {
+			return err
+		}
+		s, svc, err := peopleCLI(e, cfg)
+		if err != nil {
+			return err
+		}
+		defer s.Close()
+		u, err := svc.FindUser(e.ctx, cliOperator, pos[0])
+		if err != nil {
+			return cliError(userErr(err))
+		}
+		if _, err := svc.Disable(e.ctx, cliOperator, u.ID); err != nil {
+			return cliError(err)
+		}
+		fmt.Fprintf(e.stdout, "user %s disabled; their sessions ended\n", u.Email)
+		return nil
+	}
 }
 
 func userErr(err error) error {
@@ -167,69 +190,74 @@ func userErr(err error) error {
 	return err
 }
 
-const memberUsage = `usage:
-  pulsestream member add TENANT_ID USER --role owner|admin|member|viewer
-  pulsestream member remove TENANT_ID USER
-  pulsestream member list TENANT_ID
-USER is a user id or an email. add also changes the role of a member. A
-tenant keeps at least one owner. A person removed from their last tenant
-is signed out at once.`
-
-func memberCmd(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
-		fmt.Fprintln(stderr, memberUsage)
-		return errUsage
-	}
-	var role string
-	s, pos, err := openCLIStore(ctx, "member "+args[0], args[1:], getenv, stderr, func(fs *flag.FlagSet) {
-		if args[0] == "add" {
-			fs.StringVar(&role, "role", "", "owner, admin, member or viewer")
+func memberAddSetup(fs *flag.FlagSet) runFunc {
+	role := fs.String("role", "", "owner, admin, member or viewer")
+	return func(e *env, cfg config.Config, pos []string) error {
+		if err := wantArgs("member add", pos, 2); err != nil {
+			return err
 		}
-	})
-	if err != nil {
-		return err
-	}
-	defer s.Close()
-	svc := cliPeople(s, stderr)
-	switch args[0] {
-	case "add", "remove":
-		if len(pos) != 2 {
-			return fmt.Errorf("member %s needs TENANT_ID and USER (id or email)", args[0])
+		if *role == "" {
+			return errors.New("member add needs --role owner|admin|member|viewer")
 		}
-		u, err := svc.FindUser(ctx, cliOperator, pos[1])
+		s, svc, err := peopleCLI(e, cfg)
+		if err != nil {
+			return err
+		}
+		defer s.Close()
+		u, err := svc.FindUser(e.ctx, cliOperator, pos[1])
 		if err != nil {
 			return cliError(userErr(err))
 		}
-		if args[0] == "remove" {
-			if err := svc.RemoveMember(ctx, cliOperator, pos[0], u.ID); err != nil {
-				return cliError(err)
-			}
-			fmt.Fprintf(stdout, "%s removed from tenant %s\n", u.Email, pos[0])
-			return nil
-		}
-		if role == "" {
-			return errors.New("member add needs --role owner|admin|member|viewer")
-		}
-		m, _, err := svc.SetMember(ctx, cliOperator, pos[0], u.ID, pulse.Role(role))
+		m, _, err := svc.SetMember(e.ctx, cliOperator, pos[0], u.ID, pulse.Role(*role))
 		if err != nil {
 			return cliError(err)
 		}
-		fmt.Fprintf(stdout, "%s is %s of tenant %s\n", u.Email, m.Role, m.TenantID)
+		fmt.Fprintf(e.stdout, "%s is %s of tenant %s\n", u.Email, m.Role, m.TenantID)
 		return nil
-	case "list":
-		if len(pos) != 1 {
-			return errors.New("member list needs exactly one TENANT_ID")
+	}
+}
+
+func memberRemoveSetup(fs *flag.FlagSet) runFunc {
+	return func(e *env, cfg config.Config, pos []string) error {
+		if err := wantArgs("member remove", pos, 2); err != nil {
+			return err
 		}
-		ms, err := svc.Members(ctx, cliOperator, pos[0])
+		s, svc, err := peopleCLI(e, cfg)
+		if err != nil {
+			return err
+		}
+		defer s.Close()
+		u, err := svc.FindUser(e.ctx, cliOperator, pos[1])
+		if err != nil {
+			return cliError(userErr(err))
+		}
+		if err := svc.RemoveMember(e.ctx, cliOperator, pos[0], u.ID); err != nil {
+			return cliError(err)
+		}
+		fmt.Fprintf(e.stdout, "%s removed from tenant %s\n", u.Email, pos[0])
+		return nil
+	}
+}
+
+func memberListSetup(fs *flag.FlagSet) runFunc {
+	return func(e *env, cfg config.Config, pos []string) error {
+		if err := wantArgs("member list", pos, 1); err != nil {
+			return err
+		}
+		s, svc, err := peopleCLI(e, cfg)
+		if err != nil {
+			return err
+		}
+		defer s.Close()
+		ms, err := svc.Members(e.ctx, cliOperator, pos[0])
 		if err != nil {
 			return cliError(err)
 		}
-		tw := tabwriter.NewWriter(stdout, 2, 4, 2, ' ', 0)
+		tw := tabwriter.NewWriter(e.stdout, 2, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "USER_ID\tEMAIL\tNAME\tROLE\tDISABLED\tSINCE")
 		for _, m := range ms {
 			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%t\t%s\n", m.UserID, m.Email, dash(m.Name), m.Role, m.Disabled, m.CreatedAt.Format(time.RFC3339))
 		}
 		return tw.Flush()
 	}
-	return fmt.Errorf("unknown member command %q (add, remove, list)", args[0])
 }

@@ -33,39 +33,66 @@ func newLogger(cfg config.Config, w io.Writer) *slog.Logger {
 	return slog.New(slog.NewJSONHandler(w, opts))
 }
 
-func serve(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) error {
-	cfg := config.Default()
-	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	config.ServeFlags(fs, &cfg)
-	if err := config.Parse(fs, args, getenv); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return errUsage
+func serveSetup(fs *flag.FlagSet) runFunc {
+	return func(e *env, cfg config.Config, pos []string) error {
+		if err := wantArgs("serve", pos, 0); err != nil {
+			return err
 		}
-		return err
+		if err := sqliteFolder(cfg.DatabaseURL); err != nil {
+			return err
+		}
+		logger := newLogger(cfg, e.stderr)
+		redis.RouteClientLogs(logger)
+		a, err := app.New(e.ctx, cfg, app.Options{Logger: logger, Stderr: e.stderr})
+		if err != nil {
+			return err
+		}
+		defer a.Close()
+		ln, err := net.Listen("tcp", cfg.Addr)
+		if err != nil {
+			return listenError(cfg.Addr, err)
+		}
+		a.Start()
+		stopHUP := reloadOnSIGHUP(e.ctx, a, logger)
+		defer stopHUP()
+		b := app.ReadBuild()
+		logger.Info("pulsestream listening", "addr", ln.Addr().String(), "tls", a.TLS(), "database", redactURL(cfg.DatabaseURL), "version", b.Version, "revision", b.Revision)
+		if err := a.Serve(e.ctx, ln); err != nil {
+			return err
+		}
+		logger.Info("stopped")
+		return nil
 	}
-	if err := cfg.Validate(); err != nil {
-		return err
+}
+
+// listenError names the setting to change when the address is taken.
+func listenError(addr string, err error) error {
+	if errors.Is(err, syscall.EADDRINUSE) {
+		return fmt.Errorf("listen on %s: the address is already in use (another pulsestream or program holds it); choose another with --addr (or PULSESTREAM_ADDR), e.g. --addr :8080", addr)
 	}
-	logger := newLogger(cfg, stderr)
-	redis.RouteClientLogs(logger)
-	a, err := app.New(ctx, cfg, app.Options{Logger: logger, Stderr: stderr})
-	if err != nil {
-		return err
+	if errors.Is(err, syscall.EACCES) {
+		return fmt.Errorf("listen on %s: permission denied (ports below 1024 need privileges); choose another with --addr (or PULSESTREAM_ADDR), e.g. --addr :8080", addr)
 	}
-	defer a.Close()
-	ln, err := net.Listen("tcp", cfg.Addr)
-	if err != nil {
-		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
+	return fmt.Errorf("listen on %s: %w (set --addr or PULSESTREAM_ADDR)", addr, err)
+}
+
+// sqliteFolder creates the folder of a SQLite database, or says plainly
+// why it cannot ("permission denied" and the path).
+func sqliteFolder(databaseURL string) error {
+	path, ok := strings.CutPrefix(databaseURL, "sqlite://")
+	if !ok {
+		return nil
 	}
-	a.Start()
-	stopHUP := reloadOnSIGHUP(ctx, a, logger)
-	defer stopHUP()
-	logger.Info("pulsestream listening", "addr", ln.Addr().String(), "tls", a.TLS(), "database", redactURL(cfg.DatabaseURL), "version", version)
-	if err := a.Serve(ctx, ln); err != nil {
-		return err
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, filemode.Dir); err != nil {
+		if errors.Is(err, os.ErrPermission) || errors.Is(err, syscall.EPERM) || errors.Is(err, syscall.EROFS) {
+			return fmt.Errorf("database folder %s: permission denied (the user running pulsestream cannot create it); choose a writable place with --database sqlite://PATH", dir)
+		}
+		return fmt.Errorf("database folder %s: %w", dir, err)
 	}
-	logger.Info("stopped")
+	if !writable(dir) {
+		return fmt.Errorf("database folder %s: permission denied (the user running pulsestream cannot write there); choose a writable place with --database sqlite://PATH", dir)
+	}
 	return nil
 }
 
@@ -77,6 +104,18 @@ func durationInSeconds(_ []string, a slog.Attr) slog.Attr {
 		return slog.Float64(a.Key+"_s", a.Value.Duration().Seconds())
 	}
 	return a
+}
+
+// writable tries to create a file in dir: the only test that holds for
+// root, read-only mounts and ACLs alike.
+func writable(dir string) bool {
+	f, err := os.CreateTemp(dir, ".pulsestream-write-test-*")
+	if err != nil {
+		return false
+	}
+	f.Close()
+	_ = os.Remove(f.Name())
+	return true
 }
 
 // redactURL hides a password in a database URL before it is logged.
@@ -92,42 +131,22 @@ func redactURL(u string) string {
 	return u
 }
 
-// dbFlags parses the flags of a CLI subcommand that only needs the database.
-func dbFlags(name string, args []string, getenv func(string) string, stderr io.Writer, extra func(*flag.FlagSet)) (config.Config, *flag.FlagSet, error) {
-	cfg := config.Default()
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	config.DatabaseFlag(fs, &cfg.DatabaseURL)
-	fs.StringVar(&cfg.SQLiteSynchronous, "sqlite-synchronous", cfg.SQLiteSynchronous, "SQLite synchronous mode")
-	if extra != nil {
-		extra(fs)
-	}
-	if err := config.Parse(fs, args, getenv); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return cfg, fs, errUsage
+func migrateSetup(fs *flag.FlagSet) runFunc {
+	return func(e *env, cfg config.Config, pos []string) error {
+		if err := wantArgs("migrate", pos, 0); err != nil {
+			return err
 		}
-		return cfg, fs, err
+		if err := sqliteFolder(cfg.DatabaseURL); err != nil {
+			return err
+		}
+		p := newProgress(e.stderr, "migrate", "steps", 2)
+		if err := app.Migrate(e.ctx, cfg, func(done int) { p.update(int64(done)) }); err != nil {
+			return err
+		}
+		p.finish(2)
+		fmt.Fprintln(e.stdout, "migrations applied to", redactURL(cfg.DatabaseURL), "(store and notification queue)")
+		return nil
 	}
-	if strings.HasPrefix(cfg.DatabaseURL, "sqlite://") {
-		// CLI commands must not create a database in a wrong place silently,
-		// but on first use the folder may not exist yet.
-		path := strings.TrimPrefix(cfg.DatabaseURL, "sqlite://")
-		_ = os.MkdirAll(filepath.Dir(path), filemode.Dir)
-	}
-	return cfg, fs, cfg.Validate()
-}
-
-func migrate(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	cfg, _, err := dbFlags("migrate", args, getenv, stderr, nil)
-	if err != nil {
-		return err
-	}
-	s, err := app.OpenStore(ctx, cfg, slog.New(slog.DiscardHandler), nil)
-	if err != nil {
-		return err
-	}
-	fmt.Fprintln(stdout, "migrations applied to", redactURL(cfg.DatabaseURL))
-	return s.Close()
 }
 
 // reloadOnSIGHUP re-reads the TLS certificate on every SIGHUP until ctx

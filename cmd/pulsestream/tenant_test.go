@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -17,9 +16,9 @@ import (
 func TestTenantUpdateAlertLimits(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "cli.db")
+	db := migrated(t)
+	path := strings.TrimPrefix(db, "sqlite://")
 	getenv := func(string) string { return "" }
-	db := "sqlite://" + path
 	var out, errOut bytes.Buffer
 	if code := run(ctx, []string{"tenant", "create", "cli", "--database", db}, getenv, &out, &errOut); code != 0 {
 		t.Fatalf("tenant create: exit %d: %s", code, errOut.String())

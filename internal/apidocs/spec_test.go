@@ -70,7 +70,7 @@ func TestRoutes(t *testing.T) {
 		"GET /api/v1/alerts", "GET /api/v1/alerts/{id}", "POST /api/v1/alerts/{id}/acknowledge", "GET /api/v1/alerts/{id}/notifications",
 		"GET /api/v1/notifications/{id}", "POST /api/v1/notifications/{id}/retry",
 		"POST /api/v1/silences", "GET /api/v1/silences", "DELETE /api/v1/silences/{id}",
-		"POST /admin/v1/tenants/{id}/api-keys/{key_id}/rotate", "GET /admin/v1/audit-log",
+		"POST /admin/v1/tenants/{id}/api-keys/{key_id}/rotate", "GET /admin/v1/audit-log", "GET /admin/v1/backup",
 		"GET /api/v1/api-keys", "POST /api/v1/api-keys", "DELETE /api/v1/api-keys/{id}", "POST /api/v1/api-keys/{id}/rotate",
 		"GET /api/v1/signing-secrets", "POST /api/v1/signing-secrets", "DELETE /api/v1/signing-secrets/{id}", "GET /api/v1/audit-log",
 		// Sign-in, sessions, invitations, first run (issue 14).

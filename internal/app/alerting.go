@@ -3,10 +3,13 @@ package app
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"strings"
 	"time"
 
 	"github.com/pulsestream/pulsestream/internal/alert"
+	"github.com/pulsestream/pulsestream/internal/config"
+	"github.com/pulsestream/pulsestream/internal/pulse"
 	"github.com/pulsestream/pulsestream/internal/queue"
 )
 
@@ -35,14 +38,9 @@ func (a *App) openAlerting(ctx context.Context) error {
 		Logger: a.opts.Logger, Metrics: metrics, SecretBox: a.box,
 		TenantConcurrency: webhookTenantConcurrency(limits, a.cfg.WebhookWorkers),
 	})
-	qcfg := queue.Config{Deliver: deliverer.Deliver, Backoff: a.opts.WebhookBackoff, Logger: a.opts.Logger,
-		PollInterval: a.opts.QueuePollInterval, Workers: a.cfg.WebhookWorkers, AttemptTimeout: client.AttemptTimeout()}
-	if strings.HasPrefix(a.cfg.DatabaseURL, "postgres") {
-		qcfg.PostgresURL = a.cfg.DatabaseURL
-		qcfg.MaxConns = min(a.cfg.PGMaxConns, 14) // a node's two pools stay within 2 × --pg-max-conns
-	} else if p, ok := a.Store.(interface{ QueuePath() string }); ok {
-		qcfg.SQLitePath = p.QueuePath()
-	}
+	qcfg := queueConfig(a.cfg, a.Store)
+	qcfg.Deliver, qcfg.Backoff, qcfg.Logger = deliverer.Deliver, a.opts.WebhookBackoff, a.opts.Logger
+	qcfg.PollInterval, qcfg.Workers, qcfg.AttemptTimeout = a.opts.QueuePollInterval, a.cfg.WebhookWorkers, client.AttemptTimeout()
 	q, err := queue.Open(ctx, qcfg)
 	if err != nil {
 		return fmt.Errorf("notification queue: %w", err)
@@ -52,6 +50,41 @@ func (a *App) openAlerting(ctx context.Context) error {
 		Limits: a.cfg.AlertLimits, Tenants: a.Store,
 	})}
 	a.closers = append(a.closers, a.stopAlerting)
+	return nil
+}
+
+// queueConfig says where the notification queue of store lives: beside
+// it in PostgreSQL, or in its own SQLite file next to the store's.
+func queueConfig(cfg config.Config, store pulse.Store) queue.Config {
+	var qcfg queue.Config
+	if strings.HasPrefix(cfg.DatabaseURL, "postgres") {
+		qcfg.PostgresURL = cfg.DatabaseURL
+		qcfg.MaxConns = min(cfg.PGMaxConns, 14) // a node's two pools stay within 2 × --pg-max-conns
+	} else if p, ok := store.(interface{ QueuePath() string }); ok {
+		qcfg.SQLitePath = p.QueuePath()
+	}
+	return qcfg
+}
+
+// Migrate applies every migration a server applies at start: the store's
+// and the notification queue's (River). step, if not nil, is told how many
+// of the two are done.
+func Migrate(ctx context.Context, cfg config.Config, step func(done int)) error {
+	if step == nil {
+		step = func(int) {}
+	}
+	step(0)
+	store, err := OpenStore(ctx, cfg, slog.New(slog.DiscardHandler), nil)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	step(1)
+	qcfg := queueConfig(cfg, store)
+	qcfg.MaxConns = 2
+	if err := queue.Migrate(ctx, qcfg); err != nil {
+		return fmt.Errorf("notification queue: %w", err)
+	}
 	return nil
 }
 

@@ -15,6 +15,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -32,7 +34,6 @@ import (
 	"github.com/pulsestream/pulsestream/internal/pulse"
 	"github.com/pulsestream/pulsestream/internal/redis"
 	"github.com/pulsestream/pulsestream/internal/secretbox"
-	"github.com/pulsestream/pulsestream/internal/sqlite"
 )
 
 // Options are what a caller supplies besides the config.
@@ -83,7 +84,7 @@ func OpenStore(ctx context.Context, cfg config.Config, logger *slog.Logger, obs 
 			MaxConns: int32(cfg.PGMaxConns), Writers: cfg.PGWriters, StatementTimeout: cfg.PGStatementTimeout, Logger: logger, Observer: obs,
 		})
 	case strings.HasPrefix(cfg.DatabaseURL, "sqlite:"):
-		return sqlite.Open(ctx, cfg.DatabaseURL, sqlite.Config{Synchronous: strings.ToUpper(cfg.SQLiteSynchronous), MaxGroupWait: cfg.SQLiteGroupWait, Observer: obs, Logger: logger})
+		return openSQLite(ctx, cfg, logger, obs)
 	}
 	return nil, fmt.Errorf("unsupported database URL (use sqlite://PATH or postgres://...)")
 }
@@ -108,6 +109,7 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*App, error) {
 	}
 	a := &App{cfg: cfg, opts: opts, Registry: prometheus.NewRegistry()}
 	a.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	registerBuildInfo(a.Registry)
 
 	store, err := OpenStore(ctx, cfg, opts.Logger, newCommitMetrics(a.Registry))
 	if err != nil {
@@ -190,7 +192,50 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*App, error) {
 		People: a.People,
 		Auth:   a.auth, SecureCookies: cfg.TLSCert != "",
 	})
+	if _, ok := store.(FileBackupper); ok {
+		a.server.Backup = a.Backup
+	}
 	return a, nil
+}
+
+// FileBackupper is a store kept in one file that can copy itself
+// consistently while in use (the SQLite store).
+type FileBackupper interface {
+	// Backup writes a consistent copy to dest, which must not exist.
+	Backup(ctx context.Context, dest string) error
+	// Path is the database file.
+	Path() string
+}
+
+// Backup flushes the usage counters and key last-use times this node holds
+// in memory, then takes a consistent copy of the SQLite database and
+// returns it open and already unlinked: the copy has every counter up to
+// the moment it was taken.
+func (a *App) Backup(ctx context.Context) (*os.File, error) {
+	db, ok := a.Store.(FileBackupper)
+	if !ok {
+		return nil, pulse.Errorf(pulse.EBADREQUEST, "backups over HTTP copy the embedded database only; for PostgreSQL use pg_dump or PITR")
+	}
+	if err := a.usage.Flush(ctx); err != nil {
+		return nil, fmt.Errorf("backup: flush usage counters: %w", err)
+	}
+	if err := a.keyUsage.Flush(ctx); err != nil {
+		return nil, fmt.Errorf("backup: flush key last-use times: %w", err)
+	}
+	dir, err := os.MkdirTemp(filepath.Dir(db.Path()), ".backup-")
+	if err != nil {
+		return nil, fmt.Errorf("backup: %w", err)
+	}
+	defer os.RemoveAll(dir)
+	path := filepath.Join(dir, "backup.db")
+	if err := db.Backup(ctx, path); err != nil {
+		return nil, err
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("backup: %w", err)
+	}
+	return f, nil // the folder goes at return; the open file stays readable
 }
 
 // adminTokenHash returns the hash of the configured token, or settles a

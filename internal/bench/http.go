@@ -36,7 +36,12 @@ type Runner struct {
 	run    string
 
 	failures atomic.Int64
+	progress func(done, total int64)
 }
+
+// SetProgress makes the scenarios report the events sent so far (from
+// many goroutines: f must be safe for that).
+func (r *Runner) SetProgress(f func(done, total int64)) { r.progress = f }
 
 // NewRunner creates a tenant with a limit high enough never to throttle.
 func NewRunner(ctx context.Context, o HTTPOptions) (*Runner, error) {
@@ -131,8 +136,8 @@ func (r *Runner) ingest(ctx context.Context, name string, total, size, clients i
 				lat[c] = append(lat[c], time.Since(t0))
 				if !ok {
 					errs.Add(1)
-				} else {
-					sent.Add(int64(size))
+				} else if n := sent.Add(int64(size)); r.progress != nil {
+					r.progress(n, int64(total))
 				}
 			}
 		}()

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net/netip"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -156,7 +157,9 @@ func (c Config) Validate() error {
 		errs = append(errs, errors.New("--addr must not be empty"))
 	}
 	if !strings.HasPrefix(c.DatabaseURL, "sqlite:") && !strings.HasPrefix(c.DatabaseURL, "postgres://") && !strings.HasPrefix(c.DatabaseURL, "postgresql://") {
-		errs = append(errs, errors.New("--database must start with sqlite:, postgres:// or postgresql://"))
+		errs = append(errs, errors.New("--database must start with sqlite://, postgres:// or postgresql://"))
+	} else if err := checkSQLiteURL(c.DatabaseURL); err != nil {
+		errs = append(errs, err)
 	}
 	if c.RedisURL != "" && !strings.HasPrefix(c.RedisURL, "redis") {
 		errs = append(errs, errors.New("--redis must be a redis://, rediss://, redis+sentinel:// or redis+cluster:// URL"))
@@ -257,6 +260,24 @@ func (c Config) validateSignIn() []error {
 		}
 	}
 	return errs
+}
+
+// checkSQLiteURL refuses the SQLite URLs that used to create files named
+// after the URL: "sqlite:" (no path) and "sqlite:x.db" (no //). A relative
+// path is written sqlite://data/x.db (relative to the working folder, as the
+// default), an absolute one sqlite:///var/lib/x.db.
+func checkSQLiteURL(u string) error {
+	if !strings.HasPrefix(u, "sqlite:") {
+		return nil
+	}
+	path, ok := strings.CutPrefix(u, "sqlite://")
+	switch {
+	case u == "sqlite:" || ok && path == "":
+		return fmt.Errorf("--database %q names no file: write sqlite://PATH, e.g. sqlite://data/pulsestream.db", u)
+	case !ok:
+		return fmt.Errorf("--database %q: write sqlite://PATH (sqlite://data/x.db is relative to the working folder, sqlite:///var/lib/x.db absolute)", u)
+	}
+	return nil
 }
 
 // Production admin tokens: at least MinProductionAdminTokenLength
@@ -402,12 +423,50 @@ func EnvName(name string) string {
 
 // DatabaseFlag registers --database on fs (shared by every subcommand).
 func DatabaseFlag(fs *flag.FlagSet, dst *string) {
-	fs.StringVar(dst, "database", *dst, "database URL: sqlite://PATH or postgres://...")
+	fs.StringVar(dst, "database", *dst, "database URL: sqlite://PATH (relative to the working folder), sqlite:///ABSOLUTE/PATH or postgres://...")
+}
+
+// strictBool is a boolean flag that takes true or false only (flag.BoolVar
+// also takes 1, t, T, TRUE, 0, f, …; "--pprof=yes" must not pass unnoticed
+// and "maybe" must not become false). --name alone means true.
+type strictBool struct{ p *bool }
+
+func (b strictBool) String() string {
+	if b.p == nil {
+		return "false"
+	}
+	return strconv.FormatBool(*b.p)
+}
+
+func (b strictBool) Set(s string) error {
+	switch s {
+	case "true", "false":
+		*b.p = s == "true"
+		return nil
+	}
+	return fmt.Errorf("%q is not true or false", s)
+}
+
+func (b strictBool) Get() any         { return *b.p }
+func (b strictBool) IsBoolFlag() bool { return true }
+
+// BoolVar registers a strict boolean flag (true or false only) at *p's value.
+func BoolVar(fs *flag.FlagSet, p *bool, name, usage string) {
+	fs.Var(strictBool{p}, name, usage)
+}
+
+// DatabaseFlags registers what a CLI command working on the database reads:
+// --database, --sqlite-synchronous and --config.
+func DatabaseFlags(fs *flag.FlagSet, c *Config) {
+	DatabaseFlag(fs, &c.DatabaseURL)
+	fs.StringVar(&c.SQLiteSynchronous, "sqlite-synchronous", c.SQLiteSynchronous, "SQLite synchronous mode: NORMAL or FULL")
+	FileFlag(fs)
 }
 
 // ServeFlags registers every serve flag on fs, writing into c.
 func ServeFlags(fs *flag.FlagSet, c *Config) {
-	fs.StringVar(&c.Addr, "addr", c.Addr, "listen address")
+	FileFlag(fs)
+	fs.StringVar(&c.Addr, "addr", c.Addr, "listen address (in use? pick another, e.g. --addr :8080 or PULSESTREAM_ADDR=:8080)")
 	DatabaseFlag(fs, &c.DatabaseURL)
 	fs.StringVar(&c.RedisURL, "redis", c.RedisURL, "Redis URL for the shared rate limiter (empty: in-process limiter)")
 	fs.DurationVar(&c.RedisTimeout, "redis-timeout", c.RedisTimeout, "longest wait for one Redis rate-limit call before the failure mode applies")
@@ -429,14 +488,14 @@ func ServeFlags(fs *flag.FlagSet, c *Config) {
 	fs.DurationVar(&c.SQLiteGroupWait, "sqlite-group-wait", c.SQLiteGroupWait, "how long the SQLite group commit waits for more requests before committing (0: merge only what is queued)")
 	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "debug, info, warn or error")
 	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, "json or text")
-	fs.BoolVar(&c.Pprof, "pprof", c.Pprof, "serve /debug/pprof/ behind the admin token")
+	BoolVar(fs, &c.Pprof, "pprof", "serve /debug/pprof/ behind the admin token")
 	fs.IntVar(&c.WebhookWorkers, "webhook-workers", c.WebhookWorkers, "webhook deliveries a node runs at once, shared by all tenants")
 	fs.IntVar(&c.WebhookTenantConcurrency, "webhook-tenant-concurrency", c.WebhookTenantConcurrency, "webhook deliveries of one tenant a node runs at once (≤ half of --webhook-workers)")
 	fs.DurationVar(&c.WebhookConnectTimeout, "webhook-connect-timeout", c.WebhookConnectTimeout, "longest wait to reach a webhook receiver (DNS and TCP connect; TLS handshake again)")
 	fs.DurationVar(&c.WebhookTimeout, "webhook-timeout", c.WebhookTimeout, "longest wait for a webhook receiver's answer")
-	fs.BoolVar(&c.PprofAllowProduction, "pprof-allow-production", c.PprofAllowProduction, "with --pprof, allow it in --env=production as well")
+	BoolVar(fs, &c.PprofAllowProduction, "pprof-allow-production", "with --pprof, allow it in --env=production as well")
 	fs.StringVar(&c.MetricsToken, "metrics-token", c.MetricsToken, "token /metrics requires as Authorization: Bearer (empty: open; required in production); prefer PULSESTREAM_METRICS_TOKEN")
-	fs.BoolVar(&c.WebhookAllowPrivate, "webhook-allow-private", c.WebhookAllowPrivate, "let alert webhooks reach loopback, private and link-local addresses (refused in production)")
+	BoolVar(fs, &c.WebhookAllowPrivate, "webhook-allow-private", "let alert webhooks reach loopback, private and link-local addresses (refused in production)")
 	fs.IntVar(&c.AlertLimits.MaxRules, "alert-max-rules", c.AlertLimits.MaxRules, "default alert rules one tenant may have")
 	fs.IntVar(&c.AlertLimits.MaxGroupsPerRule, "alert-max-groups-per-rule", c.AlertLimits.MaxGroupsPerRule, "default groups one rule tracks; events of further groups are dropped and counted")
 	fs.IntVar(&c.AlertLimits.MaxDistinctPerGroup, "alert-max-distinct-per-group", c.AlertLimits.MaxDistinctPerGroup, "default users a count_distinct group counts exactly; beyond, a HyperLogLog estimate (about 1.6 % error)")
@@ -472,21 +531,40 @@ func (h Hardening) TrustedProxyPrefixes() []netip.Prefix {
 }
 
 // Parse parses args into fs, then fills every flag that was not given on the
-// command line from its environment variable (see EnvName).
+// command line from its environment variable (see EnvName) or, failing
+// that, from the configuration file (--config or PULSESTREAM_CONFIG, when
+// fs has --config). Precedence: flag, environment, file, default.
 func Parse(fs *flag.FlagSet, args []string, getenv func(string) string) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	var file map[string]string
+	if f := fs.Lookup("config"); f != nil {
+		path := f.Value.String()
+		if path == "" {
+			path = getenv(FileEnv)
+		}
+		if path != "" {
+			var err error
+			if file, err = readFile(path); err != nil {
+				return err
+			}
+		}
+	}
 	var errs []error
 	fs.VisitAll(func(f *flag.Flag) {
-		if set[f.Name] {
+		if set[f.Name] || f.Name == "config" {
 			return
 		}
 		if v := getenv(EnvName(f.Name)); v != "" {
 			if err := f.Value.Set(v); err != nil {
 				errs = append(errs, fmt.Errorf("%s: %w", EnvName(f.Name), err))
+			}
+		} else if v, ok := file[f.Name]; ok {
+			if err := f.Value.Set(v); err != nil {
+				errs = append(errs, fmt.Errorf("--config key %s: %w", f.Name, err))
 			}
 		}
 	})

@@ -20,6 +20,11 @@ func readJSONBody(r *http.Request, max int64, l *lease) ([]byte, error) {
 	if mt := mediaType(r); mt != "application/json" && !strings.HasSuffix(mt, "+json") {
 		return nil, pulse.Errorf(pulse.EUNSUPPORTED, "Content-Type must be application/json")
 	}
+	return readUTF8Body(r, max, l)
+}
+
+// readUTF8Body is readBody for a text body (any Content-Type).
+func readUTF8Body(r *http.Request, max int64, l *lease) ([]byte, error) {
 	data, err := readBody(r, max, l)
 	if err != nil {
 		return nil, err

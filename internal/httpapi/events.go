@@ -86,12 +86,20 @@ type batchResponse struct {
 func (s *Server) postBatch(w http.ResponseWriter, r *http.Request) {
 	l, release := s.bodyLease(r)
 	defer release()
-	body, err := readJSONBody(r, s.MaxBodyBytes, l)
+	decode := ingest.DecodeBatch
+	var body []byte
+	var err error
+	if mediaType(r) == "application/x-ndjson" { // one event per line (issue 17)
+		decode = ingest.DecodeNDJSON
+		body, err = readUTF8Body(r, s.MaxBodyBytes, l)
+	} else {
+		body, err = readJSONBody(r, s.MaxBodyBytes, l)
+	}
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	events, err := ingest.DecodeBatch(body, s.MaxBatchEvents)
+	events, err := decode(body, s.MaxBatchEvents)
 	if err != nil {
 		s.writeError(w, r, err)
 		return

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/pprof"
 	"net/netip"
+	"os"
 	"sync"
 	"time"
 
@@ -84,6 +85,12 @@ type Config struct {
 	// proxy with X-Forwarded-Proto: https gets them Secure too).
 	Auth          *people.Auth
 	SecureCookies bool
+
+	// Backup (issue 17, GET /admin/v1/backup) returns a consistent copy of
+	// the database, taken after the node's usage counters were flushed, as
+	// an open file already unlinked (closed by the handler). nil: the
+	// database is not SQLite.
+	Backup func(ctx context.Context) (*os.File, error)
 }
 
 // Server serves the HTTP API.
@@ -206,6 +213,7 @@ func (s *Server) routes() {
 	s.handle("POST /admin/v1/tenants/{id}/api-keys/{key_id}/rotate", s.requireAdmin(s.adminRotateKey))
 	s.handle("GET /admin/v1/audit-log", s.requireAdmin(s.adminListAuditLog))
 	s.peopleRoutes() // users and members (people.go)
+	s.handle("GET /admin/v1/backup", s.requireAdmin(s.adminBackup)) // issue 17
 
 	// Tenant API (API keys).
 	s.handle("POST /api/v1/events", s.require(pulse.ActIngest, s.verifySigned(s.postEvent)))

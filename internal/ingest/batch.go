@@ -53,3 +53,26 @@ func DecodeBatch(body []byte, max int) ([]json.RawMessage, error) {
 	}
 	return in.Events, nil
 }
+
+// DecodeNDJSON splits a newline-delimited batch (application/x-ndjson: one
+// event object per line; blank lines, a trailing newline and CRLF are
+// allowed) into its events, with the same count limit as DecodeBatch. A
+// line that is not an event object is not an error here: it gets its own
+// rejected result, as an element of a JSON batch would.
+func DecodeNDJSON(body []byte, max int) ([]json.RawMessage, error) {
+	var events []json.RawMessage
+	for line := range bytes.SplitSeq(body, []byte("\n")) {
+		line = bytes.TrimSpace(line)
+		if len(line) == 0 {
+			continue
+		}
+		if len(events) == max {
+			return nil, pulse.Invalid(pulse.FieldError{Field: "events", Message: fmt.Sprintf("must hold 1 to %d events (lines)", max), Reason: "events.count"})
+		}
+		events = append(events, json.RawMessage(line))
+	}
+	if len(events) == 0 {
+		return nil, pulse.Invalid(pulse.FieldError{Field: "events", Message: fmt.Sprintf("must hold 1 to %d events (lines)", max), Reason: "events.count"})
+	}
+	return events, nil
+}

@@ -16,7 +16,9 @@ const tenantColumns = "id, name, rate_limit_per_minute, retention_days, disabled
 func (db *DB) CreateTenant(ctx context.Context, t *pulse.Tenant) error {
 	_, err := db.pool.Exec(ctx, `INSERT INTO tenants (`+tenantColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
 		t.ID, t.Name, t.RateLimitPerMinute, t.RetentionDays, t.Disabled, t.CreatedAt, t.RequireSignedRequests, t.AlertLimits.MaxRules, t.AlertLimits.MaxGroupsPerRule, t.AlertLimits.MaxDistinctPerGroup, t.AlertLimits.MaxWindowSeconds, t.AlertLimits.WebhookConcurrency)
-	if isUniqueViolation(err) {
+	if isConstraintViolation(err, "tenants_name") {
+		return pulse.TenantNameTaken(t.Name)
+	} else if isUniqueViolation(err) {
 		return &pulse.Error{Code: pulse.ECONFLICT, Message: "a tenant with this id already exists", ID: t.ID}
 	}
 	return dbError("create tenant", err)
@@ -55,6 +57,9 @@ func (db *DB) UpdateTenant(ctx context.Context, id string, p pulse.TenantPatch) 
 		_, err = tx.Exec(ctx, `UPDATE tenants SET name = $2, rate_limit_per_minute = $3, retention_days = $4, disabled = $5, require_signed_requests = $6,
 			alert_max_rules = $7, alert_max_groups_per_rule = $8, alert_max_distinct_per_group = $9, alert_max_window_seconds = $10, alert_webhook_concurrency = $11 WHERE id = $1`,
 			t.ID, t.Name, t.RateLimitPerMinute, t.RetentionDays, t.Disabled, t.RequireSignedRequests, t.AlertLimits.MaxRules, t.AlertLimits.MaxGroupsPerRule, t.AlertLimits.MaxDistinctPerGroup, t.AlertLimits.MaxWindowSeconds, t.AlertLimits.WebhookConcurrency)
+		if isConstraintViolation(err, "tenants_name") {
+			return pulse.TenantNameTaken(t.Name)
+		}
 		out = t
 		return err
 	})
@@ -91,6 +96,12 @@ type querier interface {
 func isUniqueViolation(err error) bool {
 	var pgErr *pgconn.PgError
 	return errors.As(err, &pgErr) && pgErr.Code == "23505"
+}
+
+// isConstraintViolation reports a unique violation of the named index.
+func isConstraintViolation(err error, name string) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && pgErr.Code == "23505" && pgErr.ConstraintName == name
 }
 
 func isForeignKeyViolation(err error) bool {

@@ -67,11 +67,28 @@ func Errorf(code, format string, args ...any) *Error {
 
 // Invalid returns an EINVALID error listing the broken fields.
 func Invalid(fields ...FieldError) *Error {
+	fields = firstPerField(fields)
 	msg := "validation failed"
 	if len(fields) == 1 {
 		msg = fields[0].Field + ": " + fields[0].Message
 	}
 	return &Error{Code: EINVALID, Message: msg, Fields: fields}
+}
+
+// firstPerField keeps the first problem found with each field: a field
+// reported by two checks (an unknown name by the decoder and the key
+// check; a number where a timestamp string belongs, as a wrong type and as
+// an unparsable time) is one problem for the client to fix.
+func firstPerField(fields []FieldError) []FieldError {
+	seen := make(map[string]bool, len(fields))
+	out := fields[:0:0]
+	for _, f := range fields {
+		if !seen[f.Field] {
+			seen[f.Field] = true
+			out = append(out, f)
+		}
+	}
+	return out
 }
 
 // Unavailable wraps a dependency failure as a retryable EUNAVAILABLE.

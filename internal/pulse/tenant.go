@@ -1,6 +1,7 @@
 package pulse
 
 import (
+	"fmt"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -36,6 +37,13 @@ func (t *Tenant) Retention() time.Duration {
 }
 
 // TenantPatch lists the fields of a tenant that may change; nil means unchanged.
+// TenantNameTaken is the ECONFLICT of a tenant name already in use: names
+// are unique per server (so that the CLI, the console and people can tell
+// tenants apart by name).
+func TenantNameTaken(name string) *Error {
+	return &Error{Code: ECONFLICT, Message: fmt.Sprintf("a tenant named %q exists; tenant names are unique (choose another name)", name)}
+}
+
 type TenantPatch struct {
 	Name               *string `json:"name"`
 	RateLimitPerMinute *int    `json:"rate_limit_per_minute"`

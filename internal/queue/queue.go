@@ -16,7 +16,6 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
-	_ "github.com/mattn/go-sqlite3" // registers "sqlite3" for the queue's own file
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
@@ -228,6 +227,18 @@ func (q *Queue) openSQLite(ctx context.Context, rcfg *river.Config) error {
 		return fmt.Errorf("queue: river client: %w", err)
 	}
 	bind(q, client, func() { db.Close() })
+	return nil
+}
+
+// Migrate applies River's migrations, as Open does first, and returns:
+// `pulsestream migrate` prepares everything a server would.
+func Migrate(ctx context.Context, cfg Config) error {
+	cfg.Deliver = func(context.Context, alert.Job, time.Time) error { return nil }
+	q, err := Open(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	q.Close()
 	return nil
 }
 

@@ -540,3 +540,6 @@ func (db *DB) MaxEventID(ctx context.Context) (string, error) {
 // QueuePath is the SQLite file of the notification queue: beside the
 // database, so that the queue's single connection never waits on event writes.
 func (db *DB) QueuePath() string { return db.path + "-queue" }
+
+// Path is the database file.
+func (db *DB) Path() string { return db.path }

@@ -12,13 +12,9 @@ import (
 	"github.com/pulsestream/pulsestream/internal/pulse"
 )
 
-// TestMigrateCompactEvents fills a database at the schema before 00040 (text
-// tenant ids in every event and tag row) and opens it: every event, its tags,
-// its idempotency key and the tag index must come through, and a new tenant
-// must get a number after the existing ones.
-func TestMigrateCompactEvents(t *testing.T) {
-	t.Parallel()
-	ctx := t.Context()
+// migratedTo returns a new database file migrated up to version only, open.
+func migratedTo(t *testing.T, version int64) (string, *sql.DB) {
+	t.Helper()
 	path := filepath.Join(t.TempDir(), "old.db")
 	old, err := sql.Open("sqlite3", "file:"+path+"?_foreign_keys=on")
 	if err != nil {
@@ -29,9 +25,20 @@ func TestMigrateCompactEvents(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := prov.UpTo(ctx, 20); err != nil {
+	if _, err := prov.UpTo(t.Context(), version); err != nil {
 		t.Fatal(err)
 	}
+	return path, old
+}
+
+// TestMigrateCompactEvents fills a database at the schema before 00040 (text
+// tenant ids in every event and tag row) and opens it: every event, its tags,
+// its idempotency key and the tag index must come through, and a new tenant
+// must get a number after the existing ones.
+func TestMigrateCompactEvents(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	path, old := migratedTo(t, 20)
 	now := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
 	tenants := []string{pulse.NewID(), pulse.NewID()}
 	for i, id := range tenants {

@@ -30,6 +30,8 @@ func (db *DB) CreateTenant(ctx context.Context, t *pulse.Tenant) error {
 		t.ID, t.Name, t.RateLimitPerMinute, t.RetentionDays, t.Disabled, micros(t.CreatedAt), t.RequireSignedRequests, t.AlertLimits.MaxRules, t.AlertLimits.MaxGroupsPerRule, t.AlertLimits.MaxDistinctPerGroup, t.AlertLimits.MaxWindowSeconds, t.AlertLimits.WebhookConcurrency)
 	if isConstraint(err, sqlite3.ErrConstraintPrimaryKey) {
 		return &pulse.Error{Code: pulse.ECONFLICT, Message: "a tenant with this id exists", ID: t.ID}
+	} else if isConstraint(err, sqlite3.ErrConstraintUnique) {
+		return pulse.TenantNameTaken(t.Name)
 	} else if err != nil {
 		return storeErr("create tenant", err)
 	}
@@ -66,7 +68,9 @@ func (db *DB) UpdateTenant(ctx context.Context, id string, p pulse.TenantPatch) 
 		_, err = tx.ExecContext(ctx, `UPDATE tenants SET name = ?, rate_limit_per_minute = ?, retention_days = ?, disabled = ?, require_signed_requests = ?,
 			alert_max_rules = ?, alert_max_groups_per_rule = ?, alert_max_distinct_per_group = ?, alert_max_window_seconds = ?, alert_webhook_concurrency = ? WHERE id = ?`,
 			t.Name, t.RateLimitPerMinute, t.RetentionDays, t.Disabled, t.RequireSignedRequests, t.AlertLimits.MaxRules, t.AlertLimits.MaxGroupsPerRule, t.AlertLimits.MaxDistinctPerGroup, t.AlertLimits.MaxWindowSeconds, t.AlertLimits.WebhookConcurrency, id)
-		if err != nil {
+		if isConstraint(err, sqlite3.ErrConstraintUnique) {
+			return pulse.TenantNameTaken(t.Name)
+		} else if err != nil {
 			return storeErr("update tenant", err)
 		}
 		return nil

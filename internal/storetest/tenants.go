@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -11,6 +12,7 @@ import (
 func init() {
 	register("TenantCreateGet", testTenantCreateGet)
 	register("TenantCreateDuplicate", testTenantCreateDuplicate)
+	register("TenantNameUnique", testTenantNameUnique)
 	register("TenantGetNotFound", testTenantGetNotFound)
 	register("TenantList", testTenantList)
 	register("TenantUpdate", testTenantUpdate)
@@ -52,6 +54,39 @@ func testTenantCreateDuplicate(t *testing.T, s pulse.Store) {
 		t.Fatalf("GetTenant: %v", err)
 	}
 	checkTenant(t, got, tn)
+}
+
+// Tenant names are unique per server (issue 17): a second tenant, or a
+// rename, with a name in use is ECONFLICT naming it and changes nothing.
+func testTenantNameUnique(t *testing.T, s pulse.Store) {
+	a := createTenant(t, s, 0)
+	b := createTenant(t, s, 0)
+	dup, err := pulse.NewTenant(newID(), a.Name, 100, 7, now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = s.CreateTenant(t.Context(), dup)
+	wantCode(t, err, pulse.ECONFLICT)
+	if !strings.Contains(err.Error(), a.Name) {
+		t.Errorf("the conflict does not name the tenant name: %v", err)
+	}
+	if _, err := s.GetTenant(t.Context(), dup.ID); !pulse.IsNotFound(err) {
+		t.Errorf("the refused tenant was stored: %v", err)
+	}
+	_, err = s.UpdateTenant(t.Context(), b.ID, pulse.TenantPatch{Name: &a.Name})
+	wantCode(t, err, pulse.ECONFLICT)
+	got, err := s.GetTenant(t.Context(), b.ID)
+	if err != nil || got.Name != b.Name {
+		t.Errorf("after a refused rename: %+v, %v", got, err)
+	}
+	// Names differing in case are different names; renaming to itself is fine.
+	upper := strings.ToUpper(a.Name)
+	if _, err := s.UpdateTenant(t.Context(), b.ID, pulse.TenantPatch{Name: &upper}); err != nil {
+		t.Errorf("rename to %q: %v", upper, err)
+	}
+	if _, err := s.UpdateTenant(t.Context(), a.ID, pulse.TenantPatch{Name: &a.Name}); err != nil {
+		t.Errorf("rename to its own name: %v", err)
+	}
 }
 
 func testTenantGetNotFound(t *testing.T, s pulse.Store) {
