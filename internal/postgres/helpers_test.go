@@ -18,7 +18,8 @@ func createTenant(t testing.TB, db *DB, retentionDays int) *pulse.Tenant {
 	if retentionDays == 0 {
 		retentionDays = pulse.DefaultRetentionDays
 	}
-	tn, err := pulse.NewTenant(newID(), "tenant", pulse.DefaultRateLimitPerMinute, retentionDays, now())
+	id := newID()
+	tn, err := pulse.NewTenant(id, "tenant-"+id, pulse.DefaultRateLimitPerMinute, retentionDays, now())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -85,7 +85,8 @@ func newTenant(t testing.TB, db *DB, retentionDays int) *pulse.Tenant {
 	if retentionDays == 0 {
 		retentionDays = pulse.DefaultRetentionDays
 	}
-	tn, err := pulse.NewTenant(uuid.Must(uuid.NewV7()).String(), "t", pulse.DefaultRateLimitPerMinute, retentionDays, time.Now())
+	id := uuid.Must(uuid.NewV7()).String()
+	tn, err := pulse.NewTenant(id, "t-"+id, pulse.DefaultRateLimitPerMinute, retentionDays, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
