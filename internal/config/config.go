@@ -74,6 +74,16 @@ type Config struct {
 	// overrides (admin API, CLI) replace them field by field.
 	AlertLimits pulse.AlertLimits
 
+	// Ingest log (issue 18, log mode): with IngestLog set to a nats://
+	// URL, accepted events are published to a JetStream stream and
+	// answered 202; every node's writers move them into PostgreSQL.
+	IngestLog         string        // nats://host:port[,nats://…]; empty: events go straight to the database
+	IngestLogStream   string        // the JetStream stream's name
+	IngestLogReplicas int           // stream replicas (1, 3 or 5; 3 on a 3-node JetStream cluster)
+	IngestLogMaxBytes int64         // stream size cap: beyond it publishes are refused (503), never old events dropped
+	IngestLogMaxAge   time.Duration // how long an unwritten event may wait in the log
+	IngestLogTimeout  time.Duration // longest wait for the log's acknowledgements of one request
+
 	Hardening
 }
 
@@ -124,6 +134,11 @@ func Default() Config {
 		WebhookTenantConcurrency: 4,
 		WebhookConnectTimeout:    2 * time.Second,
 		WebhookTimeout:           10 * time.Second,
+		IngestLogStream:          "PULSESTREAM_EVENTS",
+		IngestLogReplicas:        1,
+		IngestLogMaxBytes:        8 << 30,
+		IngestLogMaxAge:          72 * time.Hour,
+		IngestLogTimeout:         5 * time.Second,
 		Hardening: Hardening{
 			Env:                   "development",
 			MaxInFlight:           1024,
@@ -215,6 +230,7 @@ func (c Config) Validate() error {
 	if c.WebhookConnectTimeout < 100*time.Millisecond || c.WebhookConnectTimeout > c.WebhookTimeout {
 		errs = append(errs, errors.New("--webhook-connect-timeout must be between 100ms and --webhook-timeout"))
 	}
+	errs = append(errs, c.validateIngestLog()...)
 	errs = append(errs, c.Hardening.validate(c.AdminToken)...)
 	if c.Env == "production" {
 		if c.Pprof && !c.PprofAllowProduction {
@@ -228,6 +244,41 @@ func (c Config) Validate() error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// validateIngestLog checks the log-mode settings (issue 18).
+func (c Config) validateIngestLog() []error {
+	if c.IngestLog == "" {
+		return nil
+	}
+	var errs []error
+	for _, u := range strings.Split(c.IngestLog, ",") {
+		if !strings.HasPrefix(strings.TrimSpace(u), "nats://") && !strings.HasPrefix(strings.TrimSpace(u), "tls://") {
+			errs = append(errs, errors.New("--ingest-log must be one or more comma-separated nats:// (or tls://) URLs"))
+			break
+		}
+	}
+	if strings.HasPrefix(c.DatabaseURL, "sqlite:") {
+		errs = append(errs, errors.New("--ingest-log needs PostgreSQL (--database=postgres://…): the log exists to spread ingestion over many nodes, and a SQLite file has one"))
+	}
+	if c.IngestLogStream == "" || strings.ContainsAny(c.IngestLogStream, " .*>/\\\t") {
+		errs = append(errs, errors.New("--ingest-log-stream must be a non-empty name without spaces, dots, *, > or slashes"))
+	}
+	switch c.IngestLogReplicas {
+	case 1, 3, 5:
+	default:
+		errs = append(errs, errors.New("--ingest-log-replicas must be 1, 3 or 5"))
+	}
+	if c.IngestLogMaxBytes < 1<<20 {
+		errs = append(errs, errors.New("--ingest-log-max-bytes must be at least 1 MiB"))
+	}
+	if c.IngestLogMaxAge < time.Minute {
+		errs = append(errs, errors.New("--ingest-log-max-age must be at least 1m"))
+	}
+	if c.IngestLogTimeout < 100*time.Millisecond || c.IngestLogTimeout > c.RequestTimeout {
+		errs = append(errs, errors.New("--ingest-log-timeout must be between 100ms and --request-timeout"))
+	}
+	return errs
 }
 
 // Production admin tokens: at least MinProductionAdminTokenLength
@@ -412,6 +463,13 @@ func ServeFlags(fs *flag.FlagSet, c *Config) {
 	fs.IntVar(&c.AlertLimits.MaxGroupsPerRule, "alert-max-groups-per-rule", c.AlertLimits.MaxGroupsPerRule, "default groups one rule tracks; events of further groups are dropped and counted")
 	fs.IntVar(&c.AlertLimits.MaxDistinctPerGroup, "alert-max-distinct-per-group", c.AlertLimits.MaxDistinctPerGroup, "default users a count_distinct group counts exactly; beyond, a HyperLogLog estimate (about 1.6 % error)")
 	fs.IntVar(&c.AlertLimits.MaxWindowSeconds, "alert-max-window-seconds", c.AlertLimits.MaxWindowSeconds, "default longest rule window in seconds")
+	// Ingest log (issue 18).
+	fs.StringVar(&c.IngestLog, "ingest-log", c.IngestLog, "log mode: NATS JetStream URL(s) (nats://host:4222,…); accepted events are published there, answered 202 and written to PostgreSQL by every node's writers (empty: straight to the database)")
+	fs.StringVar(&c.IngestLogStream, "ingest-log-stream", c.IngestLogStream, "JetStream stream holding the ingest log")
+	fs.IntVar(&c.IngestLogReplicas, "ingest-log-replicas", c.IngestLogReplicas, "replicas of the ingest log stream (1, 3 or 5)")
+	fs.Int64Var(&c.IngestLogMaxBytes, "ingest-log-max-bytes", c.IngestLogMaxBytes, "size cap of the ingest log; when full, ingestion answers 503 (nothing is dropped)")
+	fs.DurationVar(&c.IngestLogMaxAge, "ingest-log-max-age", c.IngestLogMaxAge, "longest an event may wait in the ingest log before JetStream discards it")
+	fs.DurationVar(&c.IngestLogTimeout, "ingest-log-timeout", c.IngestLogTimeout, "longest wait for the ingest log to acknowledge one request's events (503 beyond)")
 	HardeningFlags(fs, &c.Hardening)
 }
 
