@@ -26,6 +26,7 @@ import (
 	"github.com/pulsestream/pulsestream/internal/httpapi"
 	"github.com/pulsestream/pulsestream/internal/ingest"
 	"github.com/pulsestream/pulsestream/internal/inmem"
+	"github.com/pulsestream/pulsestream/internal/natslog"
 	"github.com/pulsestream/pulsestream/internal/postgres"
 	"github.com/pulsestream/pulsestream/internal/pulse"
 	"github.com/pulsestream/pulsestream/internal/redis"
@@ -63,6 +64,7 @@ type App struct {
 	keyUsage    *httpapi.KeyUsage
 	certs       *httpapi.CertReloader // nil without TLS
 	alerting    *alerting
+	ingestLog   *natslog.Log // log mode (--ingest-log); nil otherwise
 
 	bgCancel context.CancelFunc
 	bgWG     sync.WaitGroup
@@ -160,12 +162,27 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*App, error) {
 		return nil, err
 	}
 	a.usage = ingest.NewUsage(store)
-	svc := ingest.New(ingest.Config{
+	icfg := ingest.Config{
 		Store: store, Limiter: limiter, Clock: opts.Clock, Usage: a.usage,
 		MaxPayloadBytes: cfg.MaxPayloadBytes, Registerer: a.Registry,
-	})
+	}
+	var ready interface{ Ping(context.Context) error }
+	if cfg.IngestLog != "" {
+		if a.ingestLog, err = natslog.Open(ctx, natslog.Config{
+			URL: cfg.IngestLog, Stream: cfg.IngestLogStream, Replicas: cfg.IngestLogReplicas,
+			MaxBytes: cfg.IngestLogMaxBytes, MaxAge: cfg.IngestLogMaxAge, DuplicateWindow: cfg.IngestLogDedupWindow,
+			Timeout: cfg.IngestLogTimeout, MaxEventBytes: cfg.MaxPayloadBytes,
+			Clock: opts.Clock, Logger: opts.Logger, Registerer: a.Registry,
+		}); err != nil {
+			a.Close()
+			return nil, err
+		}
+		a.closers = append(a.closers, a.ingestLog.Close)
+		icfg.Log, ready = a.ingestLog, a.ingestLog
+	}
+	svc := ingest.New(icfg)
 	a.server = httpapi.New(httpapi.Config{
-		Store: store, Ingest: svc, Keys: httpapi.NewKeyCache(store, opts.Clock, cfg.KeyCacheTTL),
+		Store: store, Ready: ready, Ingest: svc, Keys: httpapi.NewKeyCache(store, opts.Clock, cfg.KeyCacheTTL),
 		AdminTokenHash: adminHash, MetricsTokenHash: metricsTokenHash(cfg.MetricsToken), Clock: opts.Clock, Logger: opts.Logger,
 		Registerer: a.Registry, Gatherer: a.Registry,
 		MaxBodyBytes: cfg.MaxBodyBytes, MaxBatchEvents: cfg.MaxBatchEvents,
@@ -225,7 +242,13 @@ func (a *App) Start() {
 	a.goFn(func() { a.replay.Run(ctx) })
 	a.goFn(func() { a.flushEvery(ctx, 10*time.Second, "key last-used times", a.keyUsage.Flush) })
 	a.startAlerting(ctx)
+	if a.ingestLog != nil {
+		a.goFn(func() { a.ingestLog.Run(ctx, a.Store) })
+	}
 }
+
+// IngestLog is the node's ingest log (nil outside log mode).
+func (a *App) IngestLog() *natslog.Log { return a.ingestLog }
 
 // flushEvery calls flush every interval until ctx ends, then once more
 // (with a short deadline of its own), so buffered counters survive a

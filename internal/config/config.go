@@ -83,6 +83,9 @@ type Config struct {
 	IngestLogMaxBytes int64         // stream size cap: beyond it publishes are refused (503), never old events dropped
 	IngestLogMaxAge   time.Duration // how long an unwritten event may wait in the log
 	IngestLogTimeout  time.Duration // longest wait for the log's acknowledgements of one request
+	// IngestLogDedupWindow is how long JetStream recognises a replayed
+	// external_id by itself; later replays are settled by the database.
+	IngestLogDedupWindow time.Duration
 
 	Hardening
 }
@@ -139,6 +142,7 @@ func Default() Config {
 		IngestLogMaxBytes:        8 << 30,
 		IngestLogMaxAge:          72 * time.Hour,
 		IngestLogTimeout:         5 * time.Second,
+		IngestLogDedupWindow:     2 * time.Minute,
 		Hardening: Hardening{
 			Env:                   "development",
 			MaxInFlight:           1024,
@@ -274,6 +278,9 @@ func (c Config) validateIngestLog() []error {
 	}
 	if c.IngestLogMaxAge < time.Minute {
 		errs = append(errs, errors.New("--ingest-log-max-age must be at least 1m"))
+	}
+	if c.IngestLogDedupWindow < 100*time.Millisecond || c.IngestLogDedupWindow > c.IngestLogMaxAge {
+		errs = append(errs, errors.New("--ingest-log-dedup-window must be between 100ms and --ingest-log-max-age"))
 	}
 	if c.IngestLogTimeout < 100*time.Millisecond || c.IngestLogTimeout > c.RequestTimeout {
 		errs = append(errs, errors.New("--ingest-log-timeout must be between 100ms and --request-timeout"))
@@ -470,6 +477,7 @@ func ServeFlags(fs *flag.FlagSet, c *Config) {
 	fs.Int64Var(&c.IngestLogMaxBytes, "ingest-log-max-bytes", c.IngestLogMaxBytes, "size cap of the ingest log; when full, ingestion answers 503 (nothing is dropped)")
 	fs.DurationVar(&c.IngestLogMaxAge, "ingest-log-max-age", c.IngestLogMaxAge, "longest an event may wait in the ingest log before JetStream discards it")
 	fs.DurationVar(&c.IngestLogTimeout, "ingest-log-timeout", c.IngestLogTimeout, "longest wait for the ingest log to acknowledge one request's events (503 beyond)")
+	fs.DurationVar(&c.IngestLogDedupWindow, "ingest-log-dedup-window", c.IngestLogDedupWindow, "how long JetStream itself answers a replayed external_id as a duplicate (later replays are settled when written)")
 	HardeningFlags(fs, &c.Hardening)
 }
 

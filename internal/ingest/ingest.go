@@ -17,6 +17,9 @@ const (
 	StatusConflict    = "conflict"
 	StatusRejected    = "rejected"
 	StatusRateLimited = "rate_limited"
+	// StatusAccepted (log mode): durable in the ingest log, written to the
+	// database shortly; whether it is new is settled there.
+	StatusAccepted = "accepted"
 )
 
 // Result is the outcome for one input event.
@@ -48,6 +51,20 @@ type Config struct {
 	Usage           *Usage // may be nil
 	MaxPayloadBytes int
 	Registerer      prometheus.Registerer
+	// Log, when set (log mode), takes the accepted events instead of
+	// Store.InsertEvents; the log's writers store them later.
+	Log Log
+}
+
+// Log is the durable ingest log of log mode (internal/natslog).
+type Log interface {
+	// Append makes events (of tenantID, carrying ID and ContentHash)
+	// durable in the log and returns one result per event: Created
+	// (accepted), or Duplicate/Conflict with the first event's id for a
+	// replay the log itself recognised (the id is empty when the log no
+	// longer holds the first event). EUNAVAILABLE: nothing was kept;
+	// EUNKNOWN: some events may be in the log.
+	Append(ctx context.Context, tenantID string, events []*pulse.Event) ([]pulse.InsertResult, error)
 }
 
 // Service ingests events for tenants.
@@ -121,6 +138,11 @@ func (s *Service) Ingest(ctx context.Context, t *pulse.Tenant, raws []json.RawMe
 	}
 	if q.Granted < len(fresh) && len(withExt) > 0 {
 		known, err := s.cfg.Store.LookupExternalIDs(ctx, t.ID, withExt)
+		if err != nil && s.cfg.Log != nil {
+			// Log mode keeps taking events while the database is down;
+			// replays then cost quota like new events.
+			known, err = nil, nil
+		}
 		if err != nil {
 			s.refund(ctx, t, q.Granted)
 			return nil, err
@@ -145,22 +167,27 @@ func (s *Service) Ingest(ctx context.Context, t *pulse.Tenant, raws []json.RawMe
 		}
 	}
 
-	// 4. Store in one transaction; give back what was not created.
+	// 4. Store in one transaction (or publish to the log); give back what
+	// was not created.
 	created := 0
 	if len(toStore) > 0 {
-		res, err := s.cfg.Store.InsertEvents(ctx, t.ID, toStore)
+		res, err := s.store(ctx, t.ID, toStore)
 		if err != nil {
 			if pulse.ErrorCode(err) != pulse.EUNKNOWN {
 				s.refund(ctx, t, granted)
 			}
 			return nil, err
 		}
+		createdStatus := StatusCreated
+		if s.cfg.Log != nil {
+			createdStatus = StatusAccepted
+		}
 		for n, e := range toStore {
 			i := fresh[n]
 			switch res[n].Status {
 			case pulse.Created:
 				created++
-				out.Results[i] = Result{Index: i, Status: StatusCreated, ID: e.ID}
+				out.Results[i] = Result{Index: i, Status: createdStatus, ID: e.ID}
 			case pulse.Duplicate: // a concurrent request stored it first
 				out.Results[i] = Result{Index: i, Status: StatusDuplicate, ID: res[n].ID}
 			default:
@@ -216,7 +243,7 @@ func (s *Service) Ingest(ctx context.Context, t *pulse.Tenant, raws []json.RawMe
 	// 6. Count.
 	for _, r := range out.Results {
 		switch r.Status {
-		case StatusCreated:
+		case StatusCreated, StatusAccepted:
 			out.Accepted++
 		case StatusDuplicate:
 			out.Duplicates++
@@ -237,6 +264,45 @@ func (s *Service) Ingest(ctx context.Context, t *pulse.Tenant, raws []json.RawMe
 		s.cfg.Usage.Add(usage.counts())
 	}
 	return out, nil
+}
+
+// LogMode reports whether events go to the ingest log (answers 202).
+func (s *Service) LogMode() bool { return s.cfg.Log != nil }
+
+// store stores events, or in log mode appends them to the log. A replay
+// the log recognised after its first event left the log (written) gets the
+// stored id from the database; when that look-up fails too, it is answered
+// as a duplicate without an id.
+func (s *Service) store(ctx context.Context, tenantID string, events []*pulse.Event) ([]pulse.InsertResult, error) {
+	if s.cfg.Log == nil {
+		return s.cfg.Store.InsertEvents(ctx, tenantID, events)
+	}
+	res, err := s.cfg.Log.Append(ctx, tenantID, events)
+	if err != nil {
+		return nil, err
+	}
+	var missing []string
+	for n, r := range res {
+		if r.Status != pulse.Created && r.ID == "" {
+			missing = append(missing, events[n].ExternalID)
+		}
+	}
+	if len(missing) == 0 {
+		return res, nil
+	}
+	stored, err := s.cfg.Store.LookupExternalIDs(ctx, tenantID, missing)
+	if err != nil {
+		return res, nil
+	}
+	for n, r := range res {
+		if ref, ok := stored[events[n].ExternalID]; ok && r.Status != pulse.Created && r.ID == "" {
+			res[n] = pulse.InsertResult{Status: pulse.Conflict, ID: ref.ID}
+			if events[n].SameContent(ref.ContentHash) {
+				res[n].Status = pulse.Duplicate
+			}
+		}
+	}
+	return res, nil
 }
 
 // fresh lists the events that would be created, in input order — all valid
