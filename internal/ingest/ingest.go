@@ -131,18 +131,17 @@ func (s *Service) Ingest(ctx context.Context, t *pulse.Tenant, raws []json.RawMe
 	// not, the stored ids are looked up first (one query) so that replays
 	// never take the place of new events. Take is called even for zero
 	// events so that every response reports the remaining quota.
-	first, fresh := s.fresh(events, out, nil)
+	var known map[string]pulse.StoredRef
+	if s.cfg.Log != nil && len(withExt) > 0 {
+		known = s.knownForLog(ctx, t.ID, withExt)
+	}
+	first, fresh := s.fresh(events, out, known)
 	q, err := s.take(ctx, t, len(fresh))
 	if err != nil {
 		return nil, err
 	}
-	if q.Granted < len(fresh) && len(withExt) > 0 {
+	if q.Granted < len(fresh) && len(withExt) > 0 && s.cfg.Log == nil {
 		known, err := s.cfg.Store.LookupExternalIDs(ctx, t.ID, withExt)
-		if err != nil && s.cfg.Log != nil {
-			// Log mode keeps taking events while the database is down;
-			// replays then cost quota like new events.
-			known, err = nil, nil
-		}
 		if err != nil {
 			s.refund(ctx, t, q.Granted)
 			return nil, err
@@ -266,6 +265,26 @@ func (s *Service) Ingest(ctx context.Context, t *pulse.Tenant, raws []json.RawMe
 	return out, nil
 }
 
+// logLookupTimeout bounds log mode's look-up of stored external ids: the
+// database may be down, and ingestion must not wait for it.
+const logLookupTimeout = 250 * time.Millisecond
+
+// knownForLog is, in log mode, what the database already stores of the
+// request's external ids, so that a replay arriving after JetStream's
+// duplicate window is answered as a duplicate with the stored id and costs
+// no quota. When the database does not answer in logLookupTimeout it is
+// nothing: the event goes to the log, and its writer settles it (stored
+// once; the quota it took stays taken).
+func (s *Service) knownForLog(ctx context.Context, tenantID string, externalIDs []string) map[string]pulse.StoredRef {
+	ctx, cancel := context.WithTimeout(ctx, logLookupTimeout)
+	defer cancel()
+	known, err := s.cfg.Store.LookupExternalIDs(ctx, tenantID, externalIDs)
+	if err != nil {
+		return nil
+	}
+	return known
+}
+
 // LogMode reports whether events go to the ingest log (answers 202).
 func (s *Service) LogMode() bool { return s.cfg.Log != nil }
 
@@ -290,10 +309,7 @@ func (s *Service) store(ctx context.Context, tenantID string, events []*pulse.Ev
 	if len(missing) == 0 {
 		return res, nil
 	}
-	stored, err := s.cfg.Store.LookupExternalIDs(ctx, tenantID, missing)
-	if err != nil {
-		return res, nil
-	}
+	stored := s.knownForLog(ctx, tenantID, missing)
 	for n, r := range res {
 		if ref, ok := stored[events[n].ExternalID]; ok && r.Status != pulse.Created && r.ID == "" {
 			res[n] = pulse.InsertResult{Status: pulse.Conflict, ID: ref.ID}
