@@ -181,8 +181,12 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*App, error) {
 		icfg.Log, ready = a.ingestLog, a.ingestLog
 	}
 	svc := ingest.New(icfg)
+	keys := httpapi.NewKeyCache(store, opts.Clock, cfg.KeyCacheTTL)
+	if a.ingestLog != nil {
+		keys.ServeStale(staleKeysInLogMode)
+	}
 	a.server = httpapi.New(httpapi.Config{
-		Store: store, Ready: ready, Ingest: svc, Keys: httpapi.NewKeyCache(store, opts.Clock, cfg.KeyCacheTTL),
+		Store: store, Ready: ready, Ingest: svc, Keys: keys,
 		AdminTokenHash: adminHash, MetricsTokenHash: metricsTokenHash(cfg.MetricsToken), Clock: opts.Clock, Logger: opts.Logger,
 		Registerer: a.Registry, Gatherer: a.Registry,
 		MaxBodyBytes: cfg.MaxBodyBytes, MaxBatchEvents: cfg.MaxBatchEvents,
@@ -195,6 +199,11 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*App, error) {
 	})
 	return a, nil
 }
+
+// staleKeysInLogMode is how long a log-mode node keeps authenticating a
+// key it has seen while the database cannot be asked: ingestion survives a
+// PostgreSQL outage of that length for every client active before it.
+const staleKeysInLogMode = time.Hour
 
 // adminTokenHash returns the hash of the configured token, or settles a
 // generated one: the first node to start stores its hash and prints the
