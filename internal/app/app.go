@@ -171,7 +171,7 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*App, error) {
 		if a.ingestLog, err = natslog.Open(ctx, natslog.Config{
 			URL: cfg.IngestLog, Stream: cfg.IngestLogStream, Replicas: cfg.IngestLogReplicas,
 			MaxBytes: cfg.IngestLogMaxBytes, MaxAge: cfg.IngestLogMaxAge, DuplicateWindow: cfg.IngestLogDedupWindow,
-			Timeout: cfg.IngestLogTimeout, MaxEventBytes: cfg.MaxPayloadBytes,
+			Timeout: cfg.IngestLogTimeout, MaxEventBytes: cfg.MaxPayloadBytes, AckWait: cfg.IngestLogAckWait,
 			Clock: opts.Clock, Logger: opts.Logger, Registerer: a.Registry,
 		}); err != nil {
 			a.Close()

@@ -86,6 +86,9 @@ type Config struct {
 	// IngestLogDedupWindow is how long JetStream recognises a replayed
 	// external_id by itself; later replays are settled by the database.
 	IngestLogDedupWindow time.Duration
+	// IngestLogAckWait is how long a message fetched by a writer that
+	// neither stored nor returned it (a killed node) waits to be re-delivered.
+	IngestLogAckWait time.Duration
 
 	Hardening
 }
@@ -143,6 +146,7 @@ func Default() Config {
 		IngestLogMaxAge:          72 * time.Hour,
 		IngestLogTimeout:         5 * time.Second,
 		IngestLogDedupWindow:     2 * time.Minute,
+		IngestLogAckWait:         30 * time.Second,
 		Hardening: Hardening{
 			Env:                   "development",
 			MaxInFlight:           1024,
@@ -281,6 +285,9 @@ func (c Config) validateIngestLog() []error {
 	}
 	if c.IngestLogDedupWindow < 100*time.Millisecond || c.IngestLogDedupWindow > c.IngestLogMaxAge {
 		errs = append(errs, errors.New("--ingest-log-dedup-window must be between 100ms and --ingest-log-max-age"))
+	}
+	if c.IngestLogAckWait < 3*time.Second || c.IngestLogAckWait > 10*time.Minute {
+		errs = append(errs, errors.New("--ingest-log-ack-wait must be between 3s and 10m"))
 	}
 	if c.IngestLogTimeout < 100*time.Millisecond || c.IngestLogTimeout > c.RequestTimeout {
 		errs = append(errs, errors.New("--ingest-log-timeout must be between 100ms and --request-timeout"))
@@ -478,6 +485,7 @@ func ServeFlags(fs *flag.FlagSet, c *Config) {
 	fs.DurationVar(&c.IngestLogMaxAge, "ingest-log-max-age", c.IngestLogMaxAge, "longest an event may wait in the ingest log before JetStream discards it")
 	fs.DurationVar(&c.IngestLogTimeout, "ingest-log-timeout", c.IngestLogTimeout, "longest wait for the ingest log to acknowledge one request's events (503 beyond)")
 	fs.DurationVar(&c.IngestLogDedupWindow, "ingest-log-dedup-window", c.IngestLogDedupWindow, "how long JetStream itself answers a replayed external_id as a duplicate (later replays are settled when written)")
+	fs.DurationVar(&c.IngestLogAckWait, "ingest-log-ack-wait", c.IngestLogAckWait, "how long events fetched by a writer that died wait before another node writes them (a write is given 2/3 of it)")
 	HardeningFlags(fs, &c.Hardening)
 }
 

@@ -16,16 +16,12 @@ type Inserter interface {
 	InsertEvents(ctx context.Context, tenantID string, events []*pulse.Event) ([]pulse.InsertResult, error)
 }
 
-// writeTimeout bounds one tenant's InsertEvents; below AckWait's default so
-// that a slow write is normally acknowledged before JetStream re-delivers.
-const writeTimeout = 20 * time.Second
-
 // pause is the wait after a failed fetch or write (the database or NATS is
 // down): the messages come back after it, and nothing spins.
 const pause = time.Second
 
 // Run runs the node's writers and the backlog gauge until ctx ends; a
-// batch being written when it does is finished (bounded by writeTimeout)
+// batch being written when it does is finished (bounded by 2/3 of AckWait)
 // and acknowledged, so a graceful stop leaves nothing to re-deliver.
 func (l *Log) Run(ctx context.Context, store Inserter) {
 	var wg sync.WaitGroup
@@ -111,7 +107,9 @@ func (l *Log) write(ctx context.Context, store Inserter, msgs []jetstream.Msg) b
 	for _, tenant := range order {
 		g := groups[tenant]
 		// A stop lets the write finish, so that it can be acknowledged.
-		wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), writeTimeout)
+		// Two thirds of AckWait: a slow write is normally acknowledged
+		// before JetStream re-delivers it (a re-delivery is absorbed anyway).
+		wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), l.cfg.AckWait*2/3)
 		res, err := store.InsertEvents(wctx, tenant, g.events)
 		cancel()
 		if err != nil {

@@ -23,15 +23,15 @@ import (
 
 // fleetConfig shapes the load of a client fleet.
 type fleetConfig struct {
-	name        string        // prefix of every external_id
-	clients     int           // concurrent clients
-	batchMax    int           // every other request is a batch of 2..batchMax events; 0: single events only
-	padBytes    int           // payload padding per event
-	pace        time.Duration // pause between two requests of one client
-	retry       bool          // retry what did not get a 2xx (same body) until acknowledged
+	name     string        // prefix of every external_id
+	clients  int           // concurrent clients
+	batchMax int           // every other request is a batch of 2..batchMax events; 0: single events only
+	padBytes int           // payload padding per event
+	pace     time.Duration // pause between two requests of one client
+	retry    bool          // retry what did not get a 2xx (same body) until acknowledged
 	// urls, when set, are several nodes: client i sends to urls[i%n], and
 	// each retry goes to the next node (a node killed mid-run).
-	urls []string
+	urls        []string
 	retryPause  time.Duration // pause before a retry
 	timeout     time.Duration // client timeout of one request
 	noKeepAlive bool

@@ -17,9 +17,11 @@ import (
 // into PostgreSQL. These tests start their own nats-server processes.
 
 // logFlags are the serve flags of a log-mode node. Events stay below the
-// 1 MiB a default nats-server accepts per message.
+// 1 MiB a default nats-server accepts per message; events fetched by a
+// killed node come back after 5 s instead of 30.
 func logFlags(natsURL string, extra ...string) []string {
-	return append([]string{"--ingest-log", natsURL, "--max-payload-bytes", "524288", "--request-timeout", "2s", "--ingest-log-timeout", "1s"}, extra...)
+	return append([]string{"--ingest-log", natsURL, "--max-payload-bytes", "524288", "--request-timeout", "2s", "--ingest-log-timeout", "1s",
+		"--ingest-log-ack-wait", "5s"}, extra...)
 }
 
 // postEvent sends one event body and returns the status, the Retry-After
@@ -146,8 +148,9 @@ func TestChaosIngestLogUnreachable(t *testing.T) {
 // inside JetStream's duplicate window (the log answers duplicate with the
 // first id, or conflict for other content, while PostgreSQL is down) and
 // after it (the database answers), and once after the window while the
-// first copy still waits in the log (both copies enter the log; the
-// database's key keeps one): every time, one stored event.
+// first copy still waits in the log (both copies enter the log, each
+// answered with its own id; the database's key keeps one of them): every
+// time, one stored event.
 func TestChaosIngestLogReplays(t *testing.T) {
 	nats := startNATS(t, 1)
 	db := postgresURL(t)
@@ -185,8 +188,9 @@ func TestChaosIngestLogReplays(t *testing.T) {
 		t.Fatalf("send r-2: %d %v", st, late)
 	}
 	time.Sleep(window + 200*time.Millisecond) // JetStream's own clock decides the window
-	if st, _, ans, _ := postEvent(b, key, eventBody("r-2", "two")); st != http.StatusAccepted {
-		t.Errorf("replay of r-2 after the window, the database down: %d %v; want 202 accepted", st, ans)
+	st, _, again, _ := postEvent(b, key, eventBody("r-2", "two"))
+	if st != http.StatusAccepted {
+		t.Errorf("replay of r-2 after the window, the database down: %d %v; want 202 accepted", st, again)
 	}
 
 	pg.Restore()
@@ -199,8 +203,10 @@ func TestChaosIngestLogReplays(t *testing.T) {
 	if ids := storedIDs(t, a, key, "r-1"); len(ids) != 1 || ids[0] != first["id"] {
 		t.Errorf("r-1 stored as %v; want once as %s", ids, first["id"])
 	}
-	if ids := storedIDs(t, b, key, "r-2"); len(ids) != 1 || ids[0] != late["id"] {
-		t.Errorf("r-2 stored as %v; want once as %s (the first copy in the log)", ids, late["id"])
+	// Which copy the database keeps depends on which a writer stores
+	// first (a failed write returns its messages out of order): once.
+	if ids := storedIDs(t, b, key, "r-2"); len(ids) != 1 || ids[0] != late["id"] && ids[0] != again["id"] {
+		t.Errorf("r-2 stored as %v; want once, as %s or %s", ids, late["id"], again["id"])
 	}
 	if n := metricValue(a, `pulsestream_ingest_log_written_events_total{outcome="duplicate"}`) + metricValue(b, `pulsestream_ingest_log_written_events_total{outcome="duplicate"}`); n < 1 {
 		t.Errorf("the writers report %v duplicates; want the second copy of r-2 absorbed", n)

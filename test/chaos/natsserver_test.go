@@ -201,4 +201,3 @@ func metricValue(srv *server, name string) float64 {
 	m, _ := srv.metrics()
 	return m[name]
 }
-
