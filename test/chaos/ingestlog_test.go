@@ -83,7 +83,7 @@ func storedIDs(t *testing.T, srv *server, key, ext string) []string {
 // timeout (never hangs), /ready answers 503, the events refused are not
 // stored, and after the restore the node takes events again by itself.
 func TestChaosIngestLogUnreachable(t *testing.T) {
-	nats := startNATS(t, 1)
+	nats := testkit.StartNATS(t, 1)
 	db := postgresURL(t)
 	p := testkit.StartProxy(t, strings.TrimPrefix(nats[0].URL, "nats://"))
 	srv := startServer(t, db, logFlags("nats://"+p.Addr)...)
@@ -152,7 +152,7 @@ func TestChaosIngestLogUnreachable(t *testing.T) {
 // answered with its own id; the database's key keeps one of them): every
 // time, one stored event.
 func TestChaosIngestLogReplays(t *testing.T) {
-	nats := startNATS(t, 1)
+	nats := testkit.StartNATS(t, 1)
 	db := postgresURL(t)
 	u, err := url.Parse(db)
 	if err != nil {
@@ -218,7 +218,7 @@ func TestChaosIngestLogReplays(t *testing.T) {
 // after the restore the backlog drains with every acknowledged event
 // stored exactly once.
 func TestChaosIngestLogPostgresOutage(t *testing.T) {
-	nats := startNATS(t, 1)
+	nats := testkit.StartNATS(t, 1)
 	db := postgresURL(t)
 	u, err := url.Parse(db)
 	if err != nil {
@@ -273,9 +273,9 @@ func TestChaosIngestLogPostgresOutage(t *testing.T) {
 // Every acknowledged event must be stored exactly once (lost 0,
 // duplicated 0), and nothing answered with a plain 503 may be stored.
 func TestChaosIngestLogCluster(t *testing.T) {
-	nats := startNATS(t, 3)
+	nats := testkit.StartNATS(t, 3)
 	db := postgresURL(t)
-	flags := logFlags(natsURLs(nats), "--ingest-log-replicas", "3")
+	flags := logFlags(testkit.NATSURLs(nats), "--ingest-log-replicas", "3")
 	var nodes []*server
 	for range 3 {
 		nodes = append(nodes, startServer(t, db, flags...))
@@ -290,10 +290,10 @@ func TestChaosIngestLogCluster(t *testing.T) {
 	})
 	time.Sleep(1500 * time.Millisecond) // load before
 	f.rec.setPhase("nats-killed")
-	nats[1].kill()
+	nats[1].Kill()
 	time.Sleep(pick(2*time.Second, 10*time.Second)) // the cluster runs on two servers
-	nats[1].spawn()
-	nats[1].waitHealthy(60 * time.Second)
+	nats[1].Start()
+	nats[1].WaitHealthy(60 * time.Second)
 	f.rec.setPhase("node-killed")
 	time.Sleep(500 * time.Millisecond) // load with the cluster whole again
 	nodes[2].kill()

@@ -1,7 +1,8 @@
-package chaos
+package testkit
 
 import (
 	"fmt"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -13,9 +14,9 @@ import (
 	"time"
 )
 
-// natsServerBin finds nats-server: absent, the test skips with a message,
+// NATSServerBin finds nats-server: absent, the test skips with a message,
 // or fails when PULSESTREAM_REQUIRE_EXTERNAL=1 (CI).
-func natsServerBin(t *testing.T) string {
+func NATSServerBin(t *testing.T) string {
 	t.Helper()
 	path, err := exec.LookPath("nats-server")
 	if err != nil {
@@ -27,9 +28,10 @@ func natsServerBin(t *testing.T) string {
 	return path
 }
 
-// natsNode is one nats-server process with JetStream, owned by the test:
-// killed at its end, its store in the test's temporary directory.
-type natsNode struct {
+// NATSNode is one nats-server process with JetStream, owned by the test:
+// killed at its end, its store in the test's temporary directory; Start
+// runs it again after Kill, on the same ports and store.
+type NATSNode struct {
 	t       *testing.T
 	bin     string
 	name    string
@@ -43,11 +45,11 @@ type natsNode struct {
 	done chan struct{}
 }
 
-// startNATS starts n JetStream servers (n > 1: one cluster whose routes
+// StartNATS starts n JetStream servers (n > 1: one cluster whose routes
 // name every member) and waits until each reports healthy.
-func startNATS(t *testing.T, n int) []*natsNode {
+func StartNATS(t *testing.T, n int) []*NATSNode {
 	t.Helper()
-	bin := natsServerBin(t)
+	bin := NATSServerBin(t)
 	clusterAddrs := make([]string, n)
 	for i := range clusterAddrs {
 		clusterAddrs[i] = freeAddr(t)
@@ -57,7 +59,7 @@ func startNATS(t *testing.T, n int) []*natsNode {
 		routes = append(routes, "nats://"+a)
 	}
 	dir := t.TempDir()
-	nodes := make([]*natsNode, n)
+	nodes := make([]*NATSNode, n)
 	for i := range n {
 		client, mon := freeAddr(t), freeAddr(t)
 		host, port := splitAddr(t, client)
@@ -67,22 +69,32 @@ func startNATS(t *testing.T, n int) []*natsNode {
 		if n > 1 {
 			args = append(args, "--cluster_name", "chaos", "--cluster", "nats://"+clusterAddrs[i], "--routes", strings.Join(routes, ","))
 		}
-		nodes[i] = &natsNode{t: t, bin: bin, name: name, args: args, URL: "nats://" + client, monitor: "http://" + mon,
+		nodes[i] = &NATSNode{t: t, bin: bin, name: name, args: args, URL: "nats://" + client, monitor: "http://" + mon,
 			logPath: filepath.Join(dir, name+".log")}
 		t.Cleanup(func() {
-			nodes[i].kill()
+			nodes[i].Kill()
 			if t.Failed() {
 				data, _ := os.ReadFile(nodes[i].logPath)
 				lines := strings.Split(strings.TrimSpace(string(data)), "\n")
 				t.Logf("last lines of nats-server %s:\n%s", name, strings.Join(lines[max(0, len(lines)-15):], "\n"))
 			}
 		})
-		nodes[i].spawn()
+		nodes[i].Start()
 	}
 	for _, nd := range nodes {
-		nd.waitHealthy(60 * time.Second)
+		nd.WaitHealthy(60 * time.Second)
 	}
 	return nodes
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
 }
 
 func splitAddr(t *testing.T, addr string) (string, string) {
@@ -93,8 +105,8 @@ func splitAddr(t *testing.T, addr string) (string, string) {
 	return addr[:i], addr[i+1:]
 }
 
-// natsURLs joins the nodes' client URLs for --ingest-log.
-func natsURLs(nodes []*natsNode) string {
+// NATSURLs joins the nodes' client URLs for --ingest-log.
+func NATSURLs(nodes []*NATSNode) string {
 	var urls []string
 	for _, n := range nodes {
 		urls = append(urls, n.URL)
@@ -102,7 +114,7 @@ func natsURLs(nodes []*natsNode) string {
 	return strings.Join(urls, ",")
 }
 
-func (n *natsNode) spawn() {
+func (n *NATSNode) Start() {
 	n.t.Helper()
 	logf, err := os.OpenFile(n.logPath, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
 	if err != nil {
@@ -125,8 +137,8 @@ func (n *natsNode) spawn() {
 	}()
 }
 
-// kill sends SIGKILL and waits for the exit (no-op when not running).
-func (n *natsNode) kill() {
+// Kill sends SIGKILL and waits for the exit (no-op when not running).
+func (n *NATSNode) Kill() {
 	n.mu.Lock()
 	cmd, done := n.cmd, n.done
 	n.mu.Unlock()
@@ -141,8 +153,8 @@ func (n *natsNode) kill() {
 	}
 }
 
-// waitHealthy polls /healthz (JetStream current with its cluster) until 200.
-func (n *natsNode) waitHealthy(timeout time.Duration) {
+// WaitHealthy polls /healthz (JetStream current with its cluster) until 200.
+func (n *NATSNode) WaitHealthy(timeout time.Duration) {
 	n.t.Helper()
 	c := &http.Client{Timeout: time.Second}
 	deadline := time.Now().Add(timeout)
@@ -158,46 +170,4 @@ func (n *natsNode) waitHealthy(timeout time.Duration) {
 		}
 		time.Sleep(50 * time.Millisecond) // waiting for a process
 	}
-}
-
-// logBacklog reads pulsestream_ingest_log_backlog_messages from srv (-1
-// when it cannot be read).
-func logBacklog(srv *server) float64 {
-	m, err := srv.metrics()
-	if err != nil {
-		return -1
-	}
-	v, ok := m["pulsestream_ingest_log_backlog_messages"]
-	if !ok {
-		return -1
-	}
-	return v
-}
-
-// waitDrained waits until srv reports an empty ingest log (the gauge is
-// refreshed every second) and returns how long it took.
-func waitDrained(t *testing.T, srv *server, timeout time.Duration) time.Duration {
-	t.Helper()
-	start := time.Now()
-	zeros := 0
-	for {
-		if logBacklog(srv) == 0 {
-			// Twice in a row, over a refresh of the gauge.
-			if zeros++; zeros >= 2 {
-				return time.Since(start)
-			}
-		} else {
-			zeros = 0
-		}
-		if time.Since(start) > timeout {
-			t.Fatalf("the ingest log still holds %v events %v after the load stopped", logBacklog(srv), timeout)
-		}
-		time.Sleep(700 * time.Millisecond) // waiting for the writers
-	}
-}
-
-// metricValue reads one sample of srv's metrics (0 when absent).
-func metricValue(srv *server, name string) float64 {
-	m, _ := srv.metrics()
-	return m[name]
 }
