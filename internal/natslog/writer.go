@@ -36,29 +36,51 @@ func (l *Log) Run(ctx context.Context, store Inserter) {
 	wg.Wait()
 }
 
+// linger is how long a writer waits for more messages once one arrived:
+// short, so that an event is searchable within milliseconds at low rates,
+// while at high rates the client-side buffer fills batches at once.
+const linger = 5 * time.Millisecond
+
+// runWriter pulls messages continuously (the client keeps up to FetchBatch
+// of them buffered, overlapping pull requests) and writes them in batches:
+// everything available up to FetchBatch, waiting at most linger for more.
 func (l *Log) runWriter(ctx context.Context, store Inserter) {
 	for ctx.Err() == nil {
-		fctx, cancel := context.WithTimeout(ctx, time.Second)
-		batch, err := l.cons.Fetch(l.cfg.FetchBatch, jetstream.FetchContext(fctx))
+		it, err := l.cons.Messages(jetstream.PullMaxMessages(l.cfg.FetchBatch))
 		if err != nil {
-			cancel()
-			if ctx.Err() == nil {
-				l.cfg.Logger.Debug("ingest log: fetch failed; will retry", "err", err)
-			}
+			l.cfg.Logger.Debug("ingest log: pull failed; will retry", "err", err)
 			sleep(ctx, pause)
 			continue
 		}
-		var msgs []jetstream.Msg
-		for m := range batch.Messages() {
+		l.drain(ctx, it, store)
+		it.Stop() // messages it still buffered come back after AckWait
+	}
+}
+
+// drain writes what it pulls until ctx ends or the iterator closes.
+func (l *Log) drain(ctx context.Context, it jetstream.MessagesContext, store Inserter) {
+	for ctx.Err() == nil {
+		m, err := it.Next(jetstream.NextContext(ctx))
+		if err != nil {
+			if ctx.Err() != nil || errors.Is(err, jetstream.ErrMsgIteratorClosed) {
+				return
+			}
+			// A missed heartbeat (NATS restarting, a leader election):
+			// the iterator re-issues its pull by itself.
+			l.cfg.Logger.Debug("ingest log: pull interrupted", "err", err)
+			sleep(ctx, pause/4)
+			continue
+		}
+		msgs := []jetstream.Msg{m}
+		lctx, cancel := context.WithTimeout(ctx, linger)
+		for len(msgs) < l.cfg.FetchBatch {
+			m, err := it.Next(jetstream.NextContext(lctx))
+			if err != nil {
+				break
+			}
 			msgs = append(msgs, m)
 		}
 		cancel()
-		if len(msgs) == 0 {
-			if err := batch.Error(); err != nil && !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled) && ctx.Err() == nil {
-				sleep(ctx, pause/4) // e.g. no stream leader during an election
-			}
-			continue
-		}
 		if !l.write(ctx, store, msgs) {
 			sleep(ctx, pause)
 		}
