@@ -32,7 +32,7 @@ type Config struct {
 
 	FetchBatch int           // messages one writer fetches at once; default 1000
 	AckWait    time.Duration // a fetched message unacknowledged this long is re-delivered; default 30s
-	Writers    int           // writer goroutines per node; default 2
+	Writers    int           // writer goroutines per node; default 4
 
 	Clock      pulse.Clock // default: the system clock (backlog age)
 	Logger     *slog.Logger
@@ -65,7 +65,7 @@ func (c Config) withDefaults() Config {
 		c.AckWait = 30 * time.Second
 	}
 	if c.Writers == 0 {
-		c.Writers = 2
+		c.Writers = 4
 	}
 	if c.Clock == nil {
 		c.Clock = pulse.SystemClock{}

@@ -53,7 +53,23 @@ func (l *Log) runWriter(ctx context.Context, store Inserter) {
 			continue
 		}
 		l.drain(ctx, it, store)
-		it.Stop() // messages it still buffered come back after AckWait
+		giveBack(it)
+	}
+}
+
+// giveBack stops it and returns the messages it still buffered to the
+// stream at once (NAK), so that another node writes them now rather than
+// after AckWait.
+func giveBack(it jetstream.MessagesContext) {
+	it.Drain()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	for {
+		m, err := it.Next(jetstream.NextContext(ctx))
+		if err != nil {
+			return
+		}
+		_ = m.Nak()
 	}
 }
 
