@@ -130,7 +130,10 @@ func (s *Service) Ingest(ctx context.Context, t *pulse.Tenant, raws []json.RawMe
 	// tells them apart and their quota is given back in step 4; when it does
 	// not, the stored ids are looked up first (one query) so that replays
 	// never take the place of new events. Take is called even for zero
-	// events so that every response reports the remaining quota.
+	// events so that every response reports the remaining quota. In log
+	// mode the stored ids are always looked up first, within a short
+	// budget (knownForLog): the log does not tell replays apart after its
+	// duplicate window.
 	var known map[string]pulse.StoredRef
 	if s.cfg.Log != nil && len(withExt) > 0 {
 		known = s.knownForLog(ctx, t.ID, withExt)
