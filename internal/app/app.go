@@ -178,7 +178,7 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*App, error) {
 			return nil, err
 		}
 		a.closers = append(a.closers, a.ingestLog.Close)
-		icfg.Log, ready = a.ingestLog, a.ingestLog
+		icfg.Log, icfg.LogCheckStored, ready = a.ingestLog, cfg.IngestLogCheckStored, a.ingestLog
 	}
 	svc := ingest.New(icfg)
 	keys := httpapi.NewKeyCache(store, opts.Clock, cfg.KeyCacheTTL)

@@ -89,6 +89,11 @@ type Config struct {
 	// IngestLogAckWait is how long a message fetched by a writer that
 	// neither stored nor returned it (a killed node) waits to be re-delivered.
 	IngestLogAckWait time.Duration
+	// IngestLogCheckStored looks external ids up in PostgreSQL before
+	// publishing (250 ms budget): replays after the duplicate window then
+	// answer duplicate with the stored id and cost no quota, for one query
+	// per request.
+	IngestLogCheckStored bool
 
 	Hardening
 }
@@ -147,6 +152,7 @@ func Default() Config {
 		IngestLogTimeout:         5 * time.Second,
 		IngestLogDedupWindow:     2 * time.Minute,
 		IngestLogAckWait:         30 * time.Second,
+		IngestLogCheckStored:     true,
 		Hardening: Hardening{
 			Env:                   "development",
 			MaxInFlight:           1024,
@@ -486,6 +492,7 @@ func ServeFlags(fs *flag.FlagSet, c *Config) {
 	fs.DurationVar(&c.IngestLogTimeout, "ingest-log-timeout", c.IngestLogTimeout, "longest wait for the ingest log to acknowledge one request's events (503 beyond)")
 	fs.DurationVar(&c.IngestLogDedupWindow, "ingest-log-dedup-window", c.IngestLogDedupWindow, "how long JetStream itself answers a replayed external_id as a duplicate (later replays are settled when written)")
 	fs.DurationVar(&c.IngestLogAckWait, "ingest-log-ack-wait", c.IngestLogAckWait, "how long events fetched by a writer that died wait before another node writes them (a write is given 2/3 of it)")
+	fs.BoolVar(&c.IngestLogCheckStored, "ingest-log-check-stored", c.IngestLogCheckStored, "look external ids up in PostgreSQL before publishing, so that replays after the dedup window answer duplicate with the stored id (one query per request; false: faster, such replays answer accepted with a new id and the database keeps the first)")
 	HardeningFlags(fs, &c.Hardening)
 }
 

@@ -284,7 +284,7 @@ func TestIngestLogFlags(t *testing.T) {
 		t.Fatal(err)
 	}
 	if c.IngestLog != "nats://n1:4222,nats://n2:4222" || c.IngestLogReplicas != 3 || c.IngestLogStream != "EVENTS_EU" ||
-		c.IngestLogMaxBytes != 8<<30 || c.IngestLogMaxAge != 72*time.Hour || c.IngestLogDedupWindow != 2*time.Minute || c.IngestLogAckWait != 30*time.Second {
+		c.IngestLogMaxBytes != 8<<30 || c.IngestLogMaxAge != 72*time.Hour || c.IngestLogDedupWindow != 2*time.Minute || c.IngestLogAckWait != 30*time.Second || !c.IngestLogCheckStored {
 		t.Errorf("flags/env/defaults not applied: %+v", c)
 	}
 	if err := c.Validate(); err != nil {

@@ -54,6 +54,12 @@ type Config struct {
 	// Log, when set (log mode), takes the accepted events instead of
 	// Store.InsertEvents; the log's writers store them later.
 	Log Log
+	// LogCheckStored (log mode) looks the request's external ids up in
+	// the store before publishing, so that a replay after the log's
+	// duplicate window answers duplicate with the stored id and costs no
+	// quota — one query per request with external ids. Without it the
+	// look-up happens only when the quota is short, as in plain mode.
+	LogCheckStored bool
 }
 
 // Log is the durable ingest log of log mode (internal/natslog).
@@ -131,11 +137,12 @@ func (s *Service) Ingest(ctx context.Context, t *pulse.Tenant, raws []json.RawMe
 	// not, the stored ids are looked up first (one query) so that replays
 	// never take the place of new events. Take is called even for zero
 	// events so that every response reports the remaining quota. In log
-	// mode the stored ids are always looked up first, within a short
-	// budget (knownForLog): the log does not tell replays apart after its
-	// duplicate window.
+	// mode with LogCheckStored the stored ids are always looked up first,
+	// within a short budget (knownForLog): the log does not tell replays
+	// apart after its duplicate window.
 	var known map[string]pulse.StoredRef
-	if s.cfg.Log != nil && len(withExt) > 0 {
+	checked := s.cfg.Log != nil && s.cfg.LogCheckStored && len(withExt) > 0
+	if checked {
 		known = s.knownForLog(ctx, t.ID, withExt)
 	}
 	first, fresh := s.fresh(events, out, known)
@@ -143,8 +150,13 @@ func (s *Service) Ingest(ctx context.Context, t *pulse.Tenant, raws []json.RawMe
 	if err != nil {
 		return nil, err
 	}
-	if q.Granted < len(fresh) && len(withExt) > 0 && s.cfg.Log == nil {
-		known, err := s.cfg.Store.LookupExternalIDs(ctx, t.ID, withExt)
+	if q.Granted < len(fresh) && len(withExt) > 0 && !checked {
+		var known map[string]pulse.StoredRef
+		if s.cfg.Log != nil {
+			known = s.knownForLog(ctx, t.ID, withExt) // the database may be down
+		} else {
+			known, err = s.cfg.Store.LookupExternalIDs(ctx, t.ID, withExt)
+		}
 		if err != nil {
 			s.refund(ctx, t, q.Granted)
 			return nil, err
