@@ -149,8 +149,9 @@ func TestChaosIngestLogUnreachable(t *testing.T) {
 // first id, or conflict for other content, while PostgreSQL is down) and
 // after it (the database answers), and once after the window while the
 // first copy still waits in the log (both copies enter the log, each
-// answered with its own id; the database's key keeps one of them): every
-// time, one stored event.
+// answered with its own id; the database's key keeps one of them), and
+// after it through a node with --ingest-log-check-stored=false: every time,
+// one stored event.
 func TestChaosIngestLogReplays(t *testing.T) {
 	nats := testkit.StartNATS(t, 1)
 	db := postgresURL(t)
@@ -163,8 +164,10 @@ func TestChaosIngestLogReplays(t *testing.T) {
 	const window = time.Second
 	flags := logFlags(nats[0].URL, "--ingest-log-dedup-window", window.String(), "--pg-statement-timeout", "1s")
 	a, b := startServer(t, db, flags...), startServer(t, db, flags...)
+	// c does not look stored ids up before publishing.
+	c := startServer(t, db, append(flags, "--ingest-log-check-stored=false")...)
 	key := a.tenant("replays", 1_000_000_000)
-	for i, n := range []*server{a, b} { // each node has seen the key before the outage
+	for i, n := range []*server{a, b, c} { // each node has seen the key before the outage
 		if st, _, ans, _ := postEvent(n, key, eventBody(fmt.Sprintf("warm-%d", i), "warm")); st != http.StatusAccepted {
 			t.Fatalf("warm-up: %d %v", st, ans)
 		}
@@ -198,6 +201,11 @@ func TestChaosIngestLogReplays(t *testing.T) {
 	// After the window, the first copy written: the database answers.
 	if st, _, ans, _ := postEvent(b, key, eventBody("r-1", "one")); st != http.StatusOK || ans["status"] != "duplicate" || ans["id"] != first["id"] {
 		t.Errorf("replay after the window: %d %v; want 200 duplicate %s", st, ans, first["id"])
+	}
+	// Without the look-up, the log takes it as new; the database keeps
+	// the first copy.
+	if st, _, ans, _ := postEvent(c, key, eventBody("r-1", "one")); st != http.StatusAccepted || ans["id"] == first["id"] {
+		t.Errorf("replay after the window through a node without the look-up: %d %v; want 202 accepted with a new id", st, ans)
 	}
 	waitDrained(t, a, 30*time.Second)
 	if ids := storedIDs(t, a, key, "r-1"); len(ids) != 1 || ids[0] != first["id"] {
