@@ -256,9 +256,6 @@ func (a *App) Start() {
 	}
 }
 
-// IngestLog is the node's ingest log (nil outside log mode).
-func (a *App) IngestLog() *natslog.Log { return a.ingestLog }
-
 // flushEvery calls flush every interval until ctx ends, then once more
 // (with a short deadline of its own), so buffered counters survive a
 // graceful shutdown. A failed flush keeps its data for the next one.

@@ -266,7 +266,11 @@ func (s *Service) Ingest(ctx context.Context, t *pulse.Tenant, raws []json.RawMe
 		case StatusRateLimited:
 			out.RateLimited++
 		}
-		if r.Status != StatusRejected { // rejections were counted with their reason
+		switch r.Status {
+		case StatusRejected: // counted with its reason
+		case StatusAccepted: // log mode: the tenant's usage counts it as created
+			usage.add(StatusCreated)
+		default:
 			usage.add(r.Status)
 		}
 		s.metrics.events.WithLabelValues(r.Status).Inc()

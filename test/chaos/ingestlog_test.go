@@ -271,6 +271,19 @@ func TestChaosIngestLogPostgresOutage(t *testing.T) {
 	if fig.Sent != fig.Acknowledged {
 		t.Errorf("%d events sent but %d acknowledged", fig.Sent, fig.Acknowledged)
 	}
+	// The tenant's usage counts accepted events as created (flushed every
+	// second, held in memory while PostgreSQL was down).
+	for deadline := time.Now().Add(15 * time.Second); ; {
+		created := usageCreated(t, srv, key)
+		if created == int64(fig.Acknowledged) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Errorf("usage reports %d created; want the %d accepted events", created, fig.Acknowledged)
+			break
+		}
+		time.Sleep(200 * time.Millisecond) // waiting for the usage flush
+	}
 	record("ingest_log_postgres_outage", map[string]any{"outage_ms": outage.Milliseconds(), "outage_statuses": st,
 		"backlog_half_way": backlog, "drained_ms": drained.Milliseconds(), "figures": fig})
 }
@@ -320,4 +333,26 @@ func TestChaosIngestLogCluster(t *testing.T) {
 		}
 	}
 	record("ingest_log_cluster", map[string]any{"drained_ms": drained.Milliseconds(), "figures": fig})
+}
+
+// usageCreated sums the "created" counts of the tenant's usage report.
+func usageCreated(t *testing.T, srv *server, key string) int64 {
+	t.Helper()
+	st, body, err := srv.get("/api/v1/usage", key)
+	if err != nil || st != http.StatusOK {
+		t.Fatalf("usage: %d %v %.200s", st, err, body)
+	}
+	var u struct {
+		Intervals []struct {
+			Created int64 `json:"created"`
+		} `json:"intervals"`
+	}
+	if err := json.Unmarshal(body, &u); err != nil {
+		t.Fatal(err)
+	}
+	var n int64
+	for _, iv := range u.Intervals {
+		n += iv.Created
+	}
+	return n
 }
