@@ -485,3 +485,26 @@ func TestNewValidates(t *testing.T) {
 		}
 	}
 }
+
+// A server in log mode answers 202 with "accepted" per event: done, no
+// retry, counted as created.
+func TestAcceptedByIngestLog(t *testing.T) {
+	s := newServer(t)
+	s.before = func(_ int, w http.ResponseWriter, _ *http.Request, commit func() []result) bool {
+		res := commit()
+		for i := range res {
+			if res[i].Status == "created" {
+				res[i].Status = "accepted"
+			}
+		}
+		answer(w, http.StatusAccepted, res)
+		return true
+	}
+	c := newClient(t, s, newFakeClock(), WithBatch(2, 1<<20, never))
+	send(t, c, ev(0))
+	send(t, c, ev(1))
+	flush(t, c)
+	if st := c.Stats(); st.Created != 2 || st.Retries != 0 || st.Failed != 0 || st.Rejected != 0 {
+		t.Fatalf("stats %+v; want 2 created, no retry", st)
+	}
+}

@@ -57,7 +57,7 @@ func (c *Client) deliver(ctx context.Context, items []item) ([]item, error) {
 		switch {
 		case err != nil: // connection error: retry all
 			lastErr = err
-		case len(ans.Results) == len(items) && (status == http.StatusOK || status == http.StatusUnprocessableEntity || status == http.StatusTooManyRequests):
+		case len(ans.Results) == len(items) && (status == http.StatusOK || status == http.StatusAccepted || status == http.StatusUnprocessableEntity || status == http.StatusTooManyRequests):
 			left := c.settle(ans, items)
 			if len(left) < len(items) {
 				failures = 0 // progress: the limit starts again
@@ -96,7 +96,7 @@ func (c *Client) settle(ans batchAnswer, items []item) []item {
 	for i, r := range ans.Results {
 		it := items[i]
 		switch r.Status {
-		case "created":
+		case "created", "accepted": // accepted: a server in log mode holds it durably
 			created++
 		case "duplicate":
 			dups++

@@ -73,7 +73,7 @@ func (e *APIError) Error() string {
 // Stats counts what happened to the events given to Send.
 type Stats struct {
 	Buffered   int   // events held now (waiting or being sent)
-	Created    int64 // stored by the server
+	Created    int64 // stored by the server (or, 202 "accepted", held durably in its ingest log)
 	Duplicates int64 // already stored (a retry, or an ExternalID sent twice)
 	Rejected   int64 // refused by the server, given to OnRejected
 	Failed     int64 // given up by the client, given to OnError

@@ -25,9 +25,9 @@ import (
 func benchSetup(storage bool) func(fs *flag.FlagSet) runFunc {
 	return func(fs *flag.FlagSet) runFunc {
 		var (
-			target, admin, database, scenarios, jsonOut string
-			o                                           bench.HTTPOptions
-			storageEvents, storageClients               int
+			target, admin, database, scenarios, jsonOut, serveArgs string
+			o                                                      bench.HTTPOptions
+			storageEvents, storageClients                          int
 		)
 		fs.StringVar(&database, "database", "", "database of the started server / of bench storage (default: a new SQLite file in a temp folder; on PostgreSQL the run uses a schema of its own, dropped at the end)")
 		fs.IntVar(&o.BatchSize, "batch-size", 100, "events per batch request (and per InsertEvents in bench storage)")
@@ -38,7 +38,10 @@ func benchSetup(storage bool) func(fs *flag.FlagSet) runFunc {
 		} else {
 			fs.StringVar(&target, "target", "", "URL of a running server (empty: start one as a child process)")
 			fs.StringVar(&admin, "admin-token", "", "admin token of --target (to create the bench tenant)")
-			fs.StringVar(&scenarios, "scenarios", "ingest-batch,ingest-single,ingest-dup,search", "comma-separated scenarios (also: ingest-otlp, ingest-bulk)")
+			fs.StringVar(&scenarios, "scenarios", "ingest-batch,ingest-single,ingest-dup,search", "comma-separated scenarios (also: ingest-otlp, ingest-bulk, searchable)")
+			fs.StringVar(&serveArgs, "serve-args", "", "extra flags for the started server, space-separated (e.g. \"--ingest-log nats://127.0.0.1:4222 --max-payload-bytes 900000\")")
+			fs.IntVar(&o.SearchableProbes, "searchable-probes", 300, "events sent one at a time by searchable, each polled by search until found")
+			fs.Float64Var(&o.SearchableRate, "searchable-rate", 0, "background events/s during searchable (batches of --batch-size from --batch-clients; 0: none)")
 			fs.IntVar(&o.BatchEvents, "batch-events", 1_000_000, "events in ingest-batch, ingest-dup, ingest-otlp and ingest-bulk")
 			fs.IntVar(&o.BatchClients, "batch-clients", 8, "concurrent clients for batches")
 			fs.IntVar(&o.SingleEvents, "single-events", 200_000, "events in ingest-single")
@@ -97,7 +100,7 @@ func benchSetup(storage bool) func(fs *flag.FlagSet) runFunc {
 			} else {
 				if target == "" {
 					admin = pulseTokenForBench()
-					srv, err := startChild(ctx, database, admin, stderr)
+					srv, err := startChild(ctx, database, admin, strings.Fields(serveArgs), stderr)
 					if err != nil {
 						return err
 					}
@@ -141,7 +144,7 @@ type child struct {
 }
 
 // startChild starts this binary as `serve` on a free port and waits for it.
-func startChild(ctx context.Context, database, admin string, stderr io.Writer) (*child, error) {
+func startChild(ctx context.Context, database, admin string, extra []string, stderr io.Writer) (*child, error) {
 	exe, err := os.Executable()
 	if err != nil {
 		return nil, err
@@ -152,7 +155,7 @@ func startChild(ctx context.Context, database, admin string, stderr io.Writer) (
 	}
 	addr := ln.Addr().String()
 	ln.Close()
-	cmd := exec.Command(exe, "serve", "--addr", addr, "--database", database, "--log-level", "warn")
+	cmd := exec.Command(exe, append([]string{"serve", "--addr", addr, "--database", database, "--log-level", "warn"}, extra...)...)
 	cmd.Env = append(os.Environ(), "PULSESTREAM_ADMIN_TOKEN="+admin)
 	cmd.Stdout, cmd.Stderr = stderr, stderr
 	if err := cmd.Start(); err != nil {

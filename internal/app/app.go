@@ -28,6 +28,7 @@ import (
 	"github.com/pulsestream/pulsestream/internal/httpapi"
 	"github.com/pulsestream/pulsestream/internal/ingest"
 	"github.com/pulsestream/pulsestream/internal/inmem"
+	"github.com/pulsestream/pulsestream/internal/natslog"
 	"github.com/pulsestream/pulsestream/internal/password"
 	"github.com/pulsestream/pulsestream/internal/people"
 	"github.com/pulsestream/pulsestream/internal/postgres"
@@ -70,6 +71,7 @@ type App struct {
 	certs       *httpapi.CertReloader // nil without TLS
 	alerting    *alerting
 	auth        *people.Auth // sign-in and sessions (signin.go)
+	ingestLog   *natslog.Log // log mode (--ingest-log); nil otherwise
 
 	bgCancel context.CancelFunc
 	bgWG     sync.WaitGroup
@@ -168,18 +170,37 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*App, error) {
 		return nil, err
 	}
 	a.usage = ingest.NewUsage(store)
-	svc := ingest.New(ingest.Config{
+	icfg := ingest.Config{
 		Store: store, Limiter: limiter, Clock: opts.Clock, Usage: a.usage,
 		MaxPayloadBytes: cfg.MaxPayloadBytes, Registerer: a.Registry,
-	})
+	}
+	var ready interface{ Ping(context.Context) error }
+	if cfg.IngestLog != "" {
+		if a.ingestLog, err = natslog.Open(ctx, natslog.Config{
+			URL: cfg.IngestLog, Stream: cfg.IngestLogStream, Replicas: cfg.IngestLogReplicas,
+			MaxBytes: cfg.IngestLogMaxBytes, MaxAge: cfg.IngestLogMaxAge, DuplicateWindow: cfg.IngestLogDedupWindow,
+			Timeout: cfg.IngestLogTimeout, MaxEventBytes: cfg.MaxPayloadBytes, AckWait: cfg.IngestLogAckWait,
+			Clock: opts.Clock, Logger: opts.Logger, Registerer: a.Registry,
+		}); err != nil {
+			a.Close()
+			return nil, err
+		}
+		a.closers = append(a.closers, a.ingestLog.Close)
+		icfg.Log, icfg.LogCheckStored, ready = a.ingestLog, cfg.IngestLogCheckStored, a.ingestLog
+	}
 	a.People = &people.Service{Store: store, Clock: opts.Clock, Logger: opts.Logger, Box: box,
 		Hasher: password.NewHasher(password.DefaultParams, password.DefaultConcurrency)}
 	if err := a.openAuth(); err != nil {
 		a.Close()
 		return nil, err
 	}
+	svc := ingest.New(icfg)
+	keys := httpapi.NewKeyCache(store, opts.Clock, cfg.KeyCacheTTL)
+	if a.ingestLog != nil {
+		keys.ServeStale(staleKeysInLogMode)
+	}
 	a.server = httpapi.New(httpapi.Config{
-		Store: store, Ingest: svc, Keys: httpapi.NewKeyCache(store, opts.Clock, cfg.KeyCacheTTL),
+		Store: store, Ready: ready, Ingest: svc, Keys: keys,
 		AdminTokenHash: adminHash, MetricsTokenHash: metricsTokenHash(cfg.MetricsToken), Clock: opts.Clock, Logger: opts.Logger,
 		Registerer: a.Registry, Gatherer: a.Registry,
 		MaxBodyBytes: cfg.MaxBodyBytes, MaxBatchEvents: cfg.MaxBatchEvents,
@@ -238,6 +259,11 @@ func (a *App) Backup(ctx context.Context) (*os.File, error) {
 	return f, nil // the folder goes at return; the open file stays readable
 }
 
+// staleKeysInLogMode is how long a log-mode node keeps authenticating a
+// key it has seen while the database cannot be asked: ingestion survives a
+// PostgreSQL outage of that length for every client active before it.
+const staleKeysInLogMode = time.Hour
+
 // adminTokenHash returns the hash of the configured token, or settles a
 // generated one: the first node to start stores its hash and prints the
 // token once; later starts find the hash and print nothing.
@@ -284,6 +310,9 @@ func (a *App) Start() {
 	a.goFn(func() { a.replay.Run(ctx) })
 	a.goFn(func() { a.flushEvery(ctx, 10*time.Second, "key last-used times", a.keyUsage.Flush) })
 	a.startAlerting(ctx)
+	if a.ingestLog != nil {
+		a.goFn(func() { a.ingestLog.Run(ctx, a.Store) })
+	}
 }
 
 // flushEvery calls flush every interval until ctx ends, then once more

@@ -25,7 +25,12 @@ type HTTPOptions struct {
 	SingleEvents  int
 	SingleClients int
 	SearchQueries int
-	Log           io.Writer
+	// SearchableProbes and SearchableRate shape the searchable scenario:
+	// probes sent one at a time, over background batches at that rate
+	// (events/s; 0: none).
+	SearchableProbes int
+	SearchableRate   float64
+	Log              io.Writer
 }
 
 // Runner runs scenarios against one tenant it creates.
@@ -69,9 +74,9 @@ func NewRunner(ctx context.Context, o HTTPOptions) (*Runner, error) {
 // Run runs one named scenario.
 func (r *Runner) Run(ctx context.Context, scenario string) (Result, error) {
 	switch scenario {
-	case "ingest-batch", "ingest-dup", "ingest-single", "ingest-otlp", "ingest-bulk", "search":
+	case "ingest-batch", "ingest-dup", "ingest-single", "ingest-otlp", "ingest-bulk", "search", "searchable":
 	default:
-		return Result{}, fmt.Errorf("unknown scenario %q (ingest-batch, ingest-single, ingest-dup, ingest-otlp, ingest-bulk, search)", scenario)
+		return Result{}, fmt.Errorf("unknown scenario %q (ingest-batch, ingest-single, ingest-dup, ingest-otlp, ingest-bulk, search, searchable)", scenario)
 	}
 	cpu0, _ := procCPU(r.o.ServerPID)
 	stopAnon := func() float64 { return 0 }
@@ -89,6 +94,8 @@ func (r *Runner) Run(ctx context.Context, scenario string) (Result, error) {
 		res, err = r.ingest(ctx, scenario, r.o.SingleEvents, 1, r.o.SingleClients, 0)
 	case "search":
 		res, err = r.search(ctx)
+	case "searchable":
+		res, err = r.searchable(ctx, r.o.SearchableProbes, r.o.SearchableRate)
 	}
 	res.Backend = r.o.Backend
 	if r.o.ServerPID > 0 {
@@ -168,7 +175,7 @@ func (r *Runner) post(ctx context.Context, d door, body []byte) bool {
 	}
 	_, _ = io.Copy(io.Discard, resp.Body)
 	resp.Body.Close()
-	ok := resp.StatusCode == http.StatusOK || resp.StatusCode == http.StatusCreated
+	ok := resp.StatusCode == http.StatusOK || resp.StatusCode == http.StatusCreated || resp.StatusCode == http.StatusAccepted // 202: log mode
 	if !ok && r.o.Log != nil && r.failures.Add(1) <= 3 {
 		fmt.Fprintf(r.o.Log, "bench: %s answered %d\n", path, resp.StatusCode)
 	}

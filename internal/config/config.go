@@ -82,6 +82,26 @@ type Config struct {
 	SessionIdleTimeout time.Duration
 	SessionMaxAge      time.Duration
 	SMTPURL            string
+	// Ingest log (issue 18, log mode): with IngestLog set to a nats://
+	// URL, accepted events are published to a JetStream stream and
+	// answered 202; every node's writers move them into PostgreSQL.
+	IngestLog         string        // nats://host:port[,nats://…]; empty: events go straight to the database
+	IngestLogStream   string        // the JetStream stream's name
+	IngestLogReplicas int           // stream replicas (1, 3 or 5; 3 on a 3-node JetStream cluster)
+	IngestLogMaxBytes int64         // stream size cap: beyond it publishes are refused (503), never old events dropped
+	IngestLogMaxAge   time.Duration // how long an unwritten event may wait in the log
+	IngestLogTimeout  time.Duration // longest wait for the log's acknowledgements of one request
+	// IngestLogDedupWindow is how long JetStream recognises a replayed
+	// external_id by itself; later replays are settled by the database.
+	IngestLogDedupWindow time.Duration
+	// IngestLogAckWait is how long a message fetched by a writer that
+	// neither stored nor returned it (a killed node) waits to be re-delivered.
+	IngestLogAckWait time.Duration
+	// IngestLogCheckStored looks external ids up in PostgreSQL before
+	// publishing (250 ms budget): replays after the duplicate window then
+	// answer duplicate with the stored id and cost no quota, for one query
+	// per request.
+	IngestLogCheckStored bool
 
 	Hardening
 }
@@ -135,6 +155,14 @@ func Default() Config {
 		WebhookTimeout:           10 * time.Second,
 		SessionIdleTimeout:       12 * time.Hour,
 		SessionMaxAge:            7 * 24 * time.Hour,
+		IngestLogStream:          "PULSESTREAM_EVENTS",
+		IngestLogReplicas:        1,
+		IngestLogMaxBytes:        8 << 30,
+		IngestLogMaxAge:          72 * time.Hour,
+		IngestLogTimeout:         5 * time.Second,
+		IngestLogDedupWindow:     2 * time.Minute,
+		IngestLogAckWait:         30 * time.Second,
+		IngestLogCheckStored:     true,
 		Hardening: Hardening{
 			Env:                   "development",
 			MaxInFlight:           1024,
@@ -229,6 +257,7 @@ func (c Config) Validate() error {
 	if c.WebhookConnectTimeout < 100*time.Millisecond || c.WebhookConnectTimeout > c.WebhookTimeout {
 		errs = append(errs, errors.New("--webhook-connect-timeout must be between 100ms and --webhook-timeout"))
 	}
+	errs = append(errs, c.validateIngestLog()...)
 	errs = append(errs, c.Hardening.validate(c.AdminToken)...)
 	if c.Env == "production" {
 		if c.Pprof && !c.PprofAllowProduction {
@@ -278,6 +307,47 @@ func checkSQLiteURL(u string) error {
 		return fmt.Errorf("--database %q: write sqlite://PATH (sqlite://data/x.db is relative to the working folder, sqlite:///var/lib/x.db absolute)", u)
 	}
 	return nil
+}
+
+// validateIngestLog checks the log-mode settings (issue 18).
+func (c Config) validateIngestLog() []error {
+	if c.IngestLog == "" {
+		return nil
+	}
+	var errs []error
+	for _, u := range strings.Split(c.IngestLog, ",") {
+		if !strings.HasPrefix(strings.TrimSpace(u), "nats://") && !strings.HasPrefix(strings.TrimSpace(u), "tls://") {
+			errs = append(errs, errors.New("--ingest-log must be one or more comma-separated nats:// (or tls://) URLs"))
+			break
+		}
+	}
+	if strings.HasPrefix(c.DatabaseURL, "sqlite:") {
+		errs = append(errs, errors.New("--ingest-log needs PostgreSQL (--database=postgres://…): the log exists to spread ingestion over many nodes, and a SQLite file has one"))
+	}
+	if c.IngestLogStream == "" || strings.ContainsAny(c.IngestLogStream, " .*>/\\\t") {
+		errs = append(errs, errors.New("--ingest-log-stream must be a non-empty name without spaces, dots, *, > or slashes"))
+	}
+	switch c.IngestLogReplicas {
+	case 1, 3, 5:
+	default:
+		errs = append(errs, errors.New("--ingest-log-replicas must be 1, 3 or 5"))
+	}
+	if c.IngestLogMaxBytes < 1<<20 {
+		errs = append(errs, errors.New("--ingest-log-max-bytes must be at least 1 MiB"))
+	}
+	if c.IngestLogMaxAge < time.Minute {
+		errs = append(errs, errors.New("--ingest-log-max-age must be at least 1m"))
+	}
+	if c.IngestLogDedupWindow < 100*time.Millisecond || c.IngestLogDedupWindow > c.IngestLogMaxAge {
+		errs = append(errs, errors.New("--ingest-log-dedup-window must be between 100ms and --ingest-log-max-age"))
+	}
+	if c.IngestLogAckWait < 3*time.Second || c.IngestLogAckWait > 10*time.Minute {
+		errs = append(errs, errors.New("--ingest-log-ack-wait must be between 3s and 10m"))
+	}
+	if c.IngestLogTimeout < 100*time.Millisecond || c.IngestLogTimeout > c.RequestTimeout {
+		errs = append(errs, errors.New("--ingest-log-timeout must be between 100ms and --request-timeout"))
+	}
+	return errs
 }
 
 // Production admin tokens: at least MinProductionAdminTokenLength
@@ -504,6 +574,16 @@ func ServeFlags(fs *flag.FlagSet, c *Config) {
 	fs.DurationVar(&c.SessionIdleTimeout, "session-idle-timeout", c.SessionIdleTimeout, "a console session ends after this long unused")
 	fs.DurationVar(&c.SessionMaxAge, "session-max-age", c.SessionMaxAge, "a console session ends this long after sign-in, used or not")
 	fs.StringVar(&c.SMTPURL, "smtp-url", c.SMTPURL, "SMTP server that mails invitation links: smtp://user:pass@host:587?from=addr (STARTTLS when offered; smtps:// for TLS); prefer PULSESTREAM_SMTP_URL")
+	// Ingest log (issue 18).
+	fs.StringVar(&c.IngestLog, "ingest-log", c.IngestLog, "log mode: NATS JetStream URL(s) (nats://host:4222,…); accepted events are published there, answered 202 and written to PostgreSQL by every node's writers (empty: straight to the database)")
+	fs.StringVar(&c.IngestLogStream, "ingest-log-stream", c.IngestLogStream, "JetStream stream holding the ingest log")
+	fs.IntVar(&c.IngestLogReplicas, "ingest-log-replicas", c.IngestLogReplicas, "replicas of the ingest log stream (1, 3 or 5)")
+	fs.Int64Var(&c.IngestLogMaxBytes, "ingest-log-max-bytes", c.IngestLogMaxBytes, "size cap of the ingest log; when full, ingestion answers 503 (nothing is dropped)")
+	fs.DurationVar(&c.IngestLogMaxAge, "ingest-log-max-age", c.IngestLogMaxAge, "longest an event may wait in the ingest log before JetStream discards it")
+	fs.DurationVar(&c.IngestLogTimeout, "ingest-log-timeout", c.IngestLogTimeout, "longest wait for the ingest log to acknowledge one request's events (503 beyond)")
+	fs.DurationVar(&c.IngestLogDedupWindow, "ingest-log-dedup-window", c.IngestLogDedupWindow, "how long JetStream itself answers a replayed external_id as a duplicate (later replays are settled when written)")
+	fs.DurationVar(&c.IngestLogAckWait, "ingest-log-ack-wait", c.IngestLogAckWait, "how long events fetched by a writer that died wait before another node writes them (a write is given 2/3 of it)")
+	fs.BoolVar(&c.IngestLogCheckStored, "ingest-log-check-stored", c.IngestLogCheckStored, "look external ids up in PostgreSQL before publishing, so that replays after the dedup window answer duplicate with the stored id (one query per request; false: faster, such replays answer accepted with a new id and the database keeps the first)")
 	HardeningFlags(fs, &c.Hardening)
 }
 

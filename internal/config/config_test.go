@@ -298,3 +298,47 @@ func TestSignInSettings(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestIngestLogFlags(t *testing.T) {
+	t.Parallel()
+	env := map[string]string{"PULSESTREAM_INGEST_LOG": "nats://n1:4222,nats://n2:4222", "PULSESTREAM_DATABASE_URL": "postgres://x/y"}
+	c := Default()
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	ServeFlags(fs, &c)
+	if err := Parse(fs, []string{"--ingest-log-replicas", "3", "--ingest-log-stream", "EVENTS_EU"}, func(k string) string { return env[k] }); err != nil {
+		t.Fatal(err)
+	}
+	if c.IngestLog != "nats://n1:4222,nats://n2:4222" || c.IngestLogReplicas != 3 || c.IngestLogStream != "EVENTS_EU" ||
+		c.IngestLogMaxBytes != 8<<30 || c.IngestLogMaxAge != 72*time.Hour || c.IngestLogDedupWindow != 2*time.Minute || c.IngestLogAckWait != 30*time.Second || !c.IngestLogCheckStored {
+		t.Errorf("flags/env/defaults not applied: %+v", c)
+	}
+	if err := c.Validate(); err != nil {
+		t.Errorf("valid log mode refused: %v", err)
+	}
+
+	cases := map[string]func(*Config){
+		"needs PostgreSQL":          func(c *Config) { c.DatabaseURL = "sqlite://./x.db" },
+		"nats://":                   func(c *Config) { c.IngestLog = "http://n1:4222" },
+		"ingest-log-stream":         func(c *Config) { c.IngestLogStream = "a.b" },
+		"ingest-log-replicas":       func(c *Config) { c.IngestLogReplicas = 2 },
+		"ingest-log-max-bytes":      func(c *Config) { c.IngestLogMaxBytes = 1000 },
+		"ingest-log-max-age":        func(c *Config) { c.IngestLogMaxAge = time.Second },
+		"ingest-log-dedup-window":   func(c *Config) { c.IngestLogDedupWindow = c.IngestLogMaxAge + time.Second },
+		"ingest-log-ack-wait":       func(c *Config) { c.IngestLogAckWait = time.Second },
+		"ingest-log-timeout":        func(c *Config) { c.IngestLogTimeout = c.RequestTimeout + time.Second },
+		"ingest-log-timeout must b": func(c *Config) { c.IngestLogTimeout = time.Millisecond },
+	}
+	for name, mut := range cases {
+		c := c
+		mut(&c)
+		if err := c.Validate(); err == nil || !strings.Contains(err.Error(), name) {
+			t.Errorf("%s: want an error naming it, got %v", name, err)
+		}
+	}
+	// Outside log mode the log's settings are not checked.
+	plain := Default()
+	plain.IngestLogReplicas = 2
+	if err := plain.Validate(); err != nil {
+		t.Errorf("log settings checked without --ingest-log: %v", err)
+	}
+}

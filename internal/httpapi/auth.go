@@ -46,6 +46,10 @@ type KeyCache struct {
 	clock pulse.Clock
 	ttl   time.Duration
 
+	// staleFor (log mode, see ServeStale) lets an entry outlive its ttl
+	// by this much while the database cannot answer.
+	staleFor time.Duration
+
 	mu      sync.Mutex
 	entries map[string]keyEntry
 }
@@ -54,7 +58,18 @@ type keyEntry struct {
 	key     *pulse.APIKey
 	tenant  *pulse.Tenant
 	expires time.Time
+	fetched time.Time
 }
+
+// staleLookupTimeout bounds the look-up of a key that has a stale entry to
+// fall back on, so that an unreachable database costs little latency.
+const staleLookupTimeout = 500 * time.Millisecond
+
+// ServeStale makes the cache answer from an expired entry, up to d after
+// it was read, when the database fails to answer (log mode: ingestion goes
+// on while PostgreSQL is down). A key revoked during that time stays
+// usable on this node until the database answers again. Call before use.
+func (c *KeyCache) ServeStale(d time.Duration) { c.staleFor = d }
 
 const maxKeyCacheEntries = 100_000
 
@@ -76,17 +91,19 @@ func (c *KeyCache) Authenticate(ctx context.Context, secret string) (*pulse.APIK
 	e, ok := c.entries[hash]
 	c.mu.Unlock()
 	if !ok || !now.Before(e.expires) {
-		k, err := c.store.GetAPIKeyByHash(ctx, hash)
-		if pulse.IsNotFound(err) {
+		stale := ok && c.staleFor > 0 && now.Before(e.fetched.Add(c.ttl+c.staleFor))
+		k, t, err := c.lookup(ctx, hash, stale)
+		switch {
+		case pulse.IsNotFound(err):
 			return nil, nil, errUnauthorized
-		} else if err != nil {
+		case err != nil && stale && pulse.ErrorCode(err) == pulse.EUNAVAILABLE:
+			// Serve the stale entry; ask the database again after ttl.
+			e.expires = now.Add(c.ttl)
+		case err != nil:
 			return nil, nil, err
+		default:
+			e = keyEntry{key: k, tenant: t, expires: now.Add(c.ttl), fetched: now}
 		}
-		t, err := c.store.GetTenant(ctx, k.TenantID)
-		if err != nil {
-			return nil, nil, err
-		}
-		e = keyEntry{key: k, tenant: t, expires: now.Add(c.ttl)}
 		c.mu.Lock()
 		if len(c.entries) >= maxKeyCacheEntries {
 			for h, old := range c.entries {
@@ -104,6 +121,25 @@ func (c *KeyCache) Authenticate(ctx context.Context, secret string) (*pulse.APIK
 		return nil, nil, errUnauthorized
 	}
 	return e.key, e.tenant, nil
+}
+
+// lookup reads a key and its tenant; with a stale entry to fall back on,
+// within staleLookupTimeout.
+func (c *KeyCache) lookup(ctx context.Context, hash string, stale bool) (*pulse.APIKey, *pulse.Tenant, error) {
+	if stale {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, staleLookupTimeout)
+		defer cancel()
+	}
+	k, err := c.store.GetAPIKeyByHash(ctx, hash)
+	if err != nil {
+		return nil, nil, err
+	}
+	t, err := c.store.GetTenant(ctx, k.TenantID)
+	if err != nil {
+		return nil, nil, err
+	}
+	return k, t, nil
 }
 
 // Forget drops every cached entry of a tenant (after a change on this node).

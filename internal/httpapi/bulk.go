@@ -174,7 +174,7 @@ func setBulkResult(item *bulkItemResult, res ingest.Result, q pulse.Quota) {
 		item.ID = res.ID
 	}
 	switch res.Status {
-	case ingest.StatusCreated:
+	case ingest.StatusCreated, ingest.StatusAccepted: // accepted: durable in the ingest log
 		item.Status, item.Result, item.Version = http.StatusCreated, "created", 1
 	case ingest.StatusDuplicate:
 		item.Status, item.Result, item.Version = http.StatusOK, "noop", 1

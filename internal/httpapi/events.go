@@ -60,6 +60,8 @@ func (s *Server) postEvent(w http.ResponseWriter, r *http.Request) {
 	switch res.Status {
 	case ingest.StatusCreated:
 		writeJSON(w, http.StatusCreated, map[string]string{"id": res.ID, "status": res.Status})
+	case ingest.StatusAccepted: // log mode: durable in the ingest log, stored shortly
+		writeJSON(w, http.StatusAccepted, map[string]string{"id": res.ID, "status": res.Status})
 	case ingest.StatusDuplicate:
 		writeJSON(w, http.StatusOK, map[string]string{"id": res.ID, "status": res.Status})
 	case ingest.StatusConflict:
@@ -123,6 +125,8 @@ func (s *Server) postBatch(w http.ResponseWriter, r *http.Request) {
 		})
 	case out.Rejected == len(out.Results):
 		writeJSON(w, http.StatusUnprocessableEntity, resp)
+	case s.ingest.LogMode() && out.Accepted > 0:
+		writeJSON(w, http.StatusAccepted, resp) // durable in the ingest log, stored shortly
 	default:
 		writeJSON(w, http.StatusOK, resp)
 	}

@@ -251,3 +251,57 @@ func TestSignedBodyStopsAtTheBudget(t *testing.T) {
 		t.Errorf("signed body of %d bytes over a 64 KiB budget: %d after reading %d bytes; want 503 before the end", len(data), w.Code, body.read.Load())
 	}
 }
+
+// keysDown is the real store whose key look-ups fail as with PostgreSQL
+// unreachable while down is set.
+type keysDown struct {
+	pulse.Store
+	down atomic.Bool
+}
+
+func (k *keysDown) GetAPIKeyByHash(ctx context.Context, hash string) (*pulse.APIKey, error) {
+	if k.down.Load() {
+		return nil, pulse.Unavailable(errors.New("injected: database unreachable"), time.Second)
+	}
+	return k.Store.GetAPIKeyByHash(ctx, hash)
+}
+
+// Log mode (ServeStale): a key seen before the database went down keeps
+// authenticating from its expired entry, up to the stale limit; an unknown
+// key gets the database's 503; without ServeStale an expired entry is 503.
+func TestKeyCacheServeStale(t *testing.T) {
+	t.Parallel()
+	hs, _ := openHardStore(t)
+	store := &keysDown{Store: hs.Store}
+	clock := testkit.NewClock(time.Now().UTC())
+	_, secret, err := pulse.CreateTenantWithKey(t.Context(), store, clock.Now(), "stale", 1000, 30)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, other, err := pulse.CreateTenantWithKey(t.Context(), store, clock.Now(), "never-seen", 1000, 30)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stale, plain := NewKeyCache(store, clock, time.Second), NewKeyCache(store, clock, time.Second)
+	stale.ServeStale(time.Minute)
+	for _, c := range []*KeyCache{stale, plain} {
+		if _, _, err := c.Authenticate(t.Context(), secret); err != nil {
+			t.Fatalf("database up: %v", err)
+		}
+	}
+	store.down.Store(true)
+	clock.Advance(30 * time.Second)
+	if _, _, err := stale.Authenticate(t.Context(), secret); err != nil {
+		t.Errorf("seen key, database down, within the stale limit: %v", err)
+	}
+	if _, _, err := plain.Authenticate(t.Context(), secret); pulse.ErrorCode(err) != pulse.EUNAVAILABLE {
+		t.Errorf("without ServeStale: %v, want EUNAVAILABLE", err)
+	}
+	if _, _, err := stale.Authenticate(t.Context(), other); pulse.ErrorCode(err) != pulse.EUNAVAILABLE {
+		t.Errorf("key never seen, database down: %v, want EUNAVAILABLE", err)
+	}
+	clock.Advance(time.Minute)
+	if _, _, err := stale.Authenticate(t.Context(), secret); pulse.ErrorCode(err) != pulse.EUNAVAILABLE {
+		t.Errorf("past the stale limit: %v, want EUNAVAILABLE", err)
+	}
+}

@@ -17,6 +17,9 @@ const (
 	StatusConflict    = "conflict"
 	StatusRejected    = "rejected"
 	StatusRateLimited = "rate_limited"
+	// StatusAccepted (log mode): durable in the ingest log, written to the
+	// database shortly; whether it is new is settled there.
+	StatusAccepted = "accepted"
 )
 
 // Result is the outcome for one input event.
@@ -48,6 +51,26 @@ type Config struct {
 	Usage           *Usage // may be nil
 	MaxPayloadBytes int
 	Registerer      prometheus.Registerer
+	// Log, when set (log mode), takes the accepted events instead of
+	// Store.InsertEvents; the log's writers store them later.
+	Log Log
+	// LogCheckStored (log mode) looks the request's external ids up in
+	// the store before publishing, so that a replay after the log's
+	// duplicate window answers duplicate with the stored id and costs no
+	// quota — one query per request with external ids. Without it the
+	// look-up happens only when the quota is short, as in plain mode.
+	LogCheckStored bool
+}
+
+// Log is the durable ingest log of log mode (internal/natslog).
+type Log interface {
+	// Append makes events (of tenantID, carrying ID and ContentHash)
+	// durable in the log and returns one result per event: Created
+	// (accepted), or Duplicate/Conflict with the first event's id for a
+	// replay the log itself recognised (the id is empty when the log no
+	// longer holds the first event). EUNAVAILABLE: nothing was kept;
+	// EUNKNOWN: some events may be in the log.
+	Append(ctx context.Context, tenantID string, events []*pulse.Event) ([]pulse.InsertResult, error)
 }
 
 // Service ingests events for tenants.
@@ -113,14 +136,27 @@ func (s *Service) Ingest(ctx context.Context, t *pulse.Tenant, raws []json.RawMe
 	// tells them apart and their quota is given back in step 4; when it does
 	// not, the stored ids are looked up first (one query) so that replays
 	// never take the place of new events. Take is called even for zero
-	// events so that every response reports the remaining quota.
-	first, fresh := s.fresh(events, out, nil)
+	// events so that every response reports the remaining quota. In log
+	// mode with LogCheckStored the stored ids are always looked up first,
+	// within a short budget (knownForLog): the log does not tell replays
+	// apart after its duplicate window.
+	var known map[string]pulse.StoredRef
+	checked := s.cfg.Log != nil && s.cfg.LogCheckStored && len(withExt) > 0
+	if checked {
+		known = s.knownForLog(ctx, t.ID, withExt)
+	}
+	first, fresh := s.fresh(events, out, known)
 	q, err := s.take(ctx, t, len(fresh))
 	if err != nil {
 		return nil, err
 	}
-	if q.Granted < len(fresh) && len(withExt) > 0 {
-		known, err := s.cfg.Store.LookupExternalIDs(ctx, t.ID, withExt)
+	if q.Granted < len(fresh) && len(withExt) > 0 && !checked {
+		var known map[string]pulse.StoredRef
+		if s.cfg.Log != nil {
+			known = s.knownForLog(ctx, t.ID, withExt) // the database may be down
+		} else {
+			known, err = s.cfg.Store.LookupExternalIDs(ctx, t.ID, withExt)
+		}
 		if err != nil {
 			s.refund(ctx, t, q.Granted)
 			return nil, err
@@ -145,22 +181,27 @@ func (s *Service) Ingest(ctx context.Context, t *pulse.Tenant, raws []json.RawMe
 		}
 	}
 
-	// 4. Store in one transaction; give back what was not created.
+	// 4. Store in one transaction (or publish to the log); give back what
+	// was not created.
 	created := 0
 	if len(toStore) > 0 {
-		res, err := s.cfg.Store.InsertEvents(ctx, t.ID, toStore)
+		res, err := s.store(ctx, t.ID, toStore)
 		if err != nil {
 			if pulse.ErrorCode(err) != pulse.EUNKNOWN {
 				s.refund(ctx, t, granted)
 			}
 			return nil, err
 		}
+		createdStatus := StatusCreated
+		if s.cfg.Log != nil {
+			createdStatus = StatusAccepted
+		}
 		for n, e := range toStore {
 			i := fresh[n]
 			switch res[n].Status {
 			case pulse.Created:
 				created++
-				out.Results[i] = Result{Index: i, Status: StatusCreated, ID: e.ID}
+				out.Results[i] = Result{Index: i, Status: createdStatus, ID: e.ID}
 			case pulse.Duplicate: // a concurrent request stored it first
 				out.Results[i] = Result{Index: i, Status: StatusDuplicate, ID: res[n].ID}
 			default:
@@ -216,7 +257,7 @@ func (s *Service) Ingest(ctx context.Context, t *pulse.Tenant, raws []json.RawMe
 	// 6. Count.
 	for _, r := range out.Results {
 		switch r.Status {
-		case StatusCreated:
+		case StatusCreated, StatusAccepted:
 			out.Accepted++
 		case StatusDuplicate:
 			out.Duplicates++
@@ -225,7 +266,11 @@ func (s *Service) Ingest(ctx context.Context, t *pulse.Tenant, raws []json.RawMe
 		case StatusRateLimited:
 			out.RateLimited++
 		}
-		if r.Status != StatusRejected { // rejections were counted with their reason
+		switch r.Status {
+		case StatusRejected: // counted with its reason
+		case StatusAccepted: // log mode: the tenant's usage counts it as created
+			usage.add(StatusCreated)
+		default:
 			usage.add(r.Status)
 		}
 		s.metrics.events.WithLabelValues(r.Status).Inc()
@@ -237,6 +282,62 @@ func (s *Service) Ingest(ctx context.Context, t *pulse.Tenant, raws []json.RawMe
 		s.cfg.Usage.Add(usage.counts())
 	}
 	return out, nil
+}
+
+// logLookupTimeout bounds log mode's look-up of stored external ids: the
+// database may be down, and ingestion must not wait for it.
+const logLookupTimeout = 250 * time.Millisecond
+
+// knownForLog is, in log mode, what the database already stores of the
+// request's external ids, so that a replay arriving after JetStream's
+// duplicate window is answered as a duplicate with the stored id and costs
+// no quota. When the database does not answer in logLookupTimeout it is
+// nothing: the event goes to the log, and its writer settles it (stored
+// once; the quota it took stays taken).
+func (s *Service) knownForLog(ctx context.Context, tenantID string, externalIDs []string) map[string]pulse.StoredRef {
+	ctx, cancel := context.WithTimeout(ctx, logLookupTimeout)
+	defer cancel()
+	known, err := s.cfg.Store.LookupExternalIDs(ctx, tenantID, externalIDs)
+	if err != nil {
+		return nil
+	}
+	return known
+}
+
+// LogMode reports whether events go to the ingest log (answers 202).
+func (s *Service) LogMode() bool { return s.cfg.Log != nil }
+
+// store stores events, or in log mode appends them to the log. A replay
+// the log recognised after its first event left the log (written) gets the
+// stored id from the database; when that look-up fails too, it is answered
+// as a duplicate without an id.
+func (s *Service) store(ctx context.Context, tenantID string, events []*pulse.Event) ([]pulse.InsertResult, error) {
+	if s.cfg.Log == nil {
+		return s.cfg.Store.InsertEvents(ctx, tenantID, events)
+	}
+	res, err := s.cfg.Log.Append(ctx, tenantID, events)
+	if err != nil {
+		return nil, err
+	}
+	var missing []string
+	for n, r := range res {
+		if r.Status != pulse.Created && r.ID == "" {
+			missing = append(missing, events[n].ExternalID)
+		}
+	}
+	if len(missing) == 0 {
+		return res, nil
+	}
+	stored := s.knownForLog(ctx, tenantID, missing)
+	for n, r := range res {
+		if ref, ok := stored[events[n].ExternalID]; ok && r.Status != pulse.Created && r.ID == "" {
+			res[n] = pulse.InsertResult{Status: pulse.Conflict, ID: ref.ID}
+			if events[n].SameContent(ref.ContentHash) {
+				res[n].Status = pulse.Duplicate
+			}
+		}
+	}
+	return res, nil
 }
 
 // fresh lists the events that would be created, in input order — all valid

@@ -13,7 +13,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	m := &metrics{
 		events: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "pulsestream_events_total",
-			Help: "Events handled by ingestion, by outcome (created, duplicate, conflict, rejected, rate_limited).",
+			Help: "Events handled by ingestion, by outcome (created, duplicate, conflict, rejected, rate_limited; accepted: into the ingest log, log mode).",
 		}, []string{"outcome"}),
 		rejected: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "pulsestream_rejected_events_total",

@@ -215,8 +215,20 @@ func insertEvents(ctx context.Context, tx pgx.Tx, reqs []insertReq) ([][]pulse.I
 			results[r][i] = pulse.InsertResult{Status: status, ID: held.ID}
 		}
 	}
-	if err := insertRows(ctx, tx, rowTenants, rows); err != nil {
+	present, err := insertRows(ctx, tx, rowTenants, rows)
+	if err != nil {
 		return nil, err
+	}
+	if len(present) > 0 {
+		// Events re-delivered by the ingest log (same id and timestamp):
+		// the first delivery stored them.
+		for r := range results {
+			for i, res := range results[r] {
+				if res.Status == pulse.Created && present[keyOf{reqs[r].tenantID, res.ID}] {
+					results[r][i].Status = pulse.Duplicate
+				}
+			}
+		}
 	}
 	return results, nil
 }
@@ -298,15 +310,20 @@ func insertEventRows(ctx context.Context, tx pgx.Tx, tenantID string, events []*
 	for i := range tenants {
 		tenants[i] = tenantID
 	}
-	return insertRows(ctx, tx, tenants, events)
+	_, err := insertRows(ctx, tx, tenants, events)
+	return err
 }
 
 // insertRows inserts events (of tenants, row by row) in one statement: one
 // array parameter per column, expanded by unnest (faster than COPY for the
-// batch sizes the API accepts; see BenchmarkInsertBatch).
-func insertRows(ctx context.Context, tx pgx.Tx, tenants []string, events []*pulse.Event) error {
+// batch sizes the API accepts; see BenchmarkInsertBatch). A row whose
+// (tenant, timestamp, id) is already stored is skipped and returned in
+// present (as keyOf{tenant, id}): the ingest log re-delivers an event after a
+// crash between commit and acknowledgement, and an event without an
+// external id has only its id to be recognised by.
+func insertRows(ctx context.Context, tx pgx.Tx, tenants []string, events []*pulse.Event) (present map[keyOf]bool, err error) {
 	if len(events) == 0 {
-		return nil
+		return nil, nil
 	}
 	n := len(events)
 	var (
@@ -330,7 +347,7 @@ func insertRows(ctx context.Context, tx pgx.Tx, tenants []string, events []*puls
 		if len(e.Tags) > 0 {
 			b, err := json.Marshal(e.Tags)
 			if err != nil {
-				return fmt.Errorf("encode tags: %w", err)
+				return nil, fmt.Errorf("encode tags: %w", err)
 			}
 			s := string(b)
 			tags[i] = &s
@@ -340,15 +357,33 @@ func insertRows(ctx context.Context, tx pgx.Tx, tenants []string, events []*puls
 			payloads[i] = &s
 		}
 	}
-	_, err := tx.Exec(ctx, `
+	tag, err := tx.Exec(ctx, `
 		INSERT INTO events (tenant_id, id, external_id, event_type, severity, service, endpoint, status_code,
 			user_id, message, tags, ts, received_at, payload, content_hash)
 		SELECT tn, id::uuid, x, et, sev, svc, ep, sc, uid, msg, tg::jsonb, t, r, p::json, h
 		FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::int4[],
 			$9::text[], $10::text[], $11::text[], $12::timestamptz[], $13::timestamptz[], $14::text[], $15::text[])
-			AS u(tn, id, x, et, sev, svc, ep, sc, uid, msg, tg, t, r, p, h)`,
+			AS u(tn, id, x, et, sev, svc, ep, sc, uid, msg, tg, t, r, p, h)
+		ON CONFLICT DO NOTHING`,
 		tenants, ids, xs, types, sevs, svcs, eps, codes, uids, msgs, tags, ts, recv, payloads, hashes)
-	return err
+	if err != nil || tag.RowsAffected() == int64(n) {
+		return nil, err
+	}
+	// Rare: some rows were there already. Which ones were inserted now is
+	// told by xmin, the inserting transaction (this one).
+	rows, err := tx.Query(ctx, `
+		SELECT e.tenant_id, e.id::text FROM events e
+		JOIN unnest($1::text[], $2::text[], $3::timestamptz[]) AS u(tn, id, t) ON e.tenant_id = u.tn AND e.ts = u.t AND e.id = u.id::uuid
+		WHERE NOT e.xmin = (pg_current_xact_id()::text::bigint % 4294967296)::text::xid`, tenants, ids, ts)
+	if err != nil {
+		return nil, err
+	}
+	present = make(map[keyOf]bool)
+	var k keyOf
+	if _, err := pgx.ForEachRow(rows, []any{&k.tenant, &k.x}, func() error { present[k] = true; return nil }); err != nil {
+		return nil, err
+	}
+	return present, nil
 }
 
 // LookupExternalIDs returns what is stored for the tenant's external ids.

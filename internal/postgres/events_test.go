@@ -163,3 +163,28 @@ func TestConcurrentOpen(t *testing.T) {
 		t.Errorf("%d migrations recorded, want %d (each once)", n, len(files))
 	}
 }
+
+// The ingest log re-delivers an event whose batch committed but whose
+// acknowledgement was lost: stored once, whether or not it has an external
+// id (without one, its id and timestamp recognise it), answered Duplicate
+// with its own id, while the new events of the same call are created.
+func TestRedeliveredEventStoredOnce(t *testing.T) {
+	t.Parallel()
+	db := openTestDB(t)
+	tn := createTenant(t, db, pulse.MaxRetentionDays)
+	plain, keyed := newEvent(tn.ID, now(), ""), newEvent(tn.ID, now(), "x-1")
+	mustInsert(t, db, tn.ID, plain, keyed)
+
+	again, fresh := *plain, newEvent(tn.ID, now(), "")
+	againKeyed := *keyed
+	res := mustInsert(t, db, tn.ID, &again, fresh, &againKeyed)
+	want := []pulse.InsertResult{{Status: pulse.Duplicate, ID: plain.ID}, {Status: pulse.Created, ID: fresh.ID}, {Status: pulse.Duplicate, ID: keyed.ID}}
+	for i := range want {
+		if res[i] != want[i] {
+			t.Errorf("result %d = %+v, want %+v", i, res[i], want[i])
+		}
+	}
+	if n := count(t, db, "SELECT count(*) FROM events WHERE tenant_id = $1", tn.ID); n != 3 {
+		t.Errorf("%d events stored, want 3", n)
+	}
+}

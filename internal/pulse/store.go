@@ -70,7 +70,10 @@ type EventStore interface {
 	// event. On error nothing of the call is stored — except EUNKNOWN: the
 	// COMMIT was sent but its answer was lost and the database could not be
 	// asked afterwards, so the events may be stored (only PostgreSQL; a
-	// failed SQLite COMMIT is always rolled back).
+	// failed SQLite COMMIT is always rolled back). On PostgreSQL, an event
+	// whose id is already stored with the same timestamp (the ingest log
+	// re-delivering it) is not stored again and is a Duplicate with its own
+	// id; SQLite, which log mode refuses, answers an error.
 	InsertEvents(ctx context.Context, tenantID string, events []*Event) ([]InsertResult, error)
 	// LookupExternalIDs returns what is stored for the given external ids
 	// of the tenant; missing ones are absent from the map.

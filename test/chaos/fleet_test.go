@@ -23,12 +23,15 @@ import (
 
 // fleetConfig shapes the load of a client fleet.
 type fleetConfig struct {
-	name        string        // prefix of every external_id
-	clients     int           // concurrent clients
-	batchMax    int           // every other request is a batch of 2..batchMax events; 0: single events only
-	padBytes    int           // payload padding per event
-	pace        time.Duration // pause between two requests of one client
-	retry       bool          // retry what did not get a 2xx (same body) until acknowledged
+	name     string        // prefix of every external_id
+	clients  int           // concurrent clients
+	batchMax int           // every other request is a batch of 2..batchMax events; 0: single events only
+	padBytes int           // payload padding per event
+	pace     time.Duration // pause between two requests of one client
+	retry    bool          // retry what did not get a 2xx (same body) until acknowledged
+	// urls, when set, are several nodes: client i sends to urls[i%n], and
+	// each retry goes to the next node (a node killed mid-run).
+	urls        []string
 	retryPause  time.Duration // pause before a retry
 	timeout     time.Duration // client timeout of one request
 	noKeepAlive bool
@@ -122,7 +125,7 @@ func (f *fleet) run(ci int) {
 			body, _ = json.Marshal(map[string]any{"events": events})
 		}
 		f.rec.sent(exts)
-		f.deliver(path, body, exts)
+		f.deliver(ci, path, body, exts)
 		if f.cfg.pace > 0 {
 			time.Sleep(f.cfg.pace) // pacing the load
 		}
@@ -151,7 +154,7 @@ func (f *fleet) event(ext string, ci, n, j int) map[string]any {
 
 // deliver sends one request until every event in it is acknowledged, or
 // once when the fleet does not retry.
-func (f *fleet) deliver(path string, body []byte, exts []string) {
+func (f *fleet) deliver(ci int, path string, body []byte, exts []string) {
 	for attempt := 0; ; attempt++ {
 		if attempt > 0 {
 			if !f.cfg.retry || time.Now().UnixNano() > f.giveUpAt.Load() {
@@ -161,7 +164,11 @@ func (f *fleet) deliver(path string, body []byte, exts []string) {
 		}
 		phase := f.rec.currentPhase()
 		start := time.Now()
-		status, hdr, data, err := f.post(path, body)
+		base := f.url
+		if n := len(f.cfg.urls); n > 0 {
+			base = f.cfg.urls[(ci+attempt)%n]
+		}
+		status, hdr, data, err := f.post(base, path, body)
 		lat := time.Since(start)
 		if err != nil {
 			f.rec.netErr(phase, err, exts)
@@ -176,7 +183,7 @@ func (f *fleet) deliver(path string, body []byte, exts []string) {
 		if path == "/api/v1/events" {
 			var r struct{ ID, Status string }
 			switch {
-			case status == http.StatusCreated || status == http.StatusOK:
+			case status == http.StatusCreated || status == http.StatusOK || status == http.StatusAccepted: // 202: log mode
 				if json.Unmarshal(data, &r) != nil || r.ID == "" {
 					f.rec.unexpectedf("%s: %d with body %.200s", exts[0], status, data)
 					return
@@ -195,7 +202,7 @@ func (f *fleet) deliver(path string, body []byte, exts []string) {
 			continue
 		}
 		switch status {
-		case http.StatusOK:
+		case http.StatusOK, http.StatusAccepted: // 202: log mode
 			var br struct {
 				Results []struct {
 					Index  int    `json:"index"`
@@ -212,7 +219,7 @@ func (f *fleet) deliver(path string, body []byte, exts []string) {
 				switch {
 				case r.Index != i:
 					f.rec.unexpectedf("batch result %d has index %d", i, r.Index)
-				case r.Status == "created" || r.Status == "duplicate":
+				case r.Status == "created" || r.Status == "duplicate" || r.Status == "accepted":
 					f.rec.ack(exts[i], r.ID, r.Status)
 				case r.Status == "rate_limited":
 					f.rec.refused(exts[i:i+1], "rate_limited")
@@ -249,8 +256,8 @@ func refusal(status int, body []byte) string {
 	return strconv.Itoa(status)
 }
 
-func (f *fleet) post(path string, body []byte) (int, http.Header, []byte, error) {
-	req, err := http.NewRequest(http.MethodPost, f.url+path, bytes.NewReader(body))
+func (f *fleet) post(base, path string, body []byte) (int, http.Header, []byte, error) {
+	req, err := http.NewRequest(http.MethodPost, base+path, bytes.NewReader(body))
 	if err != nil {
 		return 0, nil, nil, err
 	}

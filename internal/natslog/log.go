@@ -1,0 +1,282 @@
+package natslog
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/pulsestream/pulsestream/internal/pulse"
+)
+
+// Config configures the log. Zero values take the defaults noted.
+type Config struct {
+	URL      string        // nats://host:port, several comma-separated
+	Stream   string        // stream name; default PULSESTREAM_EVENTS
+	Replicas int           // default 1
+	MaxBytes int64         // default 8 GiB; when full, Append fails (EUNAVAILABLE), nothing is dropped
+	MaxAge   time.Duration // default 72h; an event unwritten for that long is dropped by JetStream
+	// DuplicateWindow is how long JetStream remembers a Nats-Msg-Id;
+	// default 2m. Replays after it are settled by the database.
+	DuplicateWindow time.Duration
+	Timeout         time.Duration // longest wait for one Append's acknowledgements; default 5s
+	// MaxEventBytes is the largest event payload ingestion accepts; Open
+	// refuses a server whose max_payload cannot carry it.
+	MaxEventBytes int
+
+	FetchBatch int           // messages one writer fetches at once; default 1000
+	AckWait    time.Duration // a fetched message unacknowledged this long is re-delivered; default 30s
+	Writers    int           // writer goroutines per node; default 4
+
+	Clock      pulse.Clock // default: the system clock (backlog age)
+	Logger     *slog.Logger
+	Registerer prometheus.Registerer
+}
+
+func (c Config) withDefaults() Config {
+	if c.Stream == "" {
+		c.Stream = "PULSESTREAM_EVENTS"
+	}
+	if c.Replicas == 0 {
+		c.Replicas = 1
+	}
+	if c.MaxBytes == 0 {
+		c.MaxBytes = 8 << 30
+	}
+	if c.MaxAge == 0 {
+		c.MaxAge = 72 * time.Hour
+	}
+	if c.DuplicateWindow == 0 {
+		c.DuplicateWindow = 2 * time.Minute
+	}
+	if c.Timeout == 0 {
+		c.Timeout = 5 * time.Second
+	}
+	if c.FetchBatch == 0 {
+		c.FetchBatch = 1000
+	}
+	if c.AckWait == 0 {
+		c.AckWait = 30 * time.Second
+	}
+	if c.Writers == 0 {
+		c.Writers = 4
+	}
+	if c.Clock == nil {
+		c.Clock = pulse.SystemClock{}
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	return c
+}
+
+// consumerName is the durable consumer every node's writers share.
+const consumerName = "pulsestream-writers"
+
+// headroom is what a message needs besides the payload (the event's other
+// fields, bounded by validation, and the headers).
+const headroom = 64 << 10
+
+// Log is an open ingest log. Append is safe for concurrent use.
+type Log struct {
+	cfg     Config
+	subject string
+	nc      *nats.Conn
+	js      jetstream.JetStream
+	stream  jetstream.Stream
+	cons    jetstream.Consumer
+	metrics *metrics
+}
+
+// Open connects to NATS, creates or updates the stream (work-queue
+// retention: a message leaves the log once a writer acknowledged it, so
+// the log holds exactly the backlog) and the writers' durable consumer.
+// It fails when JetStream cannot be reached: a node in log mode does not
+// start without its log. Once open, the connection reconnects by itself
+// (to any server of the cluster) for as long as the Log lives.
+func Open(ctx context.Context, cfg Config) (*Log, error) {
+	cfg = cfg.withDefaults()
+	l := &Log{cfg: cfg, subject: cfg.Stream + ".events", metrics: newMetrics(cfg.Registerer)}
+	logger := cfg.Logger
+	nc, err := nats.Connect(cfg.URL,
+		nats.Name("pulsestream"),
+		nats.Timeout(2*time.Second),
+		nats.MaxReconnects(-1),
+		nats.ReconnectWait(250*time.Millisecond),
+		// No buffering while disconnected: a publish then fails at once
+		// (503) instead of waiting in a buffer that a crash would lose.
+		nats.ReconnectBufSize(-1),
+		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+			if err != nil { // nil: Close
+				logger.Warn("ingest log: disconnected from NATS; reconnecting", "err", err)
+			}
+		}),
+		nats.ReconnectHandler(func(c *nats.Conn) {
+			logger.Info("ingest log: reconnected to NATS", "server", c.ConnectedUrlRedacted())
+		}),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("ingest log: connect to NATS: %w", err)
+	}
+	l.nc = nc
+	if max := nc.MaxPayload(); cfg.MaxEventBytes > 0 && int64(cfg.MaxEventBytes)+headroom > max {
+		nc.Close()
+		return nil, fmt.Errorf("ingest log: the NATS server accepts messages of at most %d bytes, too few for events of --max-payload-bytes=%d (+%d for the other fields): lower --max-payload-bytes to %d or raise max_payload in the NATS server's configuration",
+			max, cfg.MaxEventBytes, headroom, max-headroom)
+	}
+	l.js, err = jetstream.New(nc, jetstream.WithPublishAsyncMaxPending(16384), jetstream.WithPublishAsyncTimeout(cfg.Timeout))
+	if err != nil {
+		nc.Close()
+		return nil, fmt.Errorf("ingest log: %w", err)
+	}
+	sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	l.stream, err = l.js.CreateOrUpdateStream(sctx, jetstream.StreamConfig{
+		Name: cfg.Stream, Subjects: []string{l.subject},
+		Storage: jetstream.FileStorage, Replicas: cfg.Replicas,
+		Retention: jetstream.WorkQueuePolicy, Discard: jetstream.DiscardNew,
+		MaxBytes: cfg.MaxBytes, MaxAge: cfg.MaxAge, Duplicates: cfg.DuplicateWindow,
+	})
+	if err != nil {
+		nc.Close()
+		return nil, fmt.Errorf("ingest log: create stream %s: %w", cfg.Stream, err)
+	}
+	l.cons, err = l.js.CreateOrUpdateConsumer(sctx, cfg.Stream, jetstream.ConsumerConfig{
+		Durable: consumerName, AckPolicy: jetstream.AckExplicitPolicy, AckWait: cfg.AckWait,
+		MaxDeliver: -1, MaxAckPending: 20 * cfg.FetchBatch * cfg.Writers,
+	})
+	if err != nil {
+		nc.Close()
+		return nil, fmt.Errorf("ingest log: create consumer: %w", err)
+	}
+	return l, nil
+}
+
+// Close closes the connection; stop the writers first.
+func (l *Log) Close() error {
+	l.nc.Close()
+	return nil
+}
+
+// Ping reports whether the log can take events now: connected, and the
+// stream answers (it has a leader).
+func (l *Log) Ping(ctx context.Context) error {
+	if !l.nc.IsConnected() {
+		return errors.New("ingest log: not connected to NATS")
+	}
+	if _, err := l.stream.Info(ctx); err != nil {
+		return fmt.Errorf("ingest log: stream: %w", err)
+	}
+	return nil
+}
+
+// retryAfter is what a refused request is told to wait.
+const retryAfter = time.Second
+
+// Append publishes events (of tenantID, carrying ID and ContentHash) and
+// returns once JetStream has stored every one on a quorum, one result per
+// event: Created (durable in the log; a writer stores it later) or, when
+// JetStream saw its Nats-Msg-Id within the duplicate window, Duplicate or
+// Conflict with the first event's id — the id is empty when that message
+// has already left the log (written: the store knows it).
+//
+// Errors: EUNAVAILABLE (503) when no event reached the log (not connected,
+// no stream leader, the log full); EUNKNOWN (503 outcome_unknown) when some
+// may have: acknowledgements missing at the deadline, or only part of the
+// request stored. A retry with the same external ids is then safe.
+func (l *Log) Append(ctx context.Context, tenantID string, events []*pulse.Event) ([]pulse.InsertResult, error) {
+	start := time.Now()
+	ctx, cancel := context.WithTimeout(ctx, l.cfg.Timeout)
+	defer cancel()
+	futures := make([]jetstream.PubAckFuture, 0, len(events))
+	var failed error
+	for _, e := range events {
+		body, err := encode(e)
+		if err != nil {
+			return nil, err
+		}
+		f, err := l.js.PublishMsgAsync(&nats.Msg{Subject: l.subject, Data: body}, jetstream.WithMsgID(msgID(e)))
+		if err != nil {
+			failed = err
+			break
+		}
+		futures = append(futures, f)
+	}
+	results := make([]pulse.InsertResult, len(events))
+	stored, unknown := 0, failed != nil && len(futures) > 0
+	var dups []int
+	seqs := make([]uint64, len(events))
+wait:
+	for i, f := range futures {
+		select {
+		case ack := <-f.Ok():
+			stored++
+			results[i] = pulse.InsertResult{Status: pulse.Created, ID: events[i].ID}
+			if ack.Duplicate && events[i].ExternalID != "" {
+				dups, seqs[i] = append(dups, i), ack.Sequence
+			}
+		case err := <-f.Err():
+			if failed == nil {
+				failed = err
+			}
+			if !refused(err) {
+				unknown = true
+			}
+		case <-ctx.Done():
+			if failed == nil {
+				failed = ctx.Err()
+			}
+			unknown = true
+			break wait
+		}
+	}
+	l.metrics.publish.Observe(time.Since(start).Seconds())
+	if failed != nil {
+		if unknown || stored > 0 {
+			l.metrics.publishFailures.WithLabelValues("unknown").Inc()
+			return nil, pulse.OutcomeUnknown(fmt.Errorf("ingest log: publish: %w", failed), retryAfter)
+		}
+		reason, msg := "unavailable", "the ingest log is unavailable; retry later"
+		if full(failed) {
+			reason, msg = "full", "the ingest log is full (the database is not keeping up); retry later"
+		}
+		l.metrics.publishFailures.WithLabelValues(reason).Inc()
+		return nil, &pulse.Error{Code: pulse.EUNAVAILABLE, Message: msg, Err: fmt.Errorf("ingest log: publish: %w", failed), RetryAfter: retryAfter}
+	}
+	for _, i := range dups {
+		l.metrics.duplicates.Inc()
+		results[i] = pulse.InsertResult{Status: pulse.Duplicate}
+		raw, err := l.stream.GetMsg(ctx, seqs[i])
+		if err != nil {
+			continue // written already (or unreachable): the caller asks the store
+		}
+		orig, err := decode(raw.Data)
+		if err != nil {
+			continue
+		}
+		results[i].ID = orig.ID
+		if !events[i].SameContent(orig.ContentHash) {
+			results[i].Status = pulse.Conflict
+		}
+	}
+	return results, nil
+}
+
+// refused reports an error after which the message is certainly not in the
+// stream: JetStream answered with an error, or nobody answered at all.
+func refused(err error) bool {
+	var apiErr *jetstream.APIError
+	return errors.As(err, &apiErr) || errors.Is(err, nats.ErrNoResponders) || errors.Is(err, jetstream.ErrNoStreamResponse)
+}
+
+// full reports the stream refusing a message because it reached its limits.
+func full(err error) bool {
+	s := err.Error()
+	return strings.Contains(s, "maximum bytes") || strings.Contains(s, "maximum messages")
+}

@@ -1,0 +1,215 @@
+package natslog
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/pulsestream/pulsestream/internal/pulse"
+)
+
+// Inserter stores events exactly once: pulse.EventStore's InsertEvents.
+type Inserter interface {
+	InsertEvents(ctx context.Context, tenantID string, events []*pulse.Event) ([]pulse.InsertResult, error)
+}
+
+// pause is the wait after a failed fetch or write (the database or NATS is
+// down): the messages come back after it, and nothing spins.
+const pause = time.Second
+
+// Run runs the node's writers and the backlog gauge until ctx ends; a
+// batch being written when it does is finished (bounded by 2/3 of AckWait)
+// and acknowledged, so a graceful stop leaves nothing to re-deliver.
+func (l *Log) Run(ctx context.Context, store Inserter) {
+	var wg sync.WaitGroup
+	for range l.cfg.Writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			l.runWriter(ctx, store)
+		}()
+	}
+	l.watchBacklog(ctx)
+	wg.Wait()
+}
+
+// linger is how long a writer waits for more messages once one arrived:
+// short, so that an event is searchable within milliseconds at low rates,
+// while at high rates the client-side buffer fills batches at once.
+const linger = 5 * time.Millisecond
+
+// runWriter pulls messages continuously (the client keeps up to FetchBatch
+// of them buffered, overlapping pull requests) and writes them in batches:
+// everything available up to FetchBatch, waiting at most linger for more.
+func (l *Log) runWriter(ctx context.Context, store Inserter) {
+	for ctx.Err() == nil {
+		it, err := l.cons.Messages(jetstream.PullMaxMessages(l.cfg.FetchBatch))
+		if err != nil {
+			l.cfg.Logger.Debug("ingest log: pull failed; will retry", "err", err)
+			sleep(ctx, pause)
+			continue
+		}
+		l.drain(ctx, it, store)
+		giveBack(it)
+	}
+}
+
+// giveBack stops it and returns the messages it still buffered to the
+// stream at once (NAK), so that another node writes them now rather than
+// after AckWait.
+func giveBack(it jetstream.MessagesContext) {
+	it.Drain()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	for {
+		m, err := it.Next(jetstream.NextContext(ctx))
+		if err != nil {
+			return
+		}
+		_ = m.Nak()
+	}
+}
+
+// drain writes what it pulls until ctx ends or the iterator closes.
+func (l *Log) drain(ctx context.Context, it jetstream.MessagesContext, store Inserter) {
+	for ctx.Err() == nil {
+		m, err := it.Next(jetstream.NextContext(ctx))
+		if err != nil {
+			if ctx.Err() != nil || errors.Is(err, jetstream.ErrMsgIteratorClosed) {
+				return
+			}
+			// A missed heartbeat (NATS restarting, a leader election):
+			// the iterator re-issues its pull by itself.
+			l.cfg.Logger.Debug("ingest log: pull interrupted", "err", err)
+			sleep(ctx, pause/4)
+			continue
+		}
+		msgs := []jetstream.Msg{m}
+		lctx, cancel := context.WithTimeout(ctx, linger)
+		for len(msgs) < l.cfg.FetchBatch {
+			m, err := it.Next(jetstream.NextContext(lctx))
+			if err != nil {
+				break
+			}
+			msgs = append(msgs, m)
+		}
+		cancel()
+		if !l.write(ctx, store, msgs) {
+			sleep(ctx, pause)
+		}
+	}
+}
+
+// write stores one fetched batch, one InsertEvents per tenant, and
+// acknowledges each tenant's messages after its commit; a tenant whose
+// write fails gets its messages back after a pause (NAK with delay), the
+// others are not held back. It reports whether every write succeeded.
+func (l *Log) write(ctx context.Context, store Inserter, msgs []jetstream.Msg) bool {
+	type group struct {
+		events []*pulse.Event
+		msgs   []jetstream.Msg
+		seen   map[string]bool
+	}
+	groups := map[string]*group{}
+	var order []string
+	for _, m := range msgs {
+		if md, err := m.Metadata(); err == nil && md.NumDelivered > 1 {
+			l.metrics.redeliveries.Inc()
+		}
+		e, err := decode(m.Data())
+		if err != nil {
+			// Not an event this code wrote: keeping it would re-deliver
+			// it forever.
+			l.cfg.Logger.Error("ingest log: dropping a message that is not an event", "err", err)
+			l.metrics.poison.Inc()
+			_ = m.Term()
+			continue
+		}
+		g := groups[e.TenantID]
+		if g == nil {
+			g = &group{seen: map[string]bool{}}
+			groups[e.TenantID] = g
+			order = append(order, e.TenantID)
+		}
+		g.msgs = append(g.msgs, m)
+		if !g.seen[e.ID] { // one message re-delivered within the batch
+			g.seen[e.ID] = true
+			g.events = append(g.events, e)
+		}
+	}
+	l.metrics.batch.Observe(float64(len(msgs)))
+	ok := true
+	for _, tenant := range order {
+		g := groups[tenant]
+		// A stop lets the write finish, so that it can be acknowledged.
+		// Two thirds of AckWait: a slow write is normally acknowledged
+		// before JetStream re-delivers it (a re-delivery is absorbed anyway).
+		wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), l.cfg.AckWait*2/3)
+		res, err := store.InsertEvents(wctx, tenant, g.events)
+		cancel()
+		if err != nil {
+			ok = false
+			l.metrics.writeFailures.Inc()
+			l.cfg.Logger.Warn("ingest log: write failed; the events stay in the log", "events", len(g.events), "err", err)
+			for _, m := range g.msgs {
+				_ = m.NakWithDelay(pause)
+			}
+			continue
+		}
+		for _, r := range res {
+			l.metrics.written.WithLabelValues(r.Status.String()).Inc()
+		}
+		for _, m := range g.msgs {
+			_ = m.Ack() // a lost ack re-delivers; the store absorbs it
+		}
+	}
+	return ok
+}
+
+// watchBacklog publishes the backlog (messages in the work-queue stream:
+// accepted, not yet written) and the age of its oldest message every
+// second until ctx ends.
+func (l *Log) watchBacklog(ctx context.Context) {
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		ictx, cancel := context.WithTimeout(ctx, time.Second)
+		info, err := l.stream.Info(ictx)
+		cancel()
+		if err == nil {
+			l.metrics.backlog.Set(float64(info.State.Msgs))
+			l.metrics.backlogBytes.Set(float64(info.State.Bytes))
+			age := 0.0
+			if info.State.Msgs > 0 && !info.State.FirstTime.IsZero() {
+				age = max(0, l.cfg.Clock.Now().Sub(info.State.FirstTime).Seconds())
+			}
+			l.metrics.backlogAge.Set(age)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// Backlog is how many accepted events wait in the log now.
+func (l *Log) Backlog(ctx context.Context) (uint64, error) {
+	info, err := l.stream.Info(ctx)
+	if err != nil {
+		return 0, err
+	}
+	return info.State.Msgs, nil
+}
+
+func sleep(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
+}
