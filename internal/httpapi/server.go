@@ -203,6 +203,9 @@ func (s *Server) routes() {
 	s.handle("POST /api/v1/signing-secrets", s.requireKey(pulse.ScopeAdmin, s.createSigningSecret))
 	s.handle("DELETE /api/v1/signing-secrets/{id}", s.requireKey(pulse.ScopeAdmin, s.deleteSigningSecret))
 	s.handle("GET /api/v1/audit-log", s.requireKey(pulse.ScopeAdmin, s.listAuditLog))
+	// Data-subject requests (datasubject.go): admin scope, the one permission check.
+	s.handle("GET /api/v1/users/{user_id}/events/export", s.requireKey(pulse.ScopeAdmin, s.exportUserEvents))
+	s.handle("DELETE /api/v1/users/{user_id}/events", s.requireKey(pulse.ScopeAdmin, s.eraseUserEvents))
 
 	if s.Pprof {
 		s.mux.HandleFunc("GET /debug/pprof/", s.requireAdmin(pprof.Index))

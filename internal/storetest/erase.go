@@ -43,8 +43,8 @@ func userEvents(t *testing.T, s pulse.Store, tenantID, userID string, n int) []*
 func exportAll(t *testing.T, s pulse.Store, tenantID, userID string, pageSize int) []*pulse.Event {
 	t.Helper()
 	var got []*pulse.Event
-	n, err := pulse.ExportUserEvents(t.Context(), s, tenantID, userID, pageSize, func(e *pulse.Event) error {
-		got = append(got, e)
+	n, err := pulse.ExportUserEvents(t.Context(), s, tenantID, userID, pageSize, func(page []*pulse.Event) error {
+		got = append(got, page...)
 		return nil
 	})
 	if err != nil || n != len(got) {
