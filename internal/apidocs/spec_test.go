@@ -73,6 +73,7 @@ func TestRoutes(t *testing.T) {
 		"POST /admin/v1/tenants/{id}/api-keys/{key_id}/rotate", "GET /admin/v1/audit-log",
 		"GET /api/v1/api-keys", "POST /api/v1/api-keys", "DELETE /api/v1/api-keys/{id}", "POST /api/v1/api-keys/{id}/rotate",
 		"GET /api/v1/signing-secrets", "POST /api/v1/signing-secrets", "DELETE /api/v1/signing-secrets/{id}", "GET /api/v1/audit-log",
+		"GET /api/v1/users/{user_id}/events/export", "DELETE /api/v1/users/{user_id}/events",
 	}
 	slices.Sort(want)
 	got := Routes()
