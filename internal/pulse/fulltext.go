@@ -1,6 +1,7 @@
 package pulse
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -99,6 +100,9 @@ func MatchesText(e *Event, text []Phrase) bool {
 	if len(text) == 0 {
 		return true
 	}
+	if !mayMatch(e, text) {
+		return false
+	}
 	fields := [][]string{Tokenize(e.Message)}
 	if len(e.Payload) > 0 {
 		var v any
@@ -118,6 +122,27 @@ func MatchesText(e *Event, text []Phrase) bool {
 		}
 		if !found {
 			return false
+		}
+	}
+	return true
+}
+
+// mayMatch rejects most events that cannot match before any tokenizing
+// or JSON decoding (the scan's main cost): every token must occur in the
+// lower-cased message or payload bytes. Tokens are lower-cased rune by
+// rune like the whole text, so a token of the text is a substring of it.
+// A payload with an escape may spell a token differently, so it is
+// always decoded.
+func mayMatch(e *Event, text []Phrase) bool {
+	if bytes.IndexByte(e.Payload, '\\') >= 0 {
+		return true
+	}
+	msg, payload := strings.ToLower(e.Message), bytes.ToLower(e.Payload)
+	for _, p := range text {
+		for _, t := range p {
+			if !strings.Contains(msg, t) && !bytes.Contains(payload, []byte(t)) {
+				return false
+			}
 		}
 	}
 	return true

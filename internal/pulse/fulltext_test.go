@@ -73,6 +73,11 @@ func TestMatchesText(t *testing.T) {
 			t.Errorf("q=%q: match %v, want %v", q, got, want)
 		}
 	}
+	// An escape in the payload spells a word the raw bytes do not show.
+	escaped := &Event{Payload: []byte(`{"a":"CAF\u00c9 au lait"}`)}
+	if !MatchesText(escaped, []Phrase{{"café"}}) || MatchesText(escaped, []Phrase{{"thé"}}) {
+		t.Error("escaped payload strings are not searched as decoded")
+	}
 	f := EventFilter{Text: []Phrase{{"payment"}}}
 	if !f.Matches(e) {
 		t.Error("Matches ignores Text")
