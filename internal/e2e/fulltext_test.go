@@ -4,6 +4,8 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/pulsestream/pulsestream/internal/pulse"
 )
 
 func TestFullTextSearchAPI(t *testing.T) {
@@ -69,6 +71,39 @@ func TestFullTextSearchAPI(t *testing.T) {
 			"q=---":               "q",
 		} {
 			invalid(t, n.do("GET", "/api/v1/events?"+query, key, nil), field)
+		}
+	})
+}
+
+// TestFullTextScanBudget: a rare word older than the scan budget is found
+// by following next_cursor from short pages, never by one unbounded scan.
+func TestFullTextScanBudget(t *testing.T) {
+	t.Parallel()
+	eachBackend(t, func(t *testing.T, n *node) {
+		_, key := n.tenant("fulltext-budget", 100000)
+		base := n.Clock.Now().Add(-time.Hour)
+		const total = pulse.MaxTextScan + 500
+		for start := 0; start < total; start += 1000 {
+			evs := make([]map[string]any, 0, 1000)
+			for i := start; i < min(start+1000, total); i++ {
+				msg := "ordinary line"
+				if i == 10 { // among the oldest: beyond the first request's budget
+					msg = "the needle line"
+				}
+				evs = append(evs, event(map[string]any{"message": msg, "timestamp": ts(base.Add(time.Duration(i) * time.Millisecond))}))
+			}
+			resp, b := n.batch(key, evs)
+			if resp.Status != 200 || b.Accepted != len(evs) {
+				t.Fatalf("batch at %d: status %d, %d accepted", start, resp.Status, b.Accepted)
+			}
+		}
+		p := n.search(key, q("q", "needle", "limit", "5"))
+		if len(p.Events) != 0 || p.NextCursor == nil {
+			t.Fatalf("first page: %d events, cursor %v; want a short page that continues", len(p.Events), p.NextCursor)
+		}
+		p = n.search(key, q("q", "needle", "limit", "5", "cursor", *p.NextCursor))
+		if len(p.Events) != 1 || p.Events[0].Message != "the needle line" || p.NextCursor != nil {
+			t.Fatalf("second page: %+v", p)
 		}
 	})
 }
