@@ -80,6 +80,7 @@ func TestRoutes(t *testing.T) {
 		"DELETE /api/v1/invitations/{id}", "POST /api/v1/invitations/accept", "POST /api/v1/setup",
 		"POST /admin/v1/users", "GET /admin/v1/users", "PATCH /admin/v1/users/{id}", "GET /admin/v1/tenants/{id}/members",
 		"PUT /admin/v1/tenants/{id}/members/{user_id}", "DELETE /admin/v1/tenants/{id}/members/{user_id}",
+		"GET /api/v1/users/{user_id}/events/export", "DELETE /api/v1/users/{user_id}/events",
 	}
 	slices.Sort(want)
 	got := Routes()

@@ -206,6 +206,11 @@ var auditFixtures = map[string]auditFixture{
 		return auditCall{method: "POST", path: "/api/v1/api-keys", key: w.key, body: map[string]any{"name": "self"},
 			status: http.StatusCreated, action: "api_key.create"}
 	}},
+	"DELETE /api/v1/users/{user_id}/events": {build: func(w *auditWalk) auditCall {
+		w.n.ingest(w.key, event(map[string]any{"user_id": "walk-user"}))
+		return auditCall{method: "DELETE", path: "/api/v1/users/walk-user/events", key: w.key,
+			status: http.StatusOK, action: "user_events.erase", target: subjectTarget("walk-user")}
+	}},
 	"DELETE /api/v1/api-keys/{id}": {build: func(w *auditWalk) auditCall {
 		id := w.apiKey()
 		return auditCall{method: "DELETE", path: "/api/v1/api-keys/" + id, key: w.key,

@@ -168,7 +168,14 @@ func (s *Server) searchEvents(w http.ResponseWriter, r *http.Request) {
 		defer cancel()
 		limit := f.Limit
 		f.Limit++ // one more tells whether there is a next page
-		events, err := s.store.SearchEvents(ctx, tenantFrom(ctx).ID, f)
+		var events []*pulse.Event
+		var resume *pulse.Cursor // where a q= scan stopped short (its page may be short)
+		var err error
+		if len(f.Text) > 0 {
+			events, resume, err = pulse.SearchText(ctx, s.store, tenantFrom(ctx).ID, f, pulse.MaxTextScan)
+		} else {
+			events, err = s.store.SearchEvents(ctx, tenantFrom(ctx).ID, f)
+		}
 		if err != nil {
 			s.writeError(w, r, err)
 			return
@@ -176,6 +183,9 @@ func (s *Server) searchEvents(w http.ResponseWriter, r *http.Request) {
 		if len(events) > limit {
 			events = events[:limit]
 			c := pulse.CursorAfter(events[limit-1]).Encode()
+			resp.NextCursor = &c
+		} else if resume != nil {
+			c := resume.Encode()
 			resp.NextCursor = &c
 		}
 		resp.Events = events

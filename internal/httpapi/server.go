@@ -237,6 +237,9 @@ func (s *Server) routes() {
 	s.handle("POST /api/v1/signing-secrets", s.require(pulse.ActManageKeys, s.createSigningSecret))
 	s.handle("DELETE /api/v1/signing-secrets/{id}", s.require(pulse.ActManageKeys, s.deleteSigningSecret))
 	s.handle("GET /api/v1/audit-log", s.require(pulse.ActReadAudit, s.listAuditLog))
+	// Data-subject requests (datasubject.go): owners, and keys with the admin scope.
+	s.handle("GET /api/v1/users/{user_id}/events/export", s.require(pulse.ActDataSubject, s.exportUserEvents))
+	s.handle("DELETE /api/v1/users/{user_id}/events", s.require(pulse.ActDataSubject, s.eraseUserEvents))
 
 	// Sign-in, sessions, TOTP, invitations, first-run setup (issue 14; signin.go).
 	s.sessionRoutes()

@@ -44,6 +44,7 @@ var actionScope = map[pulse.Action]pulse.Scope{
 	pulse.ActDeleteKeys:    pulse.ScopeAdmin,
 	pulse.ActManageMembers: pulse.ScopeAdmin,
 	pulse.ActReadAudit:     pulse.ScopeAdmin,
+	pulse.ActDataSubject:   pulse.ScopeAdmin,
 	// ActManageOwners: no scope; a key never grants the owner role.
 }
 

@@ -25,6 +25,7 @@ func TestReadmeRoleTable(t *testing.T) {
 		{"| invite, change roles", []pulse.Action{pulse.ActManageMembers}},
 		{"| grant, change or remove the owner role", []pulse.Action{pulse.ActManageOwners}},
 		{"| read the audit log", []pulse.Action{pulse.ActReadAudit}},
+		{"| export or erase every event", []pulse.Action{pulse.ActDataSubject}},
 	}
 	b, err := os.ReadFile("../../README.md")
 	if err != nil {

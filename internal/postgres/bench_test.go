@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/pulsestream/pulsestream/internal/pulse"
+	"github.com/pulsestream/pulsestream/internal/storetest"
 )
 
 // BenchmarkInsertBatch100 and BenchmarkInsertBatch1000 compare ways to
@@ -124,3 +125,6 @@ func copyStagingEventRows(ctx context.Context, tx pgx.Tx, tenantID string, event
 	_, err = tx.Exec(ctx, `INSERT INTO events SELECT * FROM events_stage`)
 	return err
 }
+
+// BenchmarkSearchText: q= by the bounded scan (storetest.BenchSearchText).
+func BenchmarkSearchText(b *testing.B) { storetest.BenchSearchText(b, openTestDB(b)) }

@@ -47,12 +47,14 @@ const (
 	ActManageMembers Action = "manage_members" // invite, change roles, remove (not owners)
 	ActManageOwners  Action = "manage_owners"  // grant, change or remove the owner role
 	ActReadAudit     Action = "read_audit"     // read the tenant's audit log
+	ActDataSubject   Action = "data_subject"   // export or erase every event of one user_id (GDPR)
 )
 
 // roleActions is the role × action table: data, read by Can only.
 var roleActions = map[Role]map[Action]bool{
 	RoleOwner: {ActRead: true, ActIngest: true, ActAcknowledge: true, ActSilence: true, ActManageRules: true,
-		ActManageKeys: true, ActDeleteKeys: true, ActManageMembers: true, ActManageOwners: true, ActReadAudit: true},
+		ActManageKeys: true, ActDeleteKeys: true, ActManageMembers: true, ActManageOwners: true, ActReadAudit: true,
+		ActDataSubject: true},
 	RoleAdmin: {ActRead: true, ActIngest: true, ActAcknowledge: true, ActSilence: true, ActManageRules: true,
 		ActManageKeys: true, ActManageMembers: true, ActReadAudit: true},
 	RoleMember: {ActRead: true, ActAcknowledge: true, ActSilence: true},

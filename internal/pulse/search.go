@@ -51,10 +51,14 @@ type EventFilter struct {
 	Limit         int
 	Offset        int
 	After         *Cursor
+	// Text is the parsed q= (full-text search, fulltext.go): every phrase
+	// must occur in the message or a payload string value. Stores do not
+	// read it; SearchText answers it on top of SearchEvents.
+	Text []Phrase
 }
 
 var searchParams = []string{"event_type", "severity", "min_severity", "service", "endpoint", "status_code",
-	"status_code_min", "status_code_max", "user_id", "external_id", "tag", "start_time", "end_time", "limit", "cursor", "offset"}
+	"status_code_min", "status_code_max", "user_id", "external_id", "tag", "start_time", "end_time", "limit", "cursor", "offset", "q"}
 
 // CheckQuery names each query parameter of q that is not in known
 // ("parameter.unknown", the name cut to 64 bytes) and each one given more
@@ -181,6 +185,13 @@ func ParseEventFilter(q url.Values) (EventFilter, error) {
 			f.Tags = append(f.Tags, Tag{Key: k, Value: val})
 		}
 	}
+	if vs := q["q"]; len(vs) == 1 {
+		text, msg := parseTextQuery(vs[0])
+		if msg != "" {
+			bad("q", msg)
+		}
+		f.Text = text
+	}
 	if c := str("cursor", 256); c != "" {
 		cur, err := DecodeCursor(c)
 		if err != nil {
@@ -227,7 +238,7 @@ func (f *EventFilter) Matches(e *Event) bool {
 			return false
 		}
 	}
-	return true
+	return MatchesText(e, f.Text)
 }
 
 // Encode returns the cursor's opaque text form.

@@ -3,6 +3,7 @@ package pulse
 import (
 	"net/url"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 )
@@ -42,6 +43,8 @@ func TestParseEventFilterRejects(t *testing.T) {
 		"start_time=2026-01-02T00:00:00Z&end_time=2026-01-01T00:00:00Z": "end_time",
 		"status_code_min=500&status_code_max=400":                       "status_code_max",
 		"service=%00": "service",
+		"q=":          "q", "q=%22open": "q", "q=---": "q", "q=a+b+c+d+e+f+g+h+i": "q", "q=" + strings.Repeat("a", MaxTextQueryLen+1): "q",
+		"q=a&q=b": "q",
 	}
 	for query, field := range cases {
 		q, err := url.ParseQuery(query)
@@ -88,7 +91,8 @@ func FuzzDecodeCursor(f *testing.F) {
 }
 
 func FuzzParseEventFilter(f *testing.F) {
-	for _, s := range []string{"service=a&limit=5", "tag=a:b&tag=c:d", "severity=error,critical&min_severity=warning", "cursor=x", "offset=5&limit=1000"} {
+	for _, s := range []string{"service=a&limit=5", "tag=a:b&tag=c:d", "severity=error,critical&min_severity=warning", "cursor=x", "offset=5&limit=1000",
+		"q=timeout", "q=%22connection+reset%22+db", "q=Stra%C3%9Fe&service=api", "q=%22", "q=%E6%9D%B1%E4%BA%AC", "q=a+b+c+d+e+f+g+h+i", "q=---"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
@@ -105,6 +109,14 @@ func FuzzParseEventFilter(f *testing.F) {
 		}
 		if flt.Limit < 1 || flt.Limit > MaxSearchLimit || flt.Offset < 0 || flt.Offset > MaxSearchOffset {
 			t.Fatalf("out-of-range paging accepted: %+v", flt)
+		}
+		if len(flt.Text) > MaxTextTerms || q.Has("q") && len(flt.Text) == 0 {
+			t.Fatalf("q accepted as %d terms: %q", len(flt.Text), q.Get("q"))
+		}
+		for _, p := range flt.Text {
+			if len(p) == 0 || slices.Contains(p, "") {
+				t.Fatalf("empty phrase or token in %q", flt.Text)
+			}
 		}
 	})
 }

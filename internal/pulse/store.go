@@ -86,7 +86,22 @@ type EventStore interface {
 	// MaxSearchLimit+1 (a full page and one more, to learn whether another
 	// page follows).
 	SearchEvents(ctx context.Context, tenantID string, f EventFilter) ([]*Event, error)
+	// EraseUserEvents deletes every event of the tenant whose user_id is
+	// userID (a data-subject erasure, GDPR art. 17), in transactions of at
+	// most chunk events (0: a default), and returns how many it deleted.
+	// What one transaction deleted stays deleted if a later one fails or
+	// ctx ends: the count so far is returned with the error, and calling
+	// again finishes the job (a second call returns 0). The erased events'
+	// external ids stay taken until the events would have expired: a
+	// replay is answered Duplicate (or Conflict) with the erased id by
+	// InsertEvents and LookupExternalIDs, and is not stored again, so an
+	// erasure sticks. userID must not be empty (EINVALID).
+	EraseUserEvents(ctx context.Context, tenantID, userID string, chunk int) (int, error)
 }
+
+// DefaultEraseChunk is the events per transaction of EraseUserEvents when
+// the caller gives none.
+const DefaultEraseChunk = 1000
 
 // UsageCount is one counter of one tenant for one hour.
 type UsageCount struct {

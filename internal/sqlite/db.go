@@ -54,6 +54,7 @@ type DB struct {
 	inserts    []*sql.Stmt // [n]: the n-row event insert, prepared at Open (events.go)
 	tagInserts []*sql.Stmt // [n]: the n-row tag insert
 	nums       sync.Map    // tenant id → tenants.num (events.go)
+	erased     sync.Map    // tenants.num → true: the tenant has erased keys (erase.go)
 }
 
 // Open opens (creating if needed, with its folder) the database named by
@@ -97,6 +98,10 @@ func Open(ctx context.Context, dsn string, cfg Config) (*DB, error) {
 	db.read.SetMaxIdleConns(cfg.ReadConns)
 	db.read.SetConnMaxIdleTime(0)
 	if err := db.read.PingContext(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	if err := db.loadErased(ctx); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}

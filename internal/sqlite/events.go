@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/pulsestream/pulsestream/internal/pulse"
@@ -62,6 +63,31 @@ func (db *DB) insertGroup(ctx context.Context, tx *sql.Tx, reqs []insertReq) ([]
 			}
 			fresh = append(fresh, ref{r, i})
 		}
+	}
+
+	// Keys of erased events stay taken (EraseUserEvents): those events are
+	// answered from erased_keys and not inserted. Only tenants that ever
+	// erased pay this lookup.
+	erasedKeys := map[int64][]string{}
+	for _, f := range fresh {
+		if t, x := reqs[f.r].tenant, reqs[f.r].events[f.i].ExternalID; x != "" && db.hasErased(t) {
+			erasedKeys[t] = append(erasedKeys[t], x)
+		}
+	}
+	for tenant, xs := range erasedKeys {
+		refs, err := lookupErased(ctx, tx, tenant, xs)
+		if err != nil {
+			return nil, err
+		}
+		fresh = slices.DeleteFunc(fresh, func(f ref) bool {
+			e := reqs[f.r].events[f.i]
+			stored, ok := refs[e.ExternalID]
+			if ok && reqs[f.r].tenant == tenant {
+				results[f.r][f.i] = resolve(e, stored)
+				return true
+			}
+			return false
+		})
 	}
 
 	inserted := make(map[string]int64, len(fresh)) // id → seq
@@ -337,7 +363,15 @@ func (db *DB) LookupExternalIDs(ctx context.Context, tenantID string, externalID
 	} else if !ok {
 		return map[string]pulse.StoredRef{}, nil
 	}
-	return lookupExternalIDs(ctx, db.read, tenant, externalIDs)
+	refs, err := lookupExternalIDs(ctx, db.read, tenant, externalIDs)
+	if err != nil || !db.hasErased(tenant) || len(refs) == len(externalIDs) {
+		return refs, err
+	}
+	erased, err := lookupErased(ctx, db.read, tenant, externalIDs)
+	for x, ref := range erased {
+		refs[x] = ref
+	}
+	return refs, err
 }
 
 type querier interface {
@@ -347,6 +381,17 @@ type querier interface {
 // lookupExternalIDs reads what is stored for externalIDs, on the read pool
 // or inside a write transaction.
 func lookupExternalIDs(ctx context.Context, q querier, tenant int64, externalIDs []string) (map[string]pulse.StoredRef, error) {
+	return lookupKeys(ctx, q, "events", tenant, externalIDs)
+}
+
+// lookupErased reads the erased keys among externalIDs (erase.go).
+func lookupErased(ctx context.Context, q querier, tenant int64, externalIDs []string) (map[string]pulse.StoredRef, error) {
+	return lookupKeys(ctx, q, "erased_keys", tenant, externalIDs)
+}
+
+// lookupKeys reads (external_id, id, content_hash) of the tenant's
+// externalIDs from table, events or erased_keys (a constant, never input).
+func lookupKeys(ctx context.Context, q querier, table string, tenant int64, externalIDs []string) (map[string]pulse.StoredRef, error) {
 	out := make(map[string]pulse.StoredRef, len(externalIDs))
 	for len(externalIDs) > 0 {
 		batch := externalIDs[:min(lookupBatch, len(externalIDs))]
@@ -356,25 +401,25 @@ func lookupExternalIDs(ctx context.Context, q querier, tenant int64, externalIDs
 		for _, id := range batch {
 			args = append(args, id)
 		}
-		rows, err := q.QueryContext(ctx, `SELECT external_id, id, content_hash FROM events
+		rows, err := q.QueryContext(ctx, `SELECT external_id, id, content_hash FROM `+table+`
 			WHERE tenant = ? AND external_id IN (?`+strings.Repeat(", ?", len(batch)-1)+`)`, args...)
 		if err != nil {
-			return nil, storeErr("lookup external ids", err)
+			return nil, storeErr("lookup "+table+" keys", err)
 		}
 		for rows.Next() {
 			var ext string
 			var ref pulse.StoredRef
 			if err := rows.Scan(&ext, &ref.ID, &ref.ContentHash); err != nil {
 				rows.Close()
-				return nil, storeErr("lookup external ids", err)
+				return nil, storeErr("lookup "+table+" keys", err)
 			}
 			out[ext] = ref
 		}
 		if err := rows.Close(); err != nil {
-			return nil, storeErr("lookup external ids", err)
+			return nil, storeErr("lookup "+table+" keys", err)
 		}
 		if err := rows.Err(); err != nil {
-			return nil, storeErr("lookup external ids", err)
+			return nil, storeErr("lookup "+table+" keys", err)
 		}
 	}
 	return out, nil

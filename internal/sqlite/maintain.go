@@ -47,6 +47,10 @@ func (db *DB) Maintain(ctx context.Context, now time.Time, chunk int) (int, erro
 				break
 			}
 		}
+		// Erased events' keys expire when the events would have.
+		if _, err := db.write.ExecContext(ctx, `DELETE FROM erased_keys WHERE tenant = ? AND ts < ?`, t.num, cutoff); err != nil {
+			return removed, storeErr("maintain: delete erased keys", err)
+		}
 	}
 	if _, err := db.write.ExecContext(ctx, `PRAGMA optimize`); err != nil {
 		return removed, storeErr("maintain: optimize", err)

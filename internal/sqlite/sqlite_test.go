@@ -186,3 +186,6 @@ func BenchmarkSearchFiltered(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkSearchText: q= by the bounded scan (storetest.BenchSearchText).
+func BenchmarkSearchText(b *testing.B) { storetest.BenchSearchText(b, openTest(b)) }
