@@ -82,6 +82,13 @@ type EventStore interface {
 	// MaxSearchLimit+1 (a full page and one more, to learn whether another
 	// page follows).
 	SearchEvents(ctx context.Context, tenantID string, f EventFilter) ([]*Event, error)
+	// EventHistogram counts the events matching q.Filter (whose Start and
+	// End are set; paging ignored) per bucket of q.Interval and, when
+	// q.GroupBy is set, per group: the q.Groups groups with the largest
+	// counts over the range keep their name, the rest are summed in Other
+	// rows. Only non-zero rows are returned, in no particular order; see
+	// HistogramCount for what the group of an event is.
+	EventHistogram(ctx context.Context, tenantID string, q HistogramQuery) ([]HistogramCount, error)
 }
 
 // UsageCount is one counter of one tenant for one hour.
