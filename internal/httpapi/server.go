@@ -193,6 +193,8 @@ func (s *Server) routes() {
 	s.esRoutes()
 	s.handle("GET /api/v1/events", s.requireKey(pulse.ScopeRead, s.searchEvents))
 	s.handle("GET /api/v1/events/{id}", s.requireKey(pulse.ScopeRead, s.getEvent))
+	// Counts over time and the live tail (issue 14).
+	s.handle("GET /api/v1/events/histogram", s.requireKey(pulse.ScopeRead, s.eventHistogram))
 	s.handle("GET /api/v1/usage", s.requireKey(pulse.ScopeRead, s.getUsage))
 	s.alertRoutes()
 	s.handle("GET /api/v1/api-keys", s.requireKey(pulse.ScopeAdmin, s.listKeys))
