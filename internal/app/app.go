@@ -175,6 +175,7 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*App, error) {
 		BodyReadTimeout: cfg.BodyReadTimeout, MaxDecodeBytes: cfg.MaxDecodeBytes, DecodeTenantShare: cfg.DecodeTenantShare,
 		SecretBox: box, KeyUsage: a.keyUsage, Replay: replay,
 		AlertLimits: cfg.AlertLimits, RuleStatus: a.alerting.evaluator.RuleStatus,
+		Tail: httpapi.TailConfig{PerTenant: cfg.TailsPerTenant, PerNode: cfg.TailsPerNode, EventsPerSecond: cfg.TailEventsPerSecond},
 	})
 	return a, nil
 }
@@ -291,6 +292,7 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 		MaxHeaderBytes:    a.cfg.MaxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(a.opts.Logger.Handler(), slog.LevelWarn),
 	}
+	srv.RegisterOnShutdown(a.server.CloseStreams) // live tails end instead of holding the shutdown
 	errc := make(chan error, 1)
 	if a.certs != nil {
 		srv.TLSConfig = a.certs.TLSConfig() // ServeTLS adds HTTP/2
@@ -355,6 +357,9 @@ func (a *App) secretBox(ctx context.Context) (*secretbox.Box, error) {
 // Close stops the background work (flushing usage counters) and closes the
 // store and Redis.
 func (a *App) Close() error {
+	if a.server != nil {
+		a.server.CloseStreams()
+	}
 	if a.bgCancel != nil {
 		a.bgCancel()
 		a.bgWG.Wait()

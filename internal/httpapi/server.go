@@ -71,6 +71,8 @@ type Config struct {
 	// RuleStatus reports what this node's evaluator holds for a rule (nil,
 	// or ok false: the rule's GET has no status).
 	RuleStatus func(ruleID string) (pulse.RuleStatus, bool)
+	// Tail bounds the live tails (zero fields: the defaults).
+	Tail TailConfig
 }
 
 // Server serves the HTTP API.
@@ -89,6 +91,7 @@ type Server struct {
 	inFlight  chan struct{} // the --max-in-flight slots; nil: no cap
 	decode    *decodeBudget // the --max-decode-bytes budget; nil: none
 	probe     readyProbe    // one database ping at a time for /ready
+	tails     *tails        // the open live tails
 }
 
 var errPanic = errors.New("panic in handler")
@@ -113,12 +116,14 @@ func New(cfg Config) *Server {
 	if cfg.RequestTimeout == 0 {
 		cfg.RequestTimeout = 10 * time.Second
 	}
+	cfg.Tail = cfg.Tail.withDefaults()
 	if cfg.AuthFailuresPerMinute == 0 {
 		cfg.AuthFailuresPerMinute = DefaultAuthFailuresPerMinute
 	}
 	s := &Server{
 		Config: cfg, store: cfg.Store, ingest: cfg.Ingest, keys: cfg.Keys, adminHash: cfg.AdminTokenHash,
 		clock: cfg.Clock, logger: cfg.Logger, metrics: newHTTPMetrics(cfg.Registerer), mux: http.NewServeMux(),
+		tails: newTails(),
 	}
 	if cfg.MaxInFlight > 0 {
 		s.inFlight = make(chan struct{}, cfg.MaxInFlight)
@@ -195,6 +200,7 @@ func (s *Server) routes() {
 	s.handle("GET /api/v1/events/{id}", s.requireKey(pulse.ScopeRead, s.getEvent))
 	// Counts over time and the live tail (issue 14).
 	s.handle("GET /api/v1/events/histogram", s.requireKey(pulse.ScopeRead, s.eventHistogram))
+	s.handle("GET /api/v1/events/tail", s.requireKey(pulse.ScopeRead, s.tailEvents))
 	s.handle("GET /api/v1/usage", s.requireKey(pulse.ScopeRead, s.getUsage))
 	s.alertRoutes()
 	s.handle("GET /api/v1/api-keys", s.requireKey(pulse.ScopeAdmin, s.listKeys))

@@ -90,6 +90,23 @@ func ParseEventFilter(q url.Values) (EventFilter, error) {
 	return f, nil
 }
 
+var tailParams = []string{"event_type", "severity", "min_severity", "service", "endpoint", "status_code",
+	"status_code_min", "status_code_max", "user_id", "external_id", "tag"}
+
+// ParseTailFilter validates the live tail's query parameters: the search
+// filters without the time range and paging (a tail follows new events).
+func ParseTailFilter(q url.Values) (EventFilter, error) {
+	errs := CheckQuery(q, tailParams, "tag", "severity")
+	f, err := parseFilter(q, false)
+	if fe, ok := err.(*Error); ok {
+		errs = append(errs, fe.Fields...)
+	}
+	if len(errs) > 0 {
+		return EventFilter{}, Invalid(errs...)
+	}
+	return f, nil
+}
+
 // parseFilter reads the filter parameters of q (and the paging ones,
 // limit, offset and cursor, when paging is set); the caller checks the
 // names with CheckQuery. The error is an *Error of EINVALID.
