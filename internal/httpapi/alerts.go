@@ -16,22 +16,22 @@ import (
 
 // alertRoutes registers the alerting API: rules, alerts, notifications, silences.
 func (s *Server) alertRoutes() {
-	s.handle("POST /api/v1/alert-rules", s.requireKey(pulse.ScopeAdmin, s.createRule))
-	s.handle("GET /api/v1/alert-rules", s.requireKey(pulse.ScopeRead, s.listRules))
-	s.handle("GET /api/v1/alert-rules/{id}", s.requireKey(pulse.ScopeRead, s.getRule))
-	s.handle("PUT /api/v1/alert-rules/{id}", s.requireKey(pulse.ScopeAdmin, s.putRule))
-	s.handle("PATCH /api/v1/alert-rules/{id}", s.requireKey(pulse.ScopeAdmin, s.patchRule))
-	s.handle("DELETE /api/v1/alert-rules/{id}", s.requireKey(pulse.ScopeAdmin, s.deleteRule))
-	s.handle("POST /api/v1/alert-rules/{id}/test", s.requireKey(pulse.ScopeAdmin, s.testRule))
-	s.handle("GET /api/v1/alerts", s.requireKey(pulse.ScopeRead, s.listAlerts))
-	s.handle("GET /api/v1/alerts/{id}", s.requireKey(pulse.ScopeRead, s.getAlert))
-	s.handle("POST /api/v1/alerts/{id}/acknowledge", s.requireKey(pulse.ScopeAdmin, s.acknowledgeAlert))
-	s.handle("GET /api/v1/alerts/{id}/notifications", s.requireKey(pulse.ScopeRead, s.listNotifications))
-	s.handle("GET /api/v1/notifications/{id}", s.requireKey(pulse.ScopeRead, s.getNotification))
-	s.handle("POST /api/v1/notifications/{id}/retry", s.requireKey(pulse.ScopeAdmin, s.retryNotification))
-	s.handle("POST /api/v1/silences", s.requireKey(pulse.ScopeAdmin, s.createSilence))
-	s.handle("GET /api/v1/silences", s.requireKey(pulse.ScopeRead, s.listSilences))
-	s.handle("DELETE /api/v1/silences/{id}", s.requireKey(pulse.ScopeAdmin, s.deleteSilence))
+	s.handle("POST /api/v1/alert-rules", s.require(pulse.ActManageRules, s.createRule))
+	s.handle("GET /api/v1/alert-rules", s.require(pulse.ActRead, s.listRules))
+	s.handle("GET /api/v1/alert-rules/{id}", s.require(pulse.ActRead, s.getRule))
+	s.handle("PUT /api/v1/alert-rules/{id}", s.require(pulse.ActManageRules, s.putRule))
+	s.handle("PATCH /api/v1/alert-rules/{id}", s.require(pulse.ActManageRules, s.patchRule))
+	s.handle("DELETE /api/v1/alert-rules/{id}", s.require(pulse.ActManageRules, s.deleteRule))
+	s.handle("POST /api/v1/alert-rules/{id}/test", s.require(pulse.ActManageRules, s.testRule))
+	s.handle("GET /api/v1/alerts", s.require(pulse.ActRead, s.listAlerts))
+	s.handle("GET /api/v1/alerts/{id}", s.require(pulse.ActRead, s.getAlert))
+	s.handle("POST /api/v1/alerts/{id}/acknowledge", s.require(pulse.ActAcknowledge, s.acknowledgeAlert))
+	s.handle("GET /api/v1/alerts/{id}/notifications", s.require(pulse.ActRead, s.listNotifications))
+	s.handle("GET /api/v1/notifications/{id}", s.require(pulse.ActRead, s.getNotification))
+	s.handle("POST /api/v1/notifications/{id}/retry", s.require(pulse.ActManageRules, s.retryNotification))
+	s.handle("POST /api/v1/silences", s.require(pulse.ActSilence, s.createSilence))
+	s.handle("GET /api/v1/silences", s.require(pulse.ActRead, s.listSilences))
+	s.handle("DELETE /api/v1/silences/{id}", s.require(pulse.ActSilence, s.deleteSilence))
 }
 
 // pathID returns the {id} path value, or a not-found error naming what.

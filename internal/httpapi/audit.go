@@ -6,11 +6,12 @@ import (
 	"net/http"
 	"strconv"
 
+	"github.com/pulsestream/pulsestream/internal/people"
 	"github.com/pulsestream/pulsestream/internal/pulse"
 )
 
 // audit records a change made by this request: the actor (the request's
-// API key, else the operator), source IP and request id come from r;
+// API key or signed-in person, else the operator), source IP and request id come from r;
 // before and after are summaries (nil when there is none) and must be
 // values whose JSON holds no secret — the domain types hide theirs. Call
 // it after the change is committed, from any handler of this package
@@ -20,6 +21,8 @@ func (s *Server) audit(r *http.Request, tenantID, action, target string, before,
 	actor := pulse.ActorAdmin
 	if k := apiKeyFrom(r.Context()); k != nil {
 		actor = pulse.KeyActor(k.ID)
+	} else if p, ok := pulse.PrincipalFrom(r.Context()); ok && p.UserID != "" {
+		actor = people.UserActor(p.UserID)
 	}
 	e := &pulse.AuditEntry{
 		ID: pulse.NewID(), TenantID: tenantID, At: s.clock.Now().UTC(), Actor: actor,

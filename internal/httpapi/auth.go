@@ -161,8 +161,9 @@ func bearer(r *http.Request) string {
 	return ""
 }
 
-// requireKey authenticates the request with an API key that has scope and
-// belongs to an enabled tenant, and puts key and tenant in the context.
+// requireKey authenticates the request with an API key that belongs to an
+// enabled tenant and may do a (permit), and puts key, tenant and
+// principal in the context. (require also accepts a session.)
 //
 // A valid key is always honoured, even from an address whose failed
 // authentications are used up: the failed-authentication limit slows
@@ -174,7 +175,7 @@ func bearer(r *http.Request) string {
 // unreachable, a key whose cache entry expired is answered 503 in time
 // instead of hanging. (Handlers start their own deadline once the body is
 // read, so a slow upload does not eat the time of the database work.)
-func (s *Server) requireKey(scope pulse.Scope, h http.HandlerFunc) http.HandlerFunc {
+func (s *Server) requireKey(a pulse.Action, h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		actx, cancel := contextWithTimeout(r, s.RequestTimeout)
 		k, t, err := s.keys.Authenticate(actx, credential(r))
@@ -195,11 +196,13 @@ func (s *Server) requireKey(scope pulse.Scope, h http.HandlerFunc) http.HandlerF
 			s.writeError(w, r, pulse.Errorf(pulse.EFORBIDDEN, "this tenant is disabled"))
 			return
 		}
-		if !k.Has(scope) {
-			s.writeError(w, r, pulse.Errorf(pulse.EFORBIDDEN, "this API key lacks the %q scope", scope))
+		p := pulse.Principal{TenantID: t.ID, Role: keyRole(k), APIKeyID: k.ID}
+		if err := permit(p, k, a); err != nil {
+			s.writeError(w, r, err)
 			return
 		}
-		h(w, r.WithContext(context.WithValue(context.WithValue(r.Context(), ctxTenant, t), ctxAPIKey, k)))
+		ctx := context.WithValue(context.WithValue(r.Context(), ctxTenant, t), ctxAPIKey, k)
+		h(w, r.WithContext(pulse.WithPrincipal(ctx, p)))
 	}
 }
 

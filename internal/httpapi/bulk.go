@@ -28,9 +28,9 @@ const esVersion = "8.11.0"
 
 func (s *Server) esRoutes() {
 	post := func(h http.HandlerFunc) http.HandlerFunc {
-		return esProduct(s.requireKey(pulse.ScopeIngest, s.verifySigned(h)))
+		return esProduct(s.require(pulse.ActIngest, s.verifySigned(h)))
 	}
-	get := func(h http.HandlerFunc) http.HandlerFunc { return esProduct(s.requireKey(pulse.ScopeIngest, h)) }
+	get := func(h http.HandlerFunc) http.HandlerFunc { return esProduct(s.require(pulse.ActIngest, h)) }
 	s.handle("POST "+esPrefix+"/_bulk", post(s.postBulk))
 	s.handle("POST "+esPrefix+"/{index}/_bulk", post(s.postBulk))
 	// GET also answers HEAD; the trailing-slash form is the same route

@@ -15,6 +15,7 @@ import (
 
 	"github.com/pulsestream/pulsestream/internal/apidocs"
 	"github.com/pulsestream/pulsestream/internal/ingest"
+	"github.com/pulsestream/pulsestream/internal/people"
 	"github.com/pulsestream/pulsestream/internal/pulse"
 	"github.com/pulsestream/pulsestream/internal/secretbox"
 )
@@ -73,6 +74,13 @@ type Config struct {
 	RuleStatus func(ruleID string) (pulse.RuleStatus, bool)
 	// Tail bounds the live tails (zero fields: the defaults).
 	Tail TailConfig
+
+	// Sign-in and sessions (issue 14). Auth signs people in (nil: only
+	// API keys and the admin token work); SecureCookies marks cookies
+	// Secure (set when the server speaks TLS; a request through a trusted
+	// proxy with X-Forwarded-Proto: https gets them Secure too).
+	Auth          *people.Auth
+	SecureCookies bool
 }
 
 // Server serves the HTTP API.
@@ -92,6 +100,7 @@ type Server struct {
 	decode    *decodeBudget // the --max-decode-bytes budget; nil: none
 	probe     readyProbe    // one database ping at a time for /ready
 	tails     *tails        // the open live tails
+	csrf      *http.CrossOriginProtection
 }
 
 var errPanic = errors.New("panic in handler")
@@ -124,6 +133,7 @@ func New(cfg Config) *Server {
 		Config: cfg, store: cfg.Store, ingest: cfg.Ingest, keys: cfg.Keys, adminHash: cfg.AdminTokenHash,
 		clock: cfg.Clock, logger: cfg.Logger, metrics: newHTTPMetrics(cfg.Registerer), mux: http.NewServeMux(),
 		tails: newTails(),
+		csrf:  http.NewCrossOriginProtection(),
 	}
 	if cfg.MaxInFlight > 0 {
 		s.inFlight = make(chan struct{}, cfg.MaxInFlight)
@@ -191,26 +201,29 @@ func (s *Server) routes() {
 	s.handle("GET /admin/v1/audit-log", s.requireAdmin(s.adminListAuditLog))
 
 	// Tenant API (API keys).
-	s.handle("POST /api/v1/events", s.requireKey(pulse.ScopeIngest, s.verifySigned(s.postEvent)))
-	s.handle("POST /api/v1/events/batch", s.requireKey(pulse.ScopeIngest, s.verifySigned(s.postBatch)))
+	s.handle("POST /api/v1/events", s.require(pulse.ActIngest, s.verifySigned(s.postEvent)))
+	s.handle("POST /api/v1/events/batch", s.require(pulse.ActIngest, s.verifySigned(s.postBatch)))
 	// OTLP/HTTP logs, at the path exporters append to the base URL.
-	s.handle("POST /v1/logs", s.requireKey(pulse.ScopeIngest, s.verifySigned(s.postOTLPLogs)))
+	s.handle("POST /v1/logs", s.require(pulse.ActIngest, s.verifySigned(s.postOTLPLogs)))
 	s.esRoutes()
-	s.handle("GET /api/v1/events", s.requireKey(pulse.ScopeRead, s.searchEvents))
-	s.handle("GET /api/v1/events/{id}", s.requireKey(pulse.ScopeRead, s.getEvent))
+	s.handle("GET /api/v1/events", s.require(pulse.ActRead, s.searchEvents))
+	s.handle("GET /api/v1/events/{id}", s.require(pulse.ActRead, s.getEvent))
 	// Counts over time and the live tail (issue 14).
-	s.handle("GET /api/v1/events/histogram", s.requireKey(pulse.ScopeRead, s.eventHistogram))
-	s.handle("GET /api/v1/events/tail", s.requireKey(pulse.ScopeRead, s.tailEvents))
-	s.handle("GET /api/v1/usage", s.requireKey(pulse.ScopeRead, s.getUsage))
+	s.handle("GET /api/v1/events/histogram", s.require(pulse.ActRead, s.eventHistogram))
+	s.handle("GET /api/v1/events/tail", s.require(pulse.ActRead, s.tailEvents))
+	s.handle("GET /api/v1/usage", s.require(pulse.ActRead, s.getUsage))
 	s.alertRoutes()
-	s.handle("GET /api/v1/api-keys", s.requireKey(pulse.ScopeAdmin, s.listKeys))
-	s.handle("POST /api/v1/api-keys", s.requireKey(pulse.ScopeAdmin, s.createKey))
-	s.handle("DELETE /api/v1/api-keys/{id}", s.requireKey(pulse.ScopeAdmin, s.revokeKey))
-	s.handle("POST /api/v1/api-keys/{id}/rotate", s.requireKey(pulse.ScopeAdmin, s.rotateKey))
-	s.handle("GET /api/v1/signing-secrets", s.requireKey(pulse.ScopeAdmin, s.listSigningSecrets))
-	s.handle("POST /api/v1/signing-secrets", s.requireKey(pulse.ScopeAdmin, s.createSigningSecret))
-	s.handle("DELETE /api/v1/signing-secrets/{id}", s.requireKey(pulse.ScopeAdmin, s.deleteSigningSecret))
-	s.handle("GET /api/v1/audit-log", s.requireKey(pulse.ScopeAdmin, s.listAuditLog))
+	s.handle("GET /api/v1/api-keys", s.require(pulse.ActManageKeys, s.listKeys))
+	s.handle("POST /api/v1/api-keys", s.require(pulse.ActManageKeys, s.createKey))
+	s.handle("DELETE /api/v1/api-keys/{id}", s.require(pulse.ActDeleteKeys, s.revokeKey))
+	s.handle("POST /api/v1/api-keys/{id}/rotate", s.require(pulse.ActManageKeys, s.rotateKey))
+	s.handle("GET /api/v1/signing-secrets", s.require(pulse.ActManageKeys, s.listSigningSecrets))
+	s.handle("POST /api/v1/signing-secrets", s.require(pulse.ActManageKeys, s.createSigningSecret))
+	s.handle("DELETE /api/v1/signing-secrets/{id}", s.require(pulse.ActManageKeys, s.deleteSigningSecret))
+	s.handle("GET /api/v1/audit-log", s.require(pulse.ActReadAudit, s.listAuditLog))
+
+	// Sign-in, sessions, TOTP, invitations, first-run setup (issue 14; signin.go).
+	s.sessionRoutes()
 
 	if s.Pprof {
 		s.mux.HandleFunc("GET /debug/pprof/", s.requireAdmin(pprof.Index))

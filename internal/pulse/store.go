@@ -23,6 +23,7 @@ type Store interface {
 	SigningSecretStore
 	KeyLifecycleStore
 	AlertStore
+	PeopleStore
 
 	// Ping checks that the database answers (for /ready).
 	Ping(ctx context.Context) error
