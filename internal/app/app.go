@@ -23,6 +23,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/pulsestream/pulsestream/internal/config"
+	"github.com/pulsestream/pulsestream/internal/console"
 	"github.com/pulsestream/pulsestream/internal/httpapi"
 	"github.com/pulsestream/pulsestream/internal/ingest"
 	"github.com/pulsestream/pulsestream/internal/inmem"
@@ -177,6 +178,7 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*App, error) {
 		AlertLimits: cfg.AlertLimits, RuleStatus: a.alerting.evaluator.RuleStatus,
 		Tail: httpapi.TailConfig{PerTenant: cfg.TailsPerTenant, PerNode: cfg.TailsPerNode, EventsPerSecond: cfg.TailEventsPerSecond},
 	})
+	a.server.Mount(console.New(console.Config{API: a.server.API(), Clock: opts.Clock, Logger: opts.Logger}), console.Patterns...)
 	return a, nil
 }
 

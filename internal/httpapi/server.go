@@ -154,6 +154,18 @@ func (s *Server) Handler() http.Handler {
 	return s.observe(s.limitInFlight(s.bodyDeadline(s.notFound(s.mux))))
 }
 
+// API is the router of the API's routes without the outer middleware, for
+// in-process calls (the console calls it with the person's own cookie).
+func (s *Server) API() http.Handler { return s.mux }
+
+// Mount serves h at patterns beside the API's routes (the console);
+// Routes does not list them, as they are not part of the API.
+func (s *Server) Mount(h http.Handler, patterns ...string) {
+	for _, p := range patterns {
+		s.mux.Handle(p, h)
+	}
+}
+
 // Routes lists "METHOD /pattern" of every registered route, for the test
 // that keeps the OpenAPI document complete.
 func (s *Server) Routes() []string { return s.routeList }
