@@ -27,6 +27,7 @@ import (
 	"github.com/pulsestream/pulsestream/internal/httpapi"
 	"github.com/pulsestream/pulsestream/internal/ingest"
 	"github.com/pulsestream/pulsestream/internal/inmem"
+	"github.com/pulsestream/pulsestream/internal/people"
 	"github.com/pulsestream/pulsestream/internal/postgres"
 	"github.com/pulsestream/pulsestream/internal/pulse"
 	"github.com/pulsestream/pulsestream/internal/redis"
@@ -64,6 +65,7 @@ type App struct {
 	keyUsage    *httpapi.KeyUsage
 	certs       *httpapi.CertReloader // nil without TLS
 	alerting    *alerting
+	auth        *people.Auth // sign-in and sessions (signin.go)
 
 	bgCancel context.CancelFunc
 	bgWG     sync.WaitGroup
@@ -153,6 +155,10 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*App, error) {
 			return nil, err
 		}
 	}
+	if err := a.openAuth(); err != nil {
+		a.Close()
+		return nil, err
+	}
 	a.authLimiter = inmem.NewLimiter(inmem.LimiterConfig{Clock: opts.Clock})
 	a.keyUsage = httpapi.NewKeyUsage(store, opts.Clock)
 
@@ -177,6 +183,7 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*App, error) {
 		SecretBox: box, KeyUsage: a.keyUsage, Replay: replay,
 		AlertLimits: cfg.AlertLimits, RuleStatus: a.alerting.evaluator.RuleStatus,
 		Tail: httpapi.TailConfig{PerTenant: cfg.TailsPerTenant, PerNode: cfg.TailsPerNode, EventsPerSecond: cfg.TailEventsPerSecond},
+		Auth: a.auth, SecureCookies: cfg.TLSCert != "",
 	})
 	a.server.Mount(console.New(console.Config{API: a.server.API(), Clock: opts.Clock, Logger: opts.Logger}), console.Patterns...)
 	return a, nil
@@ -295,6 +302,7 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 		ErrorLog:          slog.NewLogLogger(a.opts.Logger.Handler(), slog.LevelWarn),
 	}
 	srv.RegisterOnShutdown(a.server.CloseStreams) // live tails end instead of holding the shutdown
+	a.printSetupURL(ctx, ln.Addr())
 	errc := make(chan error, 1)
 	if a.certs != nil {
 		srv.TLSConfig = a.certs.TLSConfig() // ServeTLS adds HTTP/2

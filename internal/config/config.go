@@ -8,6 +8,7 @@ import (
 	"flag"
 	"fmt"
 	"net/netip"
+	"net/url"
 	"strings"
 	"time"
 
@@ -80,6 +81,12 @@ type Config struct {
 	TailsPerTenant      int
 	TailsPerNode        int
 	TailEventsPerSecond int
+	// Sign-in and sessions (issue 14): a session ends after
+	// SessionIdleTimeout unused or SessionMaxAge after sign-in; SMTPURL
+	// (smtp://user:pass@host:port?from=addr) mails invitation links.
+	SessionIdleTimeout time.Duration
+	SessionMaxAge      time.Duration
+	SMTPURL            string
 
 	Hardening
 }
@@ -134,6 +141,8 @@ func Default() Config {
 		TailsPerTenant:           5,
 		TailsPerNode:             500,
 		TailEventsPerSecond:      100,
+		SessionIdleTimeout:       12 * time.Hour,
+		SessionMaxAge:            7 * 24 * time.Hour,
 		Hardening: Hardening{
 			Env:                   "development",
 			MaxInFlight:           1024,
@@ -151,6 +160,7 @@ func Default() Config {
 // Validate reports every invalid setting at once.
 func (c Config) Validate() error {
 	var errs []error
+	errs = append(errs, c.validateSignIn()...)
 	if c.Addr == "" {
 		errs = append(errs, errors.New("--addr must not be empty"))
 	}
@@ -241,6 +251,24 @@ func (c Config) Validate() error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// validateSignIn checks the sign-in settings (issue 14).
+func (c Config) validateSignIn() []error {
+	var errs []error
+	if c.SessionIdleTimeout < time.Minute || c.SessionIdleTimeout > 30*24*time.Hour {
+		errs = append(errs, errors.New("--session-idle-timeout must be between 1m and 720h"))
+	}
+	if c.SessionMaxAge < c.SessionIdleTimeout || c.SessionMaxAge > 90*24*time.Hour {
+		errs = append(errs, errors.New("--session-max-age must be at least --session-idle-timeout and at most 2160h (90 days)"))
+	}
+	if c.SMTPURL != "" {
+		u, err := url.Parse(c.SMTPURL)
+		if err != nil || (u.Scheme != "smtp" && u.Scheme != "smtps") || u.Hostname() == "" || u.Query().Get("from") == "" {
+			errs = append(errs, errors.New("--smtp-url must look like smtp://user:pass@host:587?from=pulsestream@example.com"))
+		}
+	}
+	return errs
 }
 
 // Production admin tokens: at least MinProductionAdminTokenLength
@@ -428,6 +456,10 @@ func ServeFlags(fs *flag.FlagSet, c *Config) {
 	fs.IntVar(&c.TailsPerTenant, "tails-per-tenant", c.TailsPerTenant, "live tails (GET /api/v1/events/tail, the console's tail page) one tenant may hold open (429 beyond)")
 	fs.IntVar(&c.TailsPerNode, "tails-per-node", c.TailsPerNode, "live tails a node holds open for all tenants (429 beyond)")
 	fs.IntVar(&c.TailEventsPerSecond, "tail-events-per-second", c.TailEventsPerSecond, "events one live tail sends per second; more are reported as dropped")
+	// Sign-in and sessions (issue 14).
+	fs.DurationVar(&c.SessionIdleTimeout, "session-idle-timeout", c.SessionIdleTimeout, "a console session ends after this long unused")
+	fs.DurationVar(&c.SessionMaxAge, "session-max-age", c.SessionMaxAge, "a console session ends this long after sign-in, used or not")
+	fs.StringVar(&c.SMTPURL, "smtp-url", c.SMTPURL, "SMTP server that mails invitation links: smtp://user:pass@host:587?from=addr (STARTTLS when offered; smtps:// for TLS); prefer PULSESTREAM_SMTP_URL")
 	HardeningFlags(fs, &c.Hardening)
 }
 

@@ -273,3 +273,28 @@ func TestBodyLimitFlags(t *testing.T) {
 		t.Errorf("--max-decode-bytes=0 refused: %v", err)
 	}
 }
+
+func TestSignInSettings(t *testing.T) {
+	t.Parallel()
+	c := Default()
+	if c.SessionIdleTimeout != 12*time.Hour || c.SessionMaxAge != 7*24*time.Hour {
+		t.Fatalf("defaults %v %v", c.SessionIdleTimeout, c.SessionMaxAge)
+	}
+	for _, mutate := range []func(*Config){
+		func(c *Config) { c.SessionIdleTimeout = 0 },
+		func(c *Config) { c.SessionMaxAge = time.Hour }, // shorter than the idle timeout
+		func(c *Config) { c.SessionMaxAge = 100 * 24 * time.Hour },
+		func(c *Config) { c.SMTPURL = "http://mail.example.com?from=a@b.c" },
+		func(c *Config) { c.SMTPURL = "smtp://mail.example.com" },
+	} {
+		c := Default()
+		mutate(&c)
+		if err := c.Validate(); err == nil {
+			t.Errorf("accepted %+v", c)
+		}
+	}
+	c.SMTPURL = "smtp://u:p@mail.example.com:587?from=ps@example.com"
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -390,7 +390,7 @@ var funcs = template.FuncMap{
 		}
 		return id
 	},
-	"join": strings.Join,
+	"join":  strings.Join,
 	"deref": func(b *bool) bool { return b != nil && *b },
 }
 

@@ -2,6 +2,7 @@ package people
 
 import (
 	"context"
+	"errors"
 	"crypto/rand"
 	"encoding/base64"
 	"strconv"
@@ -26,24 +27,35 @@ type Auth struct {
 	// Mailer sends invitation links (nil: the link is only returned).
 	Mailer *Mailer
 
+	dummyOnce sync.Once
 	dummyHash string // verified for unknown emails, so they cost the same time
 	throttle  *throttle
 	totpMu    sync.Mutex // one recovery-code use or TOTP change at a time on this node
 	setup     setupToken
 }
 
-// NewAuth returns an Auth over svc. It computes one password hash (the
-// stand-in verified for unknown emails).
+// NewAuth returns an Auth over svc.
 func NewAuth(svc *Service, idle, maxAge time.Duration) (*Auth, error) {
-	a := &Auth{Service: svc, IdleTimeout: idle, MaxAge: maxAge, throttle: newThrottle(maxThrottleKeys)}
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	h, err := svc.Hasher.Hash(context.Background(), base64.RawStdEncoding.EncodeToString(b[:]))
-	if err != nil {
-		return nil, err
+	if svc.Store == nil || svc.Clock == nil || svc.Hasher == nil {
+		return nil, errors.New("people: Auth needs a Service with Store, Clock and Hasher")
 	}
-	a.dummyHash = h
-	return a, nil
+	return &Auth{Service: svc, IdleTimeout: idle, MaxAge: maxAge, throttle: newThrottle(maxThrottleKeys)}, nil
+}
+
+// standIn returns the hash verified for unknown emails: made by the
+// process's first sign-in, whatever its email, so that no answer's time
+// depends on whether the email exists.
+func (a *Auth) standIn(ctx context.Context) (string, error) {
+	var err error
+	a.dummyOnce.Do(func() {
+		var b [16]byte
+		_, _ = rand.Read(b[:])
+		a.dummyHash, err = a.Hasher.Hash(context.WithoutCancel(ctx), base64.RawStdEncoding.EncodeToString(b[:]))
+	})
+	if a.dummyHash == "" && err == nil {
+		err = pulse.Errorf(pulse.EUNAVAILABLE, "sign-in is not ready; retry")
+	}
+	return a.dummyHash, err
 }
 
 // The sign-in slow-down (OWASP's "device cookie" scheme).
@@ -162,6 +174,10 @@ var (
 // with RetryAfter (see the slow-down above), EUNAVAILABLE (no hashing
 // slot or database). Every success and counted failure is audited.
 func (a *Auth) SignIn(ctx context.Context, req SignInRequest) (*SignInResult, error) {
+	hash, err := a.standIn(ctx)
+	if err != nil {
+		return nil, err
+	}
 	now := a.now()
 	email := strings.ToLower(strings.TrimSpace(req.Email))
 	if email == "" || req.Password == "" || len(req.Password) > password.MaxLength || len(email) > 320 {
@@ -201,7 +217,6 @@ func (a *Auth) SignIn(ctx context.Context, req SignInRequest) (*SignInResult, er
 		return nil, err
 	}
 
-	hash := a.dummyHash
 	if u != nil && !u.Disabled {
 		hash = u.PasswordHash
 	}
