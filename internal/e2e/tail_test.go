@@ -11,7 +11,13 @@ import (
 	"time"
 
 	"github.com/pulsestream/pulsestream/internal/config"
+	"github.com/pulsestream/pulsestream/internal/pulse"
 )
+
+// streamRoutes are the API's streams and the action each needs: the role
+// table leaves them out (an allowed call never ends); TestEventTailRoles
+// checks them.
+var streamRoutes = map[string]pulse.Action{"GET /api/v1/events/tail": pulse.ActRead}
 
 // sseStream is a live tail read by a real HTTP client.
 type sseStream struct {
@@ -171,6 +177,36 @@ func TestEventTailEndsOnShutdown(t *testing.T) {
 	}
 	r := n.do("GET", "/api/v1/events/tail", key, nil)
 	problem(t, r, http.StatusServiceUnavailable)
+}
+
+// TestEventTailRoles: a signed-in person of any role may follow the
+// tenant's events (read), with the tenant header; without a session or
+// membership, no stream.
+func TestEventTailRoles(t *testing.T) {
+	t.Parallel()
+	n := startNode(t, "sqlite://"+t.TempDir()+"/p.db", newFakeClock(), nil)
+	tenantID, _ := n.tenant("tail", 0)
+	otherID, _ := n.tenant("other", 0)
+	for _, role := range pulse.Roles {
+		if !role.Can(streamRoutes["GET /api/v1/events/tail"]) {
+			continue
+		}
+		cookie := n.signIn(n.member(tenantID, string(role)+"@example.com", role))
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		req, _ := http.NewRequestWithContext(ctx, "GET", n.URL+"/api/v1/events/tail", nil)
+		req.Header.Set("Cookie", cookie)
+		req.Header.Set("X-PulseStream-Tenant", tenantID)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if resp.StatusCode != http.StatusOK {
+			t.Errorf("%s: tail answered %d", role, resp.StatusCode)
+		}
+		resp.Body.Close()
+		cancel()
+		problem(t, n.do("GET", "/api/v1/events/tail", "", nil, "Cookie", cookie, "X-PulseStream-Tenant", otherID), http.StatusForbidden)
+	}
 }
 
 func readAll(s *sseStream) []byte {
