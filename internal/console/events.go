@@ -80,7 +80,9 @@ func apiQuery(form url.Values, now time.Time) (q url.Values, rng string, start, 
 	if rng == "" {
 		rng = "1h"
 	}
-	end = now.UTC().Truncate(time.Second)
+	// The end is the next whole second, so that events of this very
+	// second are in the range (the end is exclusive).
+	end = now.UTC().Add(time.Second).Truncate(time.Second)
 	switch rng {
 	case "custom":
 		start, _ = parseFormTime(form.Get("start_time"))
