@@ -70,7 +70,7 @@ func New(cfg Config) *Console {
 
 // Patterns are the mux patterns the console answers; the server mounts
 // the console at each of them, beside the API's routes.
-var Patterns = []string{"GET /{$}", "/sign-in", "POST /sign-out", "/setup", "/invite/{token}", "GET /static/", "/t/"}
+var Patterns = []string{"GET /{$}", "/sign-in", "POST /sign-out", "/setup", "/invite/{token}", "GET /static/", "/t/", "/operator/"}
 
 func (c *Console) routes() {
 	c.mux.HandleFunc("GET /{$}", c.home)
@@ -102,6 +102,8 @@ func (c *Console) routes() {
 	c.mux.HandleFunc("POST /t/{tenant}/invitations", c.tenant(c.invite))
 	c.mux.HandleFunc("GET /t/{tenant}/usage", c.tenant(c.usage))
 	c.mux.HandleFunc("GET /t/{tenant}/audit", c.tenant(c.audit))
+	c.mux.HandleFunc("GET /operator/tenants", c.operator(c.tenants))
+	c.mux.HandleFunc("POST /operator/tenants", c.operator(c.createTenant))
 	c.mux.HandleFunc("GET /t/", c.switchTenant) // the tenant switcher's form: /t/?tenant=<id>
 }
 

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"context"
 	"io"
 	"net/http"
 	"net/url"
@@ -205,5 +206,42 @@ func TestConsoleRolesAndCSRF(t *testing.T) {
 	}
 	if r := n.page("POST", "/sign-in", url.Values{"email": {"owner@example.com"}, "password": {"wrong"}}); r.Status != http.StatusUnauthorized {
 		t.Errorf("wrong password: %d", r.Status)
+	}
+}
+
+// TestConsoleOperator: an operator's session may use the admin API (the
+// console's tenant pages) and invite a tenant's owner; others may not.
+func TestConsoleOperator(t *testing.T) {
+	t.Parallel()
+	n := startNode(t, "sqlite://"+t.TempDir()+"/p.db", newFakeClock(), nil)
+	tenantID, _ := n.tenant("console", 0)
+	owner := n.signIn(n.member(tenantID, "owner@example.com", pulse.RoleOwner))
+	tok, err := n.App.Auth().StartSetup(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := n.page("POST", "/setup", url.Values{"token": {tok}, "email": {"op@example.com"}, "name": {"Op"}, "password": {memberPassword}})
+	if r.Status != http.StatusSeeOther {
+		t.Fatalf("setup form: %d %s", r.Status, r.Body)
+	}
+	op := ""
+	for _, c := range (&http.Response{Header: r.Header}).Cookies() {
+		if c.Name == "pulsestream_session" {
+			op = c.Name + "=" + c.Value
+		}
+	}
+	if r := n.page("GET", "/operator/tenants", nil, "Cookie", owner); r.Status != http.StatusForbidden {
+		t.Errorf("a non-operator's tenant page: %d", r.Status)
+	}
+	problem(t, n.do("GET", "/admin/v1/tenants", "", nil, "Cookie", owner), http.StatusForbidden)
+	r = n.page("POST", "/operator/tenants", url.Values{"name": {"Acme"}}, "Cookie", op)
+	if r.Status != http.StatusCreated || !strings.Contains(string(r.Body), "Acme") {
+		t.Fatalf("create a tenant: %d %s", r.Status, r.Body)
+	}
+	checkAccessible(t, "tenants", r)
+	id := regexp.MustCompile(`/t/([0-9a-f-]{36})/members`).FindStringSubmatch(string(r.Body))
+	r = n.page("POST", "/t/"+id[1]+"/invitations", url.Values{"email": {"boss@example.com"}, "role": {"owner"}}, "Cookie", op)
+	if r.Status != http.StatusCreated || !strings.Contains(string(r.Body), "/invite/") {
+		t.Fatalf("invite the owner: %d %s", r.Status, r.Body)
 	}
 }

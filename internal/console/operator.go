@@ -1,0 +1,82 @@
+package console
+
+import (
+	"net/http"
+
+	"github.com/pulsestream/pulsestream/internal/pulse"
+)
+
+// The operator's pages: tenants (list, create). They call the admin API
+// with the operator's session, which the API accepts from operator users
+// only.
+
+type tenantsData struct {
+	Tenants []*pulse.Tenant
+	Created *pulse.Tenant
+	Key     string // the new tenant's first API key, shown once
+}
+
+// operator resolves the signed-in operator (others: 403).
+func (c *Console) operator(h func(w http.ResponseWriter, r *http.Request, v *view)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		m, _ := c.whoAmI(w, r)
+		if m == nil {
+			http.Redirect(w, r, "/sign-in?next=/operator/tenants", http.StatusSeeOther)
+			return
+		}
+		v := &view{Me: m, Nav: "operator"}
+		for _, ms := range m.Memberships {
+			v.Tenants = append(v.Tenants, ms.TenantID)
+		}
+		if !m.Operator {
+			v.Title, v.Error = "No access", &problem{Status: http.StatusForbidden, Detail: "Only an operator may manage tenants."}
+			c.render(w, r, http.StatusForbidden, "error", v)
+			return
+		}
+		h(w, r, v)
+	}
+}
+
+func (c *Console) tenants(w http.ResponseWriter, r *http.Request, v *view) {
+	c.renderTenants(w, r, v, &tenantsData{}, http.StatusOK)
+}
+
+func (c *Console) renderTenants(w http.ResponseWriter, r *http.Request, v *view, d *tenantsData, status int) {
+	v.Title, v.Data = "Tenants", d
+	res, err := c.call(r, "GET", "/admin/v1/tenants", nil, nil, "")
+	if err != nil || !res.ok() {
+		c.fail(w, r, v, res, err)
+		return
+	}
+	var list struct {
+		Tenants []*pulse.Tenant `json:"tenants"`
+	}
+	if err := res.decode(&list); err != nil {
+		c.fail(w, r, v, nil, err)
+		return
+	}
+	d.Tenants = list.Tenants
+	c.render(w, r, status, "tenants", v)
+}
+
+func (c *Console) createTenant(w http.ResponseWriter, r *http.Request, v *view) {
+	if !form(w, r) {
+		c.fail(w, r, v, &apiResult{status: http.StatusBadRequest}, nil)
+		return
+	}
+	res, err := c.call(r, "POST", "/admin/v1/tenants", nil, map[string]any{"name": r.PostForm.Get("name")}, "")
+	if err != nil || !res.ok() {
+		v.Title = "Tenants"
+		c.fail(w, r, v, res, err)
+		return
+	}
+	d := &tenantsData{}
+	if err := res.decode(&struct {
+		Tenant **pulse.Tenant `json:"tenant"`
+		Key    *string        `json:"api_key"`
+	}{&d.Created, &d.Key}); err != nil {
+		c.fail(w, r, v, nil, err)
+		return
+	}
+	c.renderTenants(w, r, v, d, http.StatusCreated)
+}
