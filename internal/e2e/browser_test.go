@@ -41,13 +41,20 @@ func chromium(t *testing.T) string {
 // browser starts a fresh headless Chromium (its own profile) for the test.
 func browser(t *testing.T) context.Context {
 	t.Helper()
+	path := chromium(t)
+	// Not t.TempDir: Chromium's helper processes may still be writing to
+	// the profile for a moment after it exits, which fails TempDir's check.
+	profile, err := os.MkdirTemp("", "pulsestream-chromium-")
+	if err != nil {
+		t.Fatal(err)
+	}
 	opts := []chromedp.ExecAllocatorOption{
-		chromedp.ExecPath(chromium(t)),
+		chromedp.ExecPath(path),
 		chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun, chromedp.NoDefaultBrowserCheck,
 		chromedp.Flag("disable-background-networking", true),
 		chromedp.Flag("disable-component-update", true),
 		chromedp.Flag("disable-dev-shm-usage", true),
-		chromedp.UserDataDir(t.TempDir()),
+		chromedp.UserDataDir(profile),
 		chromedp.WindowSize(1280, 900),
 	}
 	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
@@ -55,9 +62,11 @@ func browser(t *testing.T) context.Context {
 	// A bound for a hung browser, not a timing assertion.
 	ctx, cancelTimeout := context.WithTimeout(ctx, 10*time.Minute)
 	t.Cleanup(func() {
+		_ = chromedp.Cancel(ctx) // closes the browser and waits for it
 		cancelTimeout()
 		cancelCtx()
 		cancelAlloc()
+		_ = os.RemoveAll(profile)
 	})
 	if err := chromedp.Run(ctx); err != nil {
 		t.Fatalf("start Chromium: %v", err)
@@ -82,7 +91,7 @@ func field(label string) string {
 func button(text string) string { return `//button[normalize-space(.)=` + xq(text) + `]` }
 
 // text is any element whose own text contains s.
-func text(s string) string { return `//*[contains(text(), ` + xq(s) + `)]` }
+func text(s string) string { return `//body//*[contains(text(), ` + xq(s) + `)]` }
 
 func fill(label, value string) chromedp.Action {
 	return chromedp.Tasks{
@@ -154,15 +163,16 @@ func TestBrowserConsole(t *testing.T) {
 
 	// The operator creates a tenant and invites its owner.
 	var link string
-	run(t, ctx, "create a tenant and invite the owner",
+	run(t, ctx, "create a tenant",
 		chromedp.Navigate(n.URL+"/operator/tenants"),
 		fill("Tenant name", "Acme"), click("Create tenant"),
-		see("Invite the tenant's owner"),
+		see("Invite the tenant's owner"))
+	run(t, ctx, "invite the owner",
 		chromedp.Click(`//a[normalize-space(.)="Invite the tenant's owner"]`, chromedp.BySearch),
 		fill("Email", "owner@example.com"), choose("Role", "owner"), click("Invite"),
 		chromedp.WaitVisible(field("Invitation link"), chromedp.BySearch),
-		chromedp.Value(field("Invitation link"), &link, chromedp.BySearch),
-		click("Sign out"), see("Sign in"))
+		chromedp.Value(field("Invitation link"), &link, chromedp.BySearch))
+	run(t, ctx, "the operator signs out", click("Sign out"), see("Sign in"))
 	if !strings.Contains(link, "/invite/") {
 		t.Fatalf("invitation link %q", link)
 	}
@@ -201,6 +211,8 @@ func TestBrowserConsole(t *testing.T) {
 	run(t, ctx, "explorer filtered by service, severity and tag",
 		chromedp.Navigate(n.URL+tenant+"/events"),
 		fill("Service", "checkout"), choose("Severity", "error"), fill("Tag (key:value)", "env:prod"), click("Search"),
+		// The answer to the search (the unfiltered page lists the event too).
+		chromedp.WaitVisible(field("Service")+`[@value="checkout"]`, chromedp.BySearch),
 		see("card declined: the wanted one"),
 		chromedp.Text("table.events tbody", &listed, chromedp.ByQuery))
 	for _, other := range []string{"other service", "other severity", "other tag"} {
