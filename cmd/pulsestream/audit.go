@@ -18,6 +18,11 @@ func cliAudit(ctx context.Context, s pulse.Store, stderr io.Writer, tenantID, ac
 		ID: pulse.NewID(), TenantID: tenantID, At: time.Now().UTC(), Actor: pulse.ActorCLI,
 		Action: action, Target: target, Before: pulse.Summary(before), After: pulse.Summary(after),
 	}
+	appendCLIAudit(ctx, s, stderr, e)
+}
+
+// appendCLIAudit stores e; a failure is reported on stderr, not returned.
+func appendCLIAudit(ctx context.Context, s pulse.Store, stderr io.Writer, e *pulse.AuditEntry) {
 	if err := s.AppendAudit(ctx, e); err != nil {
 		fmt.Fprintf(stderr, "warning: the change was made but not recorded in the audit log: %v\n", err)
 	}

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 )
 
@@ -25,6 +26,13 @@ Usage:
   pulsestream apikey list TENANT_ID
   pulsestream apikey revoke TENANT_ID KEY_ID
   pulsestream apikey rotate TENANT_ID KEY_ID [--grace 24h]
+  pulsestream user create EMAIL [--name N] [--operator] [--owner-of TENANT_ID] [--password-stdin]
+  pulsestream user list
+  pulsestream user set-password USER [--password-stdin]   USER: id or email; ends the user's sessions
+  pulsestream user disable USER                           ends the user's sessions
+  pulsestream member add TENANT_ID USER --role owner|admin|member|viewer
+  pulsestream member remove TENANT_ID USER
+  pulsestream member list TENANT_ID
   pulsestream audit-log [TENANT_ID] [--limit 50]
   pulsestream backup FILE                      consistent online copy of the SQLite database
   pulsestream restore FILE                     replace the SQLite database (servers stopped)
@@ -38,13 +46,19 @@ Every flag can also be set with a PULSESTREAM_* environment variable
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
+	code := runIO(ctx, os.Args[1:], os.Getenv, os.Stdin, os.Stdout, os.Stderr)
 	stop()
 	os.Exit(code)
 }
 
-// run is main without the process: testable with any args and environment.
+// run is runIO with an empty standard input.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+	return runIO(ctx, args, getenv, strings.NewReader(""), stdout, stderr)
+}
+
+// runIO is main without the process: testable with any args, environment
+// and standard input.
+func runIO(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
 		fmt.Fprint(stderr, usage)
 		return 2
@@ -59,6 +73,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		err = tenantCmd(ctx, args[1:], getenv, stdout, stderr)
 	case "apikey":
 		err = apikeyCmd(ctx, args[1:], getenv, stdout, stderr)
+	case "user":
+		err = userCmd(ctx, args[1:], getenv, stdin, stdout, stderr)
+	case "member":
+		err = memberCmd(ctx, args[1:], getenv, stdout, stderr)
 	case "audit-log":
 		err = auditLogCmd(ctx, args[1:], getenv, stdout, stderr)
 	case "backup":

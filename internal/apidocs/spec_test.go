@@ -74,6 +74,13 @@ func TestRoutes(t *testing.T) {
 		"POST /admin/v1/tenants/{id}/api-keys/{key_id}/rotate", "GET /admin/v1/audit-log",
 		"GET /api/v1/api-keys", "POST /api/v1/api-keys", "DELETE /api/v1/api-keys/{id}", "POST /api/v1/api-keys/{id}/rotate",
 		"GET /api/v1/signing-secrets", "POST /api/v1/signing-secrets", "DELETE /api/v1/signing-secrets/{id}", "GET /api/v1/audit-log",
+		// Sign-in, sessions, invitations, first run (issue 14).
+		"POST /api/v1/session", "GET /api/v1/session", "DELETE /api/v1/session", "POST /api/v1/session/revoke-all",
+		"POST /api/v1/session/password", "POST /api/v1/session/totp", "POST /api/v1/session/totp/confirm",
+		"POST /api/v1/session/totp/disable", "POST /api/v1/invitations", "GET /api/v1/invitations",
+		"DELETE /api/v1/invitations/{id}", "POST /api/v1/invitations/accept", "POST /api/v1/setup",
+		"POST /admin/v1/users", "GET /admin/v1/users", "PATCH /admin/v1/users/{id}", "GET /admin/v1/tenants/{id}/members",
+		"PUT /admin/v1/tenants/{id}/members/{user_id}", "DELETE /admin/v1/tenants/{id}/members/{user_id}",
 	}
 	slices.Sort(want)
 	got := Routes()

@@ -27,6 +27,7 @@ import (
 	"github.com/pulsestream/pulsestream/internal/httpapi"
 	"github.com/pulsestream/pulsestream/internal/ingest"
 	"github.com/pulsestream/pulsestream/internal/inmem"
+	"github.com/pulsestream/pulsestream/internal/password"
 	"github.com/pulsestream/pulsestream/internal/people"
 	"github.com/pulsestream/pulsestream/internal/postgres"
 	"github.com/pulsestream/pulsestream/internal/pulse"
@@ -59,6 +60,9 @@ type App struct {
 	limiter  *inmem.Limiter
 	closers  []func() error
 	box      *secretbox.Box // seals signing and webhook secrets at rest
+	// People administers users, members and (issue 14) sign-in: the one
+	// service the API, the console and the CLI share.
+	People *people.Service
 
 	authLimiter *inmem.Limiter     // failed authentications per client IP
 	replay      *inmem.ReplayGuard // this node's signed requests (Redis's fallback)
@@ -155,10 +159,6 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*App, error) {
 			return nil, err
 		}
 	}
-	if err := a.openAuth(); err != nil {
-		a.Close()
-		return nil, err
-	}
 	a.authLimiter = inmem.NewLimiter(inmem.LimiterConfig{Clock: opts.Clock})
 	a.keyUsage = httpapi.NewKeyUsage(store, opts.Clock)
 
@@ -171,6 +171,12 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*App, error) {
 		Store: store, Limiter: limiter, Clock: opts.Clock, Usage: a.usage,
 		MaxPayloadBytes: cfg.MaxPayloadBytes, Registerer: a.Registry,
 	})
+	a.People = &people.Service{Store: store, Clock: opts.Clock, Logger: opts.Logger, Box: box,
+		Hasher: password.NewHasher(password.DefaultParams, password.DefaultConcurrency)}
+	if err := a.openAuth(); err != nil {
+		a.Close()
+		return nil, err
+	}
 	a.server = httpapi.New(httpapi.Config{
 		Store: store, Ingest: svc, Keys: httpapi.NewKeyCache(store, opts.Clock, cfg.KeyCacheTTL),
 		AdminTokenHash: adminHash, MetricsTokenHash: metricsTokenHash(cfg.MetricsToken), Clock: opts.Clock, Logger: opts.Logger,
@@ -182,8 +188,9 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*App, error) {
 		BodyReadTimeout: cfg.BodyReadTimeout, MaxDecodeBytes: cfg.MaxDecodeBytes, DecodeTenantShare: cfg.DecodeTenantShare,
 		SecretBox: box, KeyUsage: a.keyUsage, Replay: replay,
 		AlertLimits: cfg.AlertLimits, RuleStatus: a.alerting.evaluator.RuleStatus,
-		Tail: httpapi.TailConfig{PerTenant: cfg.TailsPerTenant, PerNode: cfg.TailsPerNode, EventsPerSecond: cfg.TailEventsPerSecond},
-		Auth: a.auth, SecureCookies: cfg.TLSCert != "",
+		Tail:   httpapi.TailConfig{PerTenant: cfg.TailsPerTenant, PerNode: cfg.TailsPerNode, EventsPerSecond: cfg.TailEventsPerSecond},
+		People: a.People,
+		Auth:   a.auth, SecureCookies: cfg.TLSCert != "",
 	})
 	a.server.Mount(console.New(console.Config{API: a.server.API(), Clock: opts.Clock, Logger: opts.Logger}), console.Patterns...)
 	return a, nil

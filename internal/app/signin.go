@@ -4,17 +4,15 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"time"
 
-	"github.com/pulsestream/pulsestream/internal/password"
 	"github.com/pulsestream/pulsestream/internal/people"
 )
 
-// openAuth builds the sign-in service (issue 14): sessions with the
-// configured timeouts, invitations mailed through --smtp-url.
+// openAuth builds the sign-in service (issue 14) over a.People: sessions
+// with the configured timeouts, invitations mailed through --smtp-url.
 func (a *App) openAuth() error {
-	svc := &people.Service{Store: a.Store, Clock: a.opts.Clock, Hasher: password.NewHasher(password.DefaultParams, 0),
-		Box: a.box, Logger: a.opts.Logger}
-	auth, err := people.NewAuth(svc, a.cfg.SessionIdleTimeout, a.cfg.SessionMaxAge)
+	auth, err := people.NewAuth(a.People, a.cfg.SessionIdleTimeout, a.cfg.SessionMaxAge)
 	if err != nil {
 		return fmt.Errorf("sign-in: %w", err)
 	}
@@ -34,6 +32,8 @@ func (a *App) Auth() *people.Auth { return a.auth }
 // that makes its opener the first operator (valid until used or the
 // server restarts).
 func (a *App) printSetupURL(ctx context.Context, addr net.Addr) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
 	tok, err := a.auth.StartSetup(ctx)
 	if err != nil {
 		a.opts.Logger.Warn("first-run setup: cannot tell whether an operator exists", "err", err)

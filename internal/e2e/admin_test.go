@@ -22,6 +22,12 @@ func TestAdminToken(t *testing.T) {
 			{"GET", "/admin/v1/tenants/" + tenantID + "/api-keys"},
 			{"POST", "/admin/v1/tenants/" + tenantID + "/api-keys"},
 			{"DELETE", "/admin/v1/tenants/" + tenantID + "/api-keys/01900000-0000-7000-8000-000000000000"},
+			{"GET", "/admin/v1/users"},
+			{"POST", "/admin/v1/users"},
+			{"PATCH", "/admin/v1/users/01900000-0000-7000-8000-000000000000"},
+			{"GET", "/admin/v1/tenants/" + tenantID + "/members"},
+			{"PUT", "/admin/v1/tenants/" + tenantID + "/members/01900000-0000-7000-8000-000000000000"},
+			{"DELETE", "/admin/v1/tenants/" + tenantID + "/members/01900000-0000-7000-8000-000000000000"},
 		}
 		// Every route refuses a missing token; one route is tried with every
 		// kind of wrong token (few enough failures to stay under the
@@ -49,6 +55,11 @@ func TestAdminToken(t *testing.T) {
 		expectStatus(t, r, http.StatusOK)
 		if ts := r.JSON(t)["tenants"].([]any); len(ts) != 1 || ts[0].(map[string]any)["disabled"] != false {
 			t.Fatalf("tenants after refused requests: %s", r.Body)
+		}
+		r = n.do("GET", "/admin/v1/users", adminToken, nil)
+		expectStatus(t, r, http.StatusOK)
+		if us := r.JSON(t)["users"].([]any); len(us) != 0 {
+			t.Fatalf("users after refused requests: %s", r.Body)
 		}
 		// X-API-Key does not carry the admin token (Authorization only).
 		problem(t, n.do("GET", "/admin/v1/tenants", "", nil, "X-API-Key", adminToken), http.StatusUnauthorized)

@@ -12,6 +12,7 @@ import (
 
 	"github.com/pulsestream/pulsestream/internal/apidocs"
 	"github.com/pulsestream/pulsestream/internal/config"
+	"github.com/pulsestream/pulsestream/internal/pulse"
 )
 
 type auditEntry struct {
@@ -94,6 +95,16 @@ func (w *auditWalk) json(r *response, status int) map[string]any {
 	return r.JSON(w.t)
 }
 
+const walkPassword = "walked-password-never-audited"
+
+// user creates a user through the admin API and returns its id.
+func (w *auditWalk) user() string {
+	w.secrets = append(w.secrets, walkPassword)
+	m := w.json(w.n.do("POST", "/admin/v1/users", adminToken,
+		map[string]any{"email": "walk-" + pulse.NewID() + "@example.com", "password": walkPassword}), http.StatusCreated)
+	return m["id"].(string)
+}
+
 func (w *auditWalk) apiKey() string {
 	m := w.json(w.n.do("POST", "/api/v1/api-keys", w.key, map[string]any{"name": "walk"}), http.StatusCreated)
 	w.secrets = append(w.secrets, m["key"].(string))
@@ -168,6 +179,28 @@ var auditFixtures = map[string]auditFixture{
 		id := w.apiKey()
 		return auditCall{method: "POST", path: "/admin/v1/tenants/" + w.tenantID + "/api-keys/" + id + "/rotate", key: adminToken,
 			status: http.StatusCreated, action: "api_key.rotate", target: "api_key/" + id}
+	}},
+	"POST /admin/v1/users": {build: func(w *auditWalk) auditCall {
+		w.secrets = append(w.secrets, walkPassword)
+		return auditCall{method: "POST", path: "/admin/v1/users", key: adminToken,
+			body:   map[string]any{"email": "walked-" + pulse.NewID() + "@example.com", "password": walkPassword},
+			status: http.StatusCreated, action: "user.create", tenant: func(*response) string { return "" }}
+	}},
+	"PATCH /admin/v1/users/{id}": {build: func(w *auditWalk) auditCall {
+		id := w.user()
+		return auditCall{method: "PATCH", path: "/admin/v1/users/" + id, key: adminToken, body: map[string]any{"name": "Renamed"},
+			status: http.StatusOK, action: "user.update", target: "user/" + id, tenant: func(*response) string { return "" }}
+	}},
+	"PUT /admin/v1/tenants/{id}/members/{user_id}": {build: func(w *auditWalk) auditCall {
+		id := w.user()
+		return auditCall{method: "PUT", path: "/admin/v1/tenants/" + w.tenantID + "/members/" + id, key: adminToken,
+			body: map[string]any{"role": "viewer"}, status: http.StatusCreated, action: "member.add", target: "member/" + id}
+	}},
+	"DELETE /admin/v1/tenants/{id}/members/{user_id}": {build: func(w *auditWalk) auditCall {
+		id := w.user()
+		w.json(w.n.do("PUT", "/admin/v1/tenants/"+w.tenantID+"/members/"+id, adminToken, map[string]any{"role": "viewer"}), http.StatusCreated)
+		return auditCall{method: "DELETE", path: "/admin/v1/tenants/" + w.tenantID + "/members/" + id, key: adminToken,
+			status: http.StatusNoContent, action: "member.remove", target: "member/" + id}
 	}},
 	"POST /api/v1/api-keys": {build: func(w *auditWalk) auditCall {
 		return auditCall{method: "POST", path: "/api/v1/api-keys", key: w.key, body: map[string]any{"name": "self"},

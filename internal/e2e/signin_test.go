@@ -1,13 +1,21 @@
 package e2e
 
 import (
+	"bytes"
 	"context"
+	"log/slog"
+	"net"
 	"net/http"
+	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/pulsestream/pulsestream/internal/app"
+	"github.com/pulsestream/pulsestream/internal/config"
 	"github.com/pulsestream/pulsestream/internal/password"
+	"github.com/pulsestream/pulsestream/internal/people"
 	"github.com/pulsestream/pulsestream/internal/pulse"
 )
 
@@ -277,4 +285,132 @@ func TestInvitationAndSetupOverHTTP(t *testing.T) {
 		}
 		problem(t, n.do("POST", "/api/v1/invitations/accept", "", map[string]any{"token": token, "name": "Owner", "password": memberPassword}), http.StatusConflict)
 	})
+}
+
+// The sign-in routes in the walk of TestAuditEveryMutatingRoute (which
+// calls routes with the tenant's API key).
+func init() {
+	const personal = "acts on the caller's own session or user, audited server-wide with the user as actor " +
+		"(session.sign_in, session.sign_in_failed, session.revoke_all, user.password_change, user.totp_*); " +
+		"see internal/people's tests"
+	for _, route := range []string{"POST /api/v1/session", "DELETE /api/v1/session", "POST /api/v1/session/revoke-all",
+		"POST /api/v1/session/password", "POST /api/v1/session/totp", "POST /api/v1/session/totp/confirm",
+		"POST /api/v1/session/totp/disable"} {
+		auditFixtures[route] = auditFixture{exempt: personal}
+	}
+	auditFixtures["POST /api/v1/setup"] = auditFixture{exempt: "first run: creates the operator (user.create by \"setup\"); TestFirstRunSetup"}
+	auditFixtures["POST /api/v1/invitations/accept"] = auditFixture{exempt: "a person without a key accepts (invitation.accept by the new user); TestInvitationExpiryAndSingleUse"}
+	auditFixtures["POST /api/v1/invitations"] = auditFixture{build: func(w *auditWalk) auditCall {
+		return auditCall{method: "POST", path: "/api/v1/invitations", key: w.key,
+			body:   map[string]any{"email": "walk@example.com", "role": "viewer"},
+			status: http.StatusCreated, action: "invitation.create"}
+	}}
+	auditFixtures["DELETE /api/v1/invitations/{id}"] = auditFixture{build: func(w *auditWalk) auditCall {
+		m := w.json(w.n.do("POST", "/api/v1/invitations", w.key, map[string]any{"email": "gone@example.com", "role": "member"}), http.StatusCreated)
+		id := m["invitation"].(map[string]any)["id"].(string)
+		return auditCall{method: "DELETE", path: "/api/v1/invitations/" + id, key: w.key,
+			status: http.StatusNoContent, action: "invitation.revoke", target: "invitation/" + id}
+	}}
+}
+
+// lockedBuffer collects a node's log lines.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// TestSessionSecretsNeverLogged signs in, uses and ends a session, fails
+// sign-ins and opens an invitation link on a node logging at debug level:
+// no session id, device cookie, password or invitation token appears.
+func TestSessionSecretsNeverLogged(t *testing.T) {
+	t.Parallel()
+	var logs lockedBuffer
+	cfg := config.Default()
+	cfg.DatabaseURL = "sqlite://" + t.TempDir() + "/pulsestream.db"
+	cfg.AdminToken = adminToken
+	cfg.MaintenanceInterval = time.Hour
+	a, err := app.New(context.Background(), cfg, app.Options{Clock: newFakeClock(),
+		Logger: slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.Start()
+	srv := httptest.NewServer(a.Handler())
+	t.Cleanup(func() { srv.Close(); _ = a.Close() })
+	n := &node{t: t, URL: srv.URL, App: a, Clock: newFakeClock()}
+
+	tenantID, _ := n.tenant("logged", 0)
+	email := n.member(tenantID, "ana@example.com", pulse.RoleOwner)
+	r := n.do("POST", "/api/v1/session", "", map[string]any{"email": email, "password": memberPassword})
+	expectStatus(t, r, http.StatusOK)
+	var secrets []string
+	for _, c := range (&http.Response{Header: r.Header}).Cookies() {
+		secrets = append(secrets, c.Value)
+	}
+	if len(secrets) != 2 {
+		t.Fatalf("cookies %v", r.Header["Set-Cookie"])
+	}
+	cookie := "pulsestream_session=" + secrets[0]
+	expectStatus(t, n.do("GET", "/api/v1/events", "", nil, "Cookie", cookie, "X-PulseStream-Tenant", tenantID), http.StatusOK)
+	inv := n.do("POST", "/api/v1/invitations", "", map[string]any{"email": "bob@example.com", "role": "viewer"},
+		"Cookie", cookie, "X-PulseStream-Tenant", tenantID).JSON(t)
+	token := inv["token"].(string)
+	n.do("GET", "/invite/"+token, "", nil)
+	problem(t, n.do("POST", "/api/v1/session", "", map[string]any{"email": email, "password": "a wrong password, logged?"}), http.StatusUnauthorized)
+	expectStatus(t, n.do("DELETE", "/api/v1/session", "", nil, "Cookie", cookie), http.StatusNoContent)
+
+	out := logs.String()
+	if !strings.Contains(out, "/api/v1/session") {
+		t.Fatalf("the node logged no requests: %q", out)
+	}
+	for _, s := range append(secrets, token, memberPassword, "a wrong password", pulse.HashSecret(secrets[0])) {
+		if strings.Contains(out, s) {
+			t.Errorf("the log holds a secret %q", s)
+		}
+	}
+}
+
+// TestFirstRunSetupURLPrinted: serve prints the setup link while no
+// operator exists; its token makes the first operator once.
+func TestFirstRunSetupURLPrinted(t *testing.T) {
+	t.Parallel()
+	var out lockedBuffer
+	cfg := config.Default()
+	cfg.DatabaseURL = "sqlite://" + t.TempDir() + "/pulsestream.db"
+	cfg.AdminToken = adminToken
+	a, err := app.New(context.Background(), cfg, app.Options{Stderr: &out})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = a.Close() })
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel() // serve, then shut down at once: the link is printed before serving
+	if err := a.Serve(ctx, ln); err != nil {
+		t.Fatal(err)
+	}
+	_, after, ok := strings.Cut(out.String(), "http://"+ln.Addr().String()+"/setup#")
+	if !ok {
+		t.Fatalf("no setup link printed: %q", out.String())
+	}
+	token := strings.Fields(after)[0]
+	res, err := a.Auth().Setup(context.Background(), people.SetupRequest{Token: token, Email: "op@example.com", Name: "Op", Password: memberPassword})
+	if err != nil || !res.User.Operator {
+		t.Fatalf("setup with the printed token: %v", err)
+	}
 }

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -105,6 +106,15 @@ func newHTTPMetrics(reg prometheus.Registerer) *httpMetrics {
 	return m
 }
 
+// loggedPath is the path as logged: an invitation link's token
+// (/invite/<token>, a secret) is left out.
+func loggedPath(p string) string {
+	if strings.HasPrefix(p, "/invite/") {
+		return "/invite/…"
+	}
+	return p
+}
+
 // hsts is the Strict-Transport-Security sent on every TLS response: one
 // year, this host only (subdomains may be other services).
 const hsts = "max-age=31536000"
@@ -158,7 +168,7 @@ func (s *Server) observe(next http.Handler) http.Handler {
 			}
 			s.logger.LogAttrs(r.Context(), level, "request",
 				slog.String("request_id", id), slog.String("method", r.Method), slog.String("route", route),
-				slog.String("path", r.URL.Path), slog.Int("status", status), slog.Int("bytes", sw.bytes),
+				slog.String("path", loggedPath(r.URL.Path)), slog.Int("status", status), slog.Int("bytes", sw.bytes),
 				slog.Float64("duration_ms", float64(d.Microseconds())/1000), slog.String("remote", s.clientIP(r)))
 		}()
 		next.ServeHTTP(sw, r)

@@ -15,6 +15,7 @@ import (
 
 	"github.com/pulsestream/pulsestream/internal/apidocs"
 	"github.com/pulsestream/pulsestream/internal/ingest"
+	"github.com/pulsestream/pulsestream/internal/password"
 	"github.com/pulsestream/pulsestream/internal/people"
 	"github.com/pulsestream/pulsestream/internal/pulse"
 	"github.com/pulsestream/pulsestream/internal/secretbox"
@@ -75,6 +76,10 @@ type Config struct {
 	// Tail bounds the live tails (zero fields: the defaults).
 	Tail TailConfig
 
+	// People administers users and members (issue 14; nil: a service on
+	// Store with the default password hasher).
+	People *people.Service
+
 	// Sign-in and sessions (issue 14). Auth signs people in (nil: only
 	// API keys and the admin token work); SecureCookies marks cookies
 	// Secure (set when the server speaks TLS; a request through a trusted
@@ -100,6 +105,7 @@ type Server struct {
 	decode    *decodeBudget // the --max-decode-bytes budget; nil: none
 	probe     readyProbe    // one database ping at a time for /ready
 	tails     *tails        // the open live tails
+	people    *people.Service
 	csrf      *http.CrossOriginProtection
 }
 
@@ -134,6 +140,11 @@ func New(cfg Config) *Server {
 		clock: cfg.Clock, logger: cfg.Logger, metrics: newHTTPMetrics(cfg.Registerer), mux: http.NewServeMux(),
 		tails: newTails(),
 		csrf:  http.NewCrossOriginProtection(),
+	}
+	s.people = cfg.People
+	if s.people == nil {
+		s.people = &people.Service{Store: cfg.Store, Clock: cfg.Clock, Logger: cfg.Logger,
+			Hasher: password.NewHasher(password.DefaultParams, password.DefaultConcurrency), Box: cfg.SecretBox}
 	}
 	if cfg.MaxInFlight > 0 {
 		s.inFlight = make(chan struct{}, cfg.MaxInFlight)
@@ -211,6 +222,7 @@ func (s *Server) routes() {
 	s.handle("DELETE /admin/v1/tenants/{id}/api-keys/{key_id}", s.requireAdmin(s.adminRevokeKey))
 	s.handle("POST /admin/v1/tenants/{id}/api-keys/{key_id}/rotate", s.requireAdmin(s.adminRotateKey))
 	s.handle("GET /admin/v1/audit-log", s.requireAdmin(s.adminListAuditLog))
+	s.peopleRoutes() // users and members (people.go)
 
 	// Tenant API (API keys).
 	s.handle("POST /api/v1/events", s.require(pulse.ActIngest, s.verifySigned(s.postEvent)))

@@ -3,12 +3,10 @@ package people
 import (
 	"context"
 	"crypto/subtle"
-	"net/mail"
 	"strings"
 	"sync"
 	"time"
 
-	"github.com/pulsestream/pulsestream/internal/password"
 	"github.com/pulsestream/pulsestream/internal/pulse"
 )
 
@@ -37,12 +35,11 @@ func invalid(field, msg, reason string) error {
 	return pulse.Invalid(pulse.FieldError{Field: field, Message: msg, Reason: reason})
 }
 
-// checkEmail returns the lower-cased address or EINVALID.
-func checkEmail(email string) (string, error) {
-	email = strings.ToLower(strings.TrimSpace(email))
-	a, err := mail.ParseAddress(email)
-	if err != nil || a.Address != email || len(email) > 320 || a.Name != "" {
-		return "", invalid("email", "must be an email address such as ana@example.com", "email.invalid")
+// inviteeEmail returns the lower-cased address or EINVALID.
+func inviteeEmail(email string) (string, error) {
+	email, errs := checkEmail(strings.ToLower(email))
+	if len(errs) > 0 {
+		return "", pulse.Invalid(errs...)
 	}
 	return email, nil
 }
@@ -73,7 +70,7 @@ func (a *Auth) Invite(ctx context.Context, by Actor, tenantID, email string, rol
 	if err := mayInvite(by, role); err != nil {
 		return nil, err
 	}
-	email, err := checkEmail(email)
+	email, err := inviteeEmail(email)
 	if err != nil {
 		return nil, err
 	}
@@ -151,10 +148,20 @@ func (a *Auth) RevokeInvitation(ctx context.Context, by Actor, tenantID, id stri
 	if !by.Operator && !by.Role.Can(pulse.ActManageMembers) {
 		return forbidden("your role may not manage members")
 	}
+	invs, err := a.Store.ListInvitations(ctx, tenantID)
+	if err != nil {
+		return err
+	}
+	var before any
+	for _, inv := range invs {
+		if inv.ID == id {
+			before = InvitationView(inv)
+		}
+	}
 	if err := a.Store.DeleteInvitation(ctx, tenantID, id); err != nil {
 		return err
 	}
-	a.record(ctx, by, tenantID, "invitation.revoke", "invitation/"+id, nil, nil)
+	a.record(ctx, by, tenantID, "invitation.revoke", "invitation/"+id, before, nil)
 	return nil
 }
 
@@ -197,15 +204,8 @@ func (a *Auth) AcceptInvitation(ctx context.Context, req AcceptRequest) (*SignIn
 	} else if err != nil {
 		return nil, err
 	}
-	var hash string
 	if u == nil { // check the new user's fields before using up the invitation
-		if err := checkName(req.Name); err != nil {
-			return nil, err
-		}
-		if err := password.Check(req.Password, inv.Email); err != nil {
-			return nil, err
-		}
-		if hash, err = a.Hasher.Hash(ctx, req.Password); err != nil {
+		if err := newUserErrs(req.Name, req.Password, inv.Email); err != nil {
 			return nil, err
 		}
 	}
@@ -214,9 +214,9 @@ func (a *Auth) AcceptInvitation(ctx context.Context, req AcceptRequest) (*SignIn
 	}
 	res := &SignInResult{}
 	if u == nil {
-		u = &pulse.User{ID: pulse.NewID(), Email: inv.Email, Name: strings.TrimSpace(req.Name), PasswordHash: hash,
-			CreatedAt: now, UpdatedAt: now}
-		if err := st.CreateUser(ctx, u); err != nil {
+		// The invitation is the authority that creates this user.
+		by := Actor{Name: "invitation:" + inv.ID, Operator: true, SourceIP: req.IP, RequestID: req.RequestID}
+		if u, err = a.CreateUser(ctx, by, NewUser{Email: inv.Email, Name: req.Name, Password: req.Password}); err != nil {
 			return nil, err
 		}
 		if res.SessionID, res.Session, err = a.startSession(ctx, u, req.IP, req.UserAgent); err != nil {
@@ -242,10 +242,16 @@ func (a *Auth) AcceptInvitation(ctx context.Context, req AcceptRequest) (*SignIn
 	return res, nil
 }
 
-func checkName(name string) error {
-	name = strings.TrimSpace(name)
-	if name == "" || len(name) > 200 || strings.ContainsAny(name, "\r\n\x00") {
-		return invalid("name", "must be 1 to 200 characters on one line", "name.invalid")
+// newUserErrs checks a new user's name and password before anything is
+// spent (CreateUser checks them again).
+func newUserErrs(name, pw, email string) error {
+	errs := checkName(strings.TrimSpace(name))
+	if strings.TrimSpace(name) == "" {
+		errs = append(errs, fieldErr("name", "is required", "name.required"))
+	}
+	errs = append(errs, passwordErrs(pw, email)...)
+	if len(errs) > 0 {
+		return pulse.Invalid(errs...)
 	}
 	return nil
 }
@@ -308,29 +314,16 @@ func (a *Auth) Setup(ctx context.Context, req SetupRequest) (*SignInResult, erro
 		a.setup.hash = ""
 		return nil, pulse.Errorf(pulse.EUNAUTHORIZED, "an operator already exists; sign in instead")
 	}
-	email, err := checkEmail(req.Email)
+	if err := newUserErrs(req.Name, req.Password, req.Email); err != nil {
+		return nil, err
+	}
+	by := Actor{Name: "setup", Operator: true, SourceIP: req.IP, RequestID: req.RequestID}
+	u, err := a.CreateUser(ctx, by, NewUser{Email: strings.ToLower(strings.TrimSpace(req.Email)), Name: req.Name, Password: req.Password, Operator: true})
 	if err != nil {
-		return nil, err
-	}
-	if err := checkName(req.Name); err != nil {
-		return nil, err
-	}
-	if err := password.Check(req.Password, email); err != nil {
-		return nil, err
-	}
-	hash, err := a.Hasher.Hash(ctx, req.Password)
-	if err != nil {
-		return nil, err
-	}
-	now := a.now()
-	u := &pulse.User{ID: pulse.NewID(), Email: email, Name: strings.TrimSpace(req.Name), PasswordHash: hash,
-		Operator: true, CreatedAt: now, UpdatedAt: now}
-	if err := a.Store.CreateUser(ctx, u); err != nil {
 		return nil, err
 	}
 	a.setup.hash = ""
-	by := Actor{Name: "setup", SourceIP: req.IP, RequestID: req.RequestID}
-	a.record(ctx, by, "", "user.create", "user/"+u.ID, nil, UserInfo{ID: u.ID, Email: u.Email, Name: u.Name})
+	now := a.now()
 	id, s, err := a.startSession(ctx, u, req.IP, req.UserAgent)
 	if err != nil {
 		return nil, err

@@ -8,6 +8,7 @@ package people
 import (
 	"context"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/pulsestream/pulsestream/internal/password"
@@ -36,6 +37,12 @@ type Service struct {
 	// failures in its metrics.
 	Audit  func(ctx context.Context, e *pulse.AuditEntry)
 	Logger *slog.Logger
+
+	// members serializes this node's membership changes, so that two
+	// concurrent demotions cannot both see a second owner. (Across nodes
+	// on one PostgreSQL the check-then-write can still race; the window is
+	// one request long.)
+	members sync.Mutex
 }
 
 // Actor is who asks for a change, for the permission checks and the audit

@@ -2,9 +2,10 @@ package people
 
 import (
 	"context"
-	"errors"
 	"crypto/rand"
 	"encoding/base64"
+	"errors"
+	"net/netip"
 	"strconv"
 	"strings"
 	"sync"
@@ -141,6 +142,18 @@ type throttleKey struct {
 	refill time.Duration
 }
 
+// addressKey is the unit the per-address count uses: the IPv4 address, or
+// the /64 of an IPv6 one (one subscriber's whole prefix, which an attacker
+// could otherwise walk through).
+func addressKey(ip string) string {
+	a, err := netip.ParseAddr(ip)
+	if err != nil || a.Unmap().Is4() {
+		return ip
+	}
+	p, _ := a.Prefix(64)
+	return p.String()
+}
+
 // SignInRequest is one attempt to sign in.
 type SignInRequest struct {
 	Email    string
@@ -191,7 +204,7 @@ func (a *Auth) SignIn(ctx context.Context, req SignInRequest) (*SignInResult, er
 	}
 	devUser, devID := a.openDevice(req.Device)
 	known := u != nil && devUser == u.ID
-	keys := []throttleKey{{"account:" + email, accountFailures, accountRefill}, {"address:" + req.IP, addressFailures, addressRefill}}
+	keys := []throttleKey{{"account:" + email, accountFailures, accountRefill}, {"address:" + addressKey(req.IP), addressFailures, addressRefill}}
 	if known {
 		keys = []throttleKey{{"device:" + devID, deviceFailures, deviceRefill}}
 	}

@@ -2,6 +2,7 @@ package people
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
 	"testing"
 	"time"
@@ -64,11 +65,11 @@ func addUser(t *testing.T, a *Auth, email string, role pulse.Role) *pulse.User {
 	return u
 }
 
-func signIn(a *Auth, email, pw, ip, device string) (*SignInResult, error) {
+func trySignIn(a *Auth, email, pw, ip, device string) (*SignInResult, error) {
 	return a.SignIn(context.Background(), SignInRequest{Email: email, Password: pw, IP: ip, Device: device})
 }
 
-func wantCode(t *testing.T, err error, code string) {
+func wantErrCode(t *testing.T, err error, code string) {
 	t.Helper()
 	if pulse.ErrorCode(err) != code {
 		t.Fatalf("error %v (code %q), want code %q", err, pulse.ErrorCode(err), code)
@@ -80,7 +81,7 @@ func TestSessionTimeouts(t *testing.T) {
 	a, clock := newTestAuth(t)
 	ctx := context.Background()
 	addUser(t, a, "ana@example.com", pulse.RoleViewer)
-	res, err := signIn(a, "ana@example.com", testPassword, "10.0.0.1", "")
+	res, err := trySignIn(a, "ana@example.com", testPassword, "10.0.0.1", "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -97,18 +98,18 @@ func TestSessionTimeouts(t *testing.T) {
 	}
 	clock.Advance(59 * time.Minute)
 	_, _, err = a.Authenticate(ctx, res.SessionID)
-	wantCode(t, err, pulse.EUNAUTHORIZED)
+	wantErrCode(t, err, pulse.EUNAUTHORIZED)
 
 	// Idle for longer than the idle timeout: ended.
-	res, err = signIn(a, "ana@example.com", testPassword, "10.0.0.1", "")
+	res, err = trySignIn(a, "ana@example.com", testPassword, "10.0.0.1", "")
 	if err != nil {
 		t.Fatal(err)
 	}
 	clock.Advance(time.Hour)
 	_, _, err = a.Authenticate(ctx, res.SessionID)
-	wantCode(t, err, pulse.EUNAUTHORIZED)
+	wantErrCode(t, err, pulse.EUNAUTHORIZED)
 	_, _, err = a.Authenticate(ctx, "not-a-session")
-	wantCode(t, err, pulse.EUNAUTHORIZED)
+	wantErrCode(t, err, pulse.EUNAUTHORIZED)
 }
 
 func TestSignOutEverywhereAndPasswordChange(t *testing.T) {
@@ -118,7 +119,7 @@ func TestSignOutEverywhereAndPasswordChange(t *testing.T) {
 	u := addUser(t, a, "ana@example.com", pulse.RoleOwner)
 	var ids []string
 	for range 3 {
-		res, err := signIn(a, "ana@example.com", testPassword, "10.0.0.1", "")
+		res, err := trySignIn(a, "ana@example.com", testPassword, "10.0.0.1", "")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -126,7 +127,7 @@ func TestSignOutEverywhereAndPasswordChange(t *testing.T) {
 	}
 	by := Actor{Name: UserActor(u.ID), UserID: u.ID}
 	const next = "a new and longer passphrase"
-	wantCode(t, a.ChangePassword(ctx, by, u, "wrong", next, ids[0]), pulse.EUNAUTHORIZED)
+	wantErrCode(t, a.ChangePassword(ctx, by, u, "wrong", next, ids[0]), pulse.EUNAUTHORIZED)
 	if err := a.ChangePassword(ctx, by, u, testPassword, next, ids[0]); err != nil {
 		t.Fatal(err)
 	}
@@ -135,18 +136,18 @@ func TestSignOutEverywhereAndPasswordChange(t *testing.T) {
 	}
 	for _, id := range ids[1:] {
 		_, _, err := a.Authenticate(ctx, id)
-		wantCode(t, err, pulse.EUNAUTHORIZED)
+		wantErrCode(t, err, pulse.EUNAUTHORIZED)
 	}
-	_, err := signIn(a, "ana@example.com", testPassword, "10.0.0.1", "")
-	wantCode(t, err, pulse.EUNAUTHORIZED)
-	if _, err := signIn(a, "ana@example.com", next, "10.0.0.1", ""); err != nil {
+	_, err := trySignIn(a, "ana@example.com", testPassword, "10.0.0.1", "")
+	wantErrCode(t, err, pulse.EUNAUTHORIZED)
+	if _, err := trySignIn(a, "ana@example.com", next, "10.0.0.1", ""); err != nil {
 		t.Fatal(err)
 	}
 	if err := a.SignOutEverywhere(ctx, by, u.ID); err != nil {
 		t.Fatal(err)
 	}
 	_, _, err = a.Authenticate(ctx, ids[0])
-	wantCode(t, err, pulse.EUNAUTHORIZED)
+	wantErrCode(t, err, pulse.EUNAUTHORIZED)
 }
 
 // TestSignInSlowdownNeverLocksOutKnownDevice floods an account with wrong
@@ -157,7 +158,7 @@ func TestSignInSlowdownNeverLocksOutKnownDevice(t *testing.T) {
 	a, clock := newTestAuth(t)
 	addUser(t, a, "ana@example.com", pulse.RoleMember)
 	const office = "203.0.113.7"
-	first, err := signIn(a, "ana@example.com", testPassword, office, "")
+	first, err := trySignIn(a, "ana@example.com", testPassword, office, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -169,7 +170,7 @@ func TestSignInSlowdownNeverLocksOutKnownDevice(t *testing.T) {
 	// The attacker, on the same NAT, without the device cookie.
 	limited := 0
 	for i := range 200 {
-		_, err := signIn(a, "ana@example.com", "guess-"+string(rune('a'+i%26)), office, "")
+		_, err := trySignIn(a, "ana@example.com", "guess-"+string(rune('a'+i%26)), office, "")
 		switch pulse.ErrorCode(err) {
 		case pulse.EUNAUTHORIZED:
 			if limited > 0 {
@@ -190,10 +191,10 @@ func TestSignInSlowdownNeverLocksOutKnownDevice(t *testing.T) {
 	}
 	// A guess with the right password from an unknown browser is limited
 	// too (that is what stops guessing)...
-	_, err = signIn(a, "ana@example.com", testPassword, office, "")
-	wantCode(t, err, pulse.ERATELIMITED)
+	_, err = trySignIn(a, "ana@example.com", testPassword, office, "")
+	wantErrCode(t, err, pulse.ERATELIMITED)
 	// ...but the owner's own browser is signed in at once.
-	res, err := signIn(a, "ana@example.com", testPassword, office, device)
+	res, err := trySignIn(a, "ana@example.com", testPassword, office, device)
 	if err != nil {
 		t.Fatalf("right password from a known device refused: %v", err)
 	}
@@ -203,13 +204,19 @@ func TestSignInSlowdownNeverLocksOutKnownDevice(t *testing.T) {
 	// A device cookie of another account exempts nothing.
 	addUser(t, a, "bob@example.com", pulse.RoleMember)
 	for range accountFailures {
-		_, _ = signIn(a, "bob@example.com", "wrong", "198.51.100.1", "")
+		_, _ = trySignIn(a, "bob@example.com", "wrong", "198.51.100.1", "")
 	}
-	_, err = signIn(a, "bob@example.com", testPassword, "198.51.100.1", device)
-	wantCode(t, err, pulse.ERATELIMITED)
+	_, err = trySignIn(a, "bob@example.com", testPassword, "198.51.100.1", device)
+	wantErrCode(t, err, pulse.ERATELIMITED)
+	// One IPv6 subscriber is one address: walking its /64 gains nothing.
+	for i := range addressFailures {
+		_, _ = trySignIn(a, "nobody"+string(rune('a'+i%26))+"@example.com", "wrong", fmt.Sprintf("2001:db8::%x", i+1), "")
+	}
+	_, err = trySignIn(a, "carol@example.com", "wrong", "2001:db8::ffff", "")
+	wantErrCode(t, err, pulse.ERATELIMITED)
 	// The limit refills: a while later the unknown browser may try again.
 	clock.Advance(time.Hour)
-	if _, err := signIn(a, "ana@example.com", testPassword, office, ""); err != nil {
+	if _, err := trySignIn(a, "ana@example.com", testPassword, office, ""); err != nil {
 		t.Fatalf("after an hour: %v", err)
 	}
 }
@@ -219,8 +226,8 @@ func TestSignInAnswersAlikeForUnknownEmail(t *testing.T) {
 	a, _ := newTestAuth(t)
 	ctx := context.Background()
 	u := addUser(t, a, "ana@example.com", pulse.RoleMember)
-	_, errWrong := signIn(a, "ana@example.com", "wrong password!", "10.0.0.2", "")
-	_, errUnknown := signIn(a, "nobody@example.com", "wrong password!", "10.0.0.2", "")
+	_, errWrong := trySignIn(a, "ana@example.com", "wrong password!", "10.0.0.2", "")
+	_, errUnknown := trySignIn(a, "nobody@example.com", "wrong password!", "10.0.0.2", "")
 	if errWrong == nil || errUnknown == nil || errWrong.Error() != errUnknown.Error() {
 		t.Fatalf("answers differ: %v / %v", errWrong, errUnknown)
 	}
@@ -229,7 +236,7 @@ func TestSignInAnswersAlikeForUnknownEmail(t *testing.T) {
 	if err := a.Store.UpdateUser(ctx, u); err != nil {
 		t.Fatal(err)
 	}
-	_, errDisabled := signIn(a, "ana@example.com", testPassword, "10.0.0.3", "")
+	_, errDisabled := trySignIn(a, "ana@example.com", testPassword, "10.0.0.3", "")
 	if errDisabled == nil || errDisabled.Error() != errWrong.Error() {
 		t.Fatalf("disabled user: %v", errDisabled)
 	}
@@ -265,7 +272,7 @@ func TestTOTPSignInAndRecoveryCodes(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err = a.ConfirmTOTP(ctx, by, u, e.Token, "000000")
-	wantCode(t, err, pulse.EINVALID)
+	wantErrCode(t, err, pulse.EINVALID)
 	code, _ := totpCode(e.Secret, clock.Now())
 	codes, err := a.ConfirmTOTP(ctx, by, u, e.Token, code)
 	if err != nil {
@@ -286,7 +293,7 @@ func TestTOTPSignInAndRecoveryCodes(t *testing.T) {
 	clock.Advance(5 * time.Minute)
 	req.TOTPCode = code // five minutes old
 	_, err = a.SignIn(ctx, req)
-	wantCode(t, err, pulse.EUNAUTHORIZED)
+	wantErrCode(t, err, pulse.EUNAUTHORIZED)
 	req.TOTPCode, _ = totpCode(e.Secret, clock.Now().Add(-30*time.Second)) // one step behind
 	if _, err := a.SignIn(ctx, req); err != nil {
 		t.Fatal(err)
@@ -296,10 +303,18 @@ func TestTOTPSignInAndRecoveryCodes(t *testing.T) {
 		t.Fatalf("recovery code: %v", err)
 	}
 	_, err = a.SignIn(ctx, req)
-	wantCode(t, err, pulse.EUNAUTHORIZED) // used up
+	wantErrCode(t, err, pulse.EUNAUTHORIZED) // used up
 	u, _ = a.Store.GetUser(ctx, u.ID)
 	if err := a.DisableTOTP(ctx, by, u, codes[4]); err != nil {
 		t.Fatal(err)
+	}
+	entries, _ := a.Store.ListAudit(ctx, pulse.AuditFilter{AllTenants: true, Limit: 100})
+	audited := map[string]bool{}
+	for _, e := range entries {
+		audited[e.Action] = true
+	}
+	if !audited["user.totp_enable"] || !audited["user.totp_disable"] {
+		t.Errorf("TOTP changes not audited: %v", audited)
 	}
 	req.TOTPCode = ""
 	if _, err := a.SignIn(ctx, req); err != nil {
@@ -317,11 +332,11 @@ func TestInvitationExpiryAndSingleUse(t *testing.T) {
 	asMember := Actor{Name: "user:y", Role: pulse.RoleMember}
 
 	_, err := a.Invite(ctx, asMember, "acme", "new@example.com", pulse.RoleViewer, "http://ps")
-	wantCode(t, err, pulse.EFORBIDDEN)
+	wantErrCode(t, err, pulse.EFORBIDDEN)
 	_, err = a.Invite(ctx, asAdmin, "acme", "new@example.com", pulse.RoleOwner, "http://ps")
-	wantCode(t, err, pulse.EFORBIDDEN)
+	wantErrCode(t, err, pulse.EFORBIDDEN)
 	_, err = a.Invite(ctx, asOwner, "acme", "not an email", pulse.RoleViewer, "http://ps")
-	wantCode(t, err, pulse.EINVALID)
+	wantErrCode(t, err, pulse.EINVALID)
 
 	old, err := a.Invite(ctx, asAdmin, "acme", "New@Example.com", pulse.RoleMember, "http://ps/")
 	if err != nil {
@@ -332,14 +347,14 @@ func TestInvitationExpiryAndSingleUse(t *testing.T) {
 	}
 	clock.Advance(InvitationValidFor)
 	_, err = a.AcceptInvitation(ctx, AcceptRequest{Token: old.Token, Name: "New", Password: testPassword})
-	wantCode(t, err, pulse.EINVALID)
+	wantErrCode(t, err, pulse.EINVALID)
 
 	inv, err := a.Invite(ctx, asOwner, "acme", "new@example.com", pulse.RoleOwner, "http://ps")
 	if err != nil {
 		t.Fatal(err)
 	}
 	_, err = a.AcceptInvitation(ctx, AcceptRequest{Token: inv.Token, Name: "New", Password: "short"})
-	wantCode(t, err, pulse.EINVALID)
+	wantErrCode(t, err, pulse.EINVALID)
 	clock.Advance(InvitationValidFor - time.Second)
 	res, err := a.AcceptInvitation(ctx, AcceptRequest{Token: inv.Token, Name: "New", Password: testPassword})
 	if err != nil {
@@ -356,7 +371,7 @@ func TestInvitationExpiryAndSingleUse(t *testing.T) {
 		t.Fatalf("principal %+v, %v", p, err)
 	}
 	_, err = a.AcceptInvitation(ctx, AcceptRequest{Token: inv.Token, Name: "New", Password: testPassword})
-	wantCode(t, err, pulse.ECONFLICT)
+	wantErrCode(t, err, pulse.ECONFLICT)
 
 	list, err := a.ListInvitations(ctx, asAdmin, "acme")
 	if err != nil || len(list) != 2 {
@@ -382,7 +397,7 @@ func TestFirstRunSetup(t *testing.T) {
 	}
 	req := SetupRequest{Token: "wrong", Email: "op@example.com", Name: "Op", Password: testPassword}
 	_, err = a.Setup(ctx, req)
-	wantCode(t, err, pulse.EUNAUTHORIZED)
+	wantErrCode(t, err, pulse.EUNAUTHORIZED)
 	req.Token = tok
 	res, err := a.Setup(ctx, req)
 	if err != nil {
@@ -392,7 +407,7 @@ func TestFirstRunSetup(t *testing.T) {
 		t.Fatalf("setup: %+v", res)
 	}
 	_, err = a.Setup(ctx, req)
-	wantCode(t, err, pulse.EUNAUTHORIZED) // spent
+	wantErrCode(t, err, pulse.EUNAUTHORIZED) // spent
 	if tok, err := a.StartSetup(ctx); err != nil || tok != "" {
 		t.Fatalf("a second setup token %q, %v", tok, err)
 	}
