@@ -25,6 +25,7 @@ func (c *Console) rules(w http.ResponseWriter, r *http.Request, v *view) {
 		return
 	}
 	v.Data = list.Rules
+	v.Notice = r.URL.Query().Get("notice")
 	c.render(w, r, http.StatusOK, "rules", v)
 }
 

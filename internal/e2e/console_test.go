@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/pulsestream/pulsestream/internal/config"
 	"github.com/pulsestream/pulsestream/internal/pulse"
 )
 
@@ -243,5 +244,44 @@ func TestConsoleOperator(t *testing.T) {
 	r = n.page("POST", "/t/"+id[1]+"/invitations", url.Values{"email": {"boss@example.com"}, "role": {"owner"}}, "Cookie", op)
 	if r.Status != http.StatusCreated || !strings.Contains(string(r.Body), "/invite/") {
 		t.Fatalf("invite the owner: %d %s", r.Status, r.Body)
+	}
+}
+
+// TestConsoleRuleForm: create and edit a rule with the form; the API's
+// validation shows on the form. (An edit that keeps the webhook URL sends
+// no notify, so PATCH keeps the webhook and its signing secret.)
+func TestConsoleRuleForm(t *testing.T) {
+	t.Parallel()
+	n := startNode(t, "sqlite://"+t.TempDir()+"/p.db", newFakeClock(), func(c *config.Config) { c.WebhookAllowPrivate = true })
+	tenantID, key := n.tenant("console", 0)
+	owner := n.signIn(n.member(tenantID, "owner@example.com", pulse.RoleOwner))
+	rules := "/t/" + tenantID + "/rules"
+	checkAccessible(t, "new rule", n.page("GET", rules+"/new", nil, "Cookie", owner))
+	form := url.Values{"name": {"checkout errors"}, "service": {"checkout"}, "min_severity": {"error"}, "aggregate": {"count"},
+		"operator": {"gt"}, "threshold": {"lots"}, "window_seconds": {"60"}, "for_seconds": {"0"}, "group_by": {"endpoint"},
+		"webhook_url": {"http://127.0.0.1:9/hook"}, "enabled": {"on"}}
+	r := n.page("POST", rules, form, "Cookie", owner)
+	if r.Status != http.StatusUnprocessableEntity && r.Status != http.StatusBadRequest || !strings.Contains(string(r.Body), `value="checkout errors"`) {
+		t.Fatalf("a bad threshold: %d, want the form again with the API's refusal: %s", r.Status, r.Body)
+	}
+	form.Set("threshold", "5")
+	if r := n.page("POST", rules, form, "Cookie", owner); r.Status != http.StatusSeeOther {
+		t.Fatalf("create: %d %s", r.Status, r.Body)
+	}
+	list := n.do("GET", "/api/v1/alert-rules", key, nil).JSON(t)["rules"].([]any)
+	if len(list) != 1 {
+		t.Fatalf("rules: %v", list)
+	}
+	rule := list[0].(map[string]any)
+	id := rule["id"].(string)
+	edit := n.page("GET", rules+"/"+id+"/edit", nil, "Cookie", owner)
+	checkAccessible(t, "edit rule", edit)
+	form.Set("threshold", "7")
+	if r := n.page("POST", rules+"/"+id, form, "Cookie", owner); r.Status != http.StatusSeeOther {
+		t.Fatalf("edit: %d %s", r.Status, r.Body)
+	}
+	got := n.do("GET", "/api/v1/alert-rules/"+id, key, nil).JSON(t)
+	if got["condition"].(map[string]any)["threshold"] != 7.0 || got["notify"].([]any)[0].(map[string]any)["url"] != "http://127.0.0.1:9/hook" {
+		t.Errorf("after the edit: %v", got)
 	}
 }
