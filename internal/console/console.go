@@ -108,6 +108,9 @@ func (c *Console) routes() {
 	c.mux.HandleFunc("GET /t/{tenant}/audit", c.tenant(c.audit))
 	c.mux.HandleFunc("GET /operator/tenants", c.operator(c.tenants))
 	c.mux.HandleFunc("POST /operator/tenants", c.operator(c.createTenant))
+	c.mux.HandleFunc("POST /operator/tenants/{id}", c.operator(c.updateTenant))
+	c.mux.HandleFunc("GET /operator/users", c.operator(c.users))
+	c.mux.HandleFunc("POST /operator/users/{id}", c.operator(c.setUserDisabled))
 	c.mux.HandleFunc("GET /t/", c.switchTenant) // the tenant switcher's form: /t/?tenant=<id>
 }
 

@@ -2,6 +2,10 @@ package console
 
 import (
 	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
 
 	"github.com/pulsestream/pulsestream/internal/pulse"
 )
@@ -79,4 +83,72 @@ func (c *Console) createTenant(w http.ResponseWriter, r *http.Request, v *view) 
 		return
 	}
 	c.renderTenants(w, r, v, d, http.StatusCreated)
+}
+
+// updateTenant changes a tenant's limits or disables it (PATCH).
+func (c *Console) updateTenant(w http.ResponseWriter, r *http.Request, v *view) {
+	v.Title = "Tenants"
+	if !form(w, r) {
+		c.fail(w, r, v, &apiResult{status: http.StatusBadRequest}, nil)
+		return
+	}
+	body := map[string]any{"disabled": r.PostForm.Get("disabled") == "on"}
+	for _, f := range []string{"rate_limit_per_minute", "retention_days"} {
+		if s := strings.TrimSpace(r.PostForm.Get(f)); s != "" {
+			if n, err := strconv.Atoi(s); err == nil {
+				body[f] = n
+			} else {
+				body[f] = s // the API names the bad value
+			}
+		}
+	}
+	res, err := c.call(r, "PATCH", "/admin/v1/tenants/"+url.PathEscape(r.PathValue("id")), nil, body, "")
+	if err != nil || !res.ok() {
+		c.fail(w, r, v, res, err)
+		return
+	}
+	http.Redirect(w, r, "/operator/tenants", http.StatusSeeOther)
+}
+
+// users lists every user (GET /admin/v1/users) with a button to disable
+// or enable each.
+func (c *Console) users(w http.ResponseWriter, r *http.Request, v *view) {
+	v.Title = "Users"
+	res, err := c.call(r, "GET", "/admin/v1/users", nil, nil, "")
+	if err != nil || !res.ok() {
+		c.fail(w, r, v, res, err)
+		return
+	}
+	var list struct {
+		Users []struct {
+			ID          string    `json:"id"`
+			Email       string    `json:"email"`
+			Name        string    `json:"name"`
+			Operator    bool      `json:"operator"`
+			Disabled    bool      `json:"disabled"`
+			TOTPEnabled bool      `json:"totp_enabled"`
+			CreatedAt   time.Time `json:"created_at"`
+		} `json:"users"`
+	}
+	if err := res.decode(&list); err != nil {
+		c.fail(w, r, v, nil, err)
+		return
+	}
+	v.Data = list.Users
+	c.render(w, r, http.StatusOK, "users", v)
+}
+
+func (c *Console) setUserDisabled(w http.ResponseWriter, r *http.Request, v *view) {
+	v.Title = "Users"
+	if !form(w, r) {
+		c.fail(w, r, v, &apiResult{status: http.StatusBadRequest}, nil)
+		return
+	}
+	res, err := c.call(r, "PATCH", "/admin/v1/users/"+url.PathEscape(r.PathValue("id")), nil,
+		map[string]any{"disabled": r.PostForm.Get("disabled") == "true"}, "")
+	if err != nil || !res.ok() {
+		c.fail(w, r, v, res, err)
+		return
+	}
+	http.Redirect(w, r, "/operator/users", http.StatusSeeOther)
 }

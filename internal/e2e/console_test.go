@@ -245,6 +245,33 @@ func TestConsoleOperator(t *testing.T) {
 	if r.Status != http.StatusCreated || !strings.Contains(string(r.Body), "/invite/") {
 		t.Fatalf("invite the owner: %d %s", r.Status, r.Body)
 	}
+
+	// Limits and disabling, through PATCH /admin/v1/tenants/{id}.
+	r = n.page("POST", "/operator/tenants/"+id[1], url.Values{"rate_limit_per_minute": {"42"}, "retention_days": {"7"}, "disabled": {"on"}}, "Cookie", op)
+	if r.Status != http.StatusSeeOther {
+		t.Fatalf("tenant limits: %d %s", r.Status, r.Body)
+	}
+	got := n.do("GET", "/admin/v1/tenants/"+id[1], adminToken, nil).JSON(t)
+	if got["rate_limit_per_minute"] != 42.0 || got["retention_days"] != 7.0 || got["disabled"] != true {
+		t.Errorf("after the form: %v", got)
+	}
+	if r := n.page("POST", "/operator/tenants/"+id[1], url.Values{"retention_days": {"-1"}}, "Cookie", op); r.Status != http.StatusUnprocessableEntity {
+		t.Errorf("a bad retention: %d", r.Status)
+	}
+
+	// Users: listed, and one disabled from the page.
+	users := n.page("GET", "/operator/users", nil, "Cookie", op)
+	checkAccessible(t, "users", users)
+	if !strings.Contains(string(users.Body), "owner@example.com") {
+		t.Fatal("the users page lacks a user")
+	}
+	uid := regexp.MustCompile(`/operator/users/([0-9a-f-]{36})"`).FindStringSubmatch(string(users.Body))
+	if r := n.page("POST", "/operator/users/"+uid[1], url.Values{"disabled": {"true"}}, "Cookie", op); r.Status != http.StatusSeeOther {
+		t.Fatalf("disable a user: %d %s", r.Status, r.Body)
+	}
+	if !strings.Contains(string(n.page("GET", "/operator/users", nil, "Cookie", op).Body), "disabled") {
+		t.Error("the user is not shown disabled")
+	}
 }
 
 // TestConsoleRuleForm: create and edit a rule with the form; the API's
