@@ -129,7 +129,7 @@ func run(t *testing.T, ctx context.Context, what string, actions ...chromedp.Act
 func screenshot(t *testing.T, ctx context.Context, name string) {
 	t.Helper()
 	var png []byte
-	run(t, ctx, "screenshot "+name, chromedp.FullScreenshot(&png, 100))
+	run(t, ctx, "screenshot "+name, chromedp.CaptureScreenshot(&png)) // the window: what a person sees first
 	if err := os.WriteFile(filepath.Join(t.ArtifactDir(), name), png, 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -220,6 +220,16 @@ func TestBrowserConsole(t *testing.T) {
 			t.Errorf("the filtered explorer lists %q:\n%s", other, listed)
 		}
 	}
+	// An hour of traffic, so that the screenshot's histogram has a shape.
+	var hour []map[string]any
+	sevs := []string{"info", "info", "info", "debug", "warning", "info", "error", "info", "critical", "info"}
+	for i := range 60 {
+		hour = append(hour, event(map[string]any{"service": []string{"checkout", "search", "auth"}[i%3], "severity": sevs[(i*7)%len(sevs)],
+			"message": fmt.Sprintf("request %d", i), "timestamp": ts(clock.Now().Add(-time.Duration(i*i%3500+60) * time.Second))}))
+	}
+	resp, _ := n.batch(key, hour)
+	expectStatus(t, resp, 200)
+	clock.Advance(time.Minute) // the tenant's quota (100 a minute) refills
 	run(t, ctx, "the explorer for the screenshot", chromedp.Navigate(n.URL+tenant+"/events?range=1h"), see("slow upstream"))
 	screenshot(t, ctx, "console-explorer.png")
 	run(t, ctx, "event detail", chromedp.Click(`//table//a`, chromedp.BySearch), see("Payload"), see("As an API call"))
