@@ -28,29 +28,17 @@ func (c *Console) alerts(w http.ResponseWriter, r *http.Request, v *view) {
 	}
 	d := &alertsData{Status: status, Durations: silenceDurations}
 	v.Data = d
-	res, err := c.call(r, "GET", "/api/v1/alerts", url.Values{"status": {status}}, nil, v.TenantID)
-	if err != nil || !res.ok() {
-		c.fail(w, r, v, res, err)
-		return
-	}
 	var list struct {
 		Alerts []*pulse.Alert `json:"alerts"`
 	}
-	if err := res.decode(&list); err != nil {
-		c.fail(w, r, v, nil, err)
+	if !c.fetch(w, r, v, "GET", "/api/v1/alerts", url.Values{"status": {status}}, nil, &list) {
 		return
 	}
 	d.Alerts = list.Alerts
-	res, err = c.call(r, "GET", "/api/v1/silences", nil, nil, v.TenantID)
-	if err != nil || !res.ok() {
-		c.fail(w, r, v, res, err)
-		return
-	}
 	var sil struct {
 		Silences []*pulse.Silence `json:"silences"`
 	}
-	if err := res.decode(&sil); err != nil {
-		c.fail(w, r, v, nil, err)
+	if !c.fetch(w, r, v, "GET", "/api/v1/silences", nil, nil, &sil) {
 		return
 	}
 	now := c.clock.Now()
@@ -72,18 +60,11 @@ type alertData struct {
 func (c *Console) alertDetail(w http.ResponseWriter, r *http.Request, v *view) {
 	v.Title, v.Nav = "Alert", "alerts"
 	id := url.PathEscape(r.PathValue("id"))
-	res, err := c.call(r, "GET", "/api/v1/alerts/"+id, nil, nil, v.TenantID)
-	if err != nil || !res.ok() {
-		c.fail(w, r, v, res, err)
-		return
-	}
 	d := &alertData{Durations: silenceDurations}
-	if err := res.decode(&d.Alert); err != nil {
-		c.fail(w, r, v, nil, err)
+	if !c.fetch(w, r, v, "GET", "/api/v1/alerts/"+id, nil, nil, &d.Alert) {
 		return
 	}
-	res, err = c.call(r, "GET", "/api/v1/alerts/"+id+"/notifications", nil, nil, v.TenantID)
-	if err == nil && res.ok() {
+	if res, err := c.call(r, "GET", "/api/v1/alerts/"+id+"/notifications", nil, nil, v.TenantID); err == nil && res.ok() {
 		var n struct {
 			Notifications []*pulse.Notification `json:"notifications"`
 		}
@@ -111,9 +92,7 @@ func (c *Console) acknowledge(w http.ResponseWriter, r *http.Request, v *view) {
 		c.fail(w, r, v, &apiResult{status: http.StatusBadRequest}, nil)
 		return
 	}
-	res, err := c.call(r, "POST", "/api/v1/alerts/"+url.PathEscape(r.PathValue("id"))+"/acknowledge", nil, nil, v.TenantID)
-	if err != nil || !res.ok() {
-		c.fail(w, r, v, res, err)
+	if !c.fetch(w, r, v, "POST", "/api/v1/alerts/"+url.PathEscape(r.PathValue("id"))+"/acknowledge", nil, nil, nil) {
 		return
 	}
 	http.Redirect(w, r, back(r, v.TenantID, "Alert acknowledged."), http.StatusSeeOther)
@@ -127,14 +106,8 @@ func (c *Console) silence(w http.ResponseWriter, r *http.Request, v *view) {
 		return
 	}
 	alertID := r.PostForm.Get("alert_id")
-	res, err := c.call(r, "GET", "/api/v1/alerts/"+url.PathEscape(alertID), nil, nil, v.TenantID)
-	if err != nil || !res.ok() {
-		c.fail(w, r, v, res, err)
-		return
-	}
 	var a pulse.Alert
-	if err := res.decode(&a); err != nil {
-		c.fail(w, r, v, nil, err)
+	if !c.fetch(w, r, v, "GET", "/api/v1/alerts/"+url.PathEscape(alertID), nil, nil, &a) {
 		return
 	}
 	d, err := time.ParseDuration(r.PostForm.Get("duration"))
@@ -145,9 +118,7 @@ func (c *Console) silence(w http.ResponseWriter, r *http.Request, v *view) {
 	if len(a.Group) > 0 {
 		body["matchers"] = a.Group
 	}
-	res, err = c.call(r, "POST", "/api/v1/silences", nil, body, v.TenantID)
-	if err != nil || !res.ok() {
-		c.fail(w, r, v, res, err)
+	if !c.fetch(w, r, v, "POST", "/api/v1/silences", nil, body, nil) {
 		return
 	}
 	http.Redirect(w, r, back(r, v.TenantID, "Silenced until "+c.clock.Now().UTC().Add(d).Format("2006-01-02 15:04 UTC")+"."), http.StatusSeeOther)
@@ -159,9 +130,7 @@ func (c *Console) expireSilence(w http.ResponseWriter, r *http.Request, v *view)
 		c.fail(w, r, v, &apiResult{status: http.StatusBadRequest}, nil)
 		return
 	}
-	res, err := c.call(r, "DELETE", "/api/v1/silences/"+url.PathEscape(r.PathValue("id")), nil, nil, v.TenantID)
-	if err != nil || !res.ok() {
-		c.fail(w, r, v, res, err)
+	if !c.fetch(w, r, v, "DELETE", "/api/v1/silences/"+url.PathEscape(r.PathValue("id")), nil, nil, nil) {
 		return
 	}
 	http.Redirect(w, r, back(r, v.TenantID, "Silence ended."), http.StatusSeeOther)
@@ -173,9 +142,7 @@ func (c *Console) retryNotification(w http.ResponseWriter, r *http.Request, v *v
 		c.fail(w, r, v, &apiResult{status: http.StatusBadRequest}, nil)
 		return
 	}
-	res, err := c.call(r, "POST", "/api/v1/notifications/"+url.PathEscape(r.PathValue("id"))+"/retry", nil, nil, v.TenantID)
-	if err != nil || !res.ok() {
-		c.fail(w, r, v, res, err)
+	if !c.fetch(w, r, v, "POST", "/api/v1/notifications/"+url.PathEscape(r.PathValue("id"))+"/retry", nil, nil, nil) {
 		return
 	}
 	http.Redirect(w, r, back(r, v.TenantID, "The delivery is queued again."), http.StatusSeeOther)

@@ -229,6 +229,24 @@ func (c *Console) call(r *http.Request, method, path string, q url.Values, body 
 	return &apiResult{status: rec.status, header: rec.header, body: rec.body.Bytes()}, nil
 }
 
+// fetch calls the API for the page of v and decodes its JSON answer into
+// out (nil: no body wanted). On a refusal or a failure it renders the
+// error page with the API's status and returns false.
+func (c *Console) fetch(w http.ResponseWriter, r *http.Request, v *view, method, path string, q url.Values, body, out any) bool {
+	res, err := c.call(r, method, path, q, body, v.TenantID)
+	if err != nil || !res.ok() {
+		c.fail(w, r, v, res, err)
+		return false
+	}
+	if out != nil {
+		if err := res.decode(out); err != nil {
+			c.fail(w, r, v, nil, err)
+			return false
+		}
+	}
+	return true
+}
+
 // copyCookies passes the API's Set-Cookie headers (sign-in, sign-out) on.
 func copyCookies(w http.ResponseWriter, res *apiResult) {
 	for _, c := range res.header.Values("Set-Cookie") {

@@ -199,14 +199,8 @@ func (c *Console) eventDetail(w http.ResponseWriter, r *http.Request, v *view) {
 	v.Title, v.Nav = "Event", "events"
 	id := r.PathValue("id")
 	path := "/api/v1/events/" + url.PathEscape(id)
-	res, err := c.call(r, "GET", path, nil, nil, v.TenantID)
-	if err != nil || !res.ok() {
-		c.fail(w, r, v, res, err)
-		return
-	}
 	d := &eventData{APIPath: path, Curl: fmt.Sprintf("curl -H 'Authorization: Bearer $PULSESTREAM_KEY' '%s%s'", origin(r), path)}
-	if err := res.decode(&d.Event); err != nil {
-		c.fail(w, r, v, nil, err)
+	if !c.fetch(w, r, v, "GET", path, nil, nil, &d.Event) {
 		return
 	}
 	if len(d.Event.Payload) > 0 {

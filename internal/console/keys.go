@@ -24,16 +24,10 @@ func (c *Console) keys(w http.ResponseWriter, r *http.Request, v *view) {
 func (c *Console) renderKeys(w http.ResponseWriter, r *http.Request, v *view, d *keysData, status int) {
 	v.Title, v.Nav, v.Data = "API keys", "keys", d
 	if v.Can(string(pulse.ActManageKeys)) {
-		res, err := c.call(r, "GET", "/api/v1/api-keys", nil, nil, v.TenantID)
-		if err != nil || !res.ok() {
-			c.fail(w, r, v, res, err)
-			return
-		}
 		var list struct {
 			Keys []*pulse.APIKey `json:"api_keys"`
 		}
-		if err := res.decode(&list); err != nil {
-			c.fail(w, r, v, nil, err)
+		if !c.fetch(w, r, v, "GET", "/api/v1/api-keys", nil, nil, &list) {
 			return
 		}
 		d.Keys = list.Keys
@@ -55,24 +49,21 @@ func (c *Console) createKey(w http.ResponseWriter, r *http.Request, v *view) {
 			body["expires_at"] = exp // the API names the bad value
 		}
 	}
-	res, err := c.call(r, "POST", "/api/v1/api-keys", nil, body, v.TenantID)
-	if err != nil || !res.ok() {
-		c.fail(w, r, v, res, err)
+	var out newKey
+	if !c.fetch(w, r, v, "POST", "/api/v1/api-keys", nil, body, &out) {
 		return
 	}
-	c.keySecret(w, r, v, res)
+	c.keySecret(w, r, v, &out)
+}
+
+// newKey is the API's answer with a new key's secret.
+type newKey struct {
+	Key    *pulse.APIKey `json:"api_key"`
+	Secret string        `json:"key"`
 }
 
 // keySecret shows a new (or rotated) key's secret once.
-func (c *Console) keySecret(w http.ResponseWriter, r *http.Request, v *view, res *apiResult) {
-	var out struct {
-		Key    *pulse.APIKey `json:"api_key"`
-		Secret string        `json:"key"`
-	}
-	if err := res.decode(&out); err != nil {
-		c.fail(w, r, v, nil, err)
-		return
-	}
+func (c *Console) keySecret(w http.ResponseWriter, r *http.Request, v *view, out *newKey) {
 	name := out.Key.Name
 	if name == "" {
 		name = out.Key.Prefix
@@ -86,12 +77,11 @@ func (c *Console) rotateKey(w http.ResponseWriter, r *http.Request, v *view) {
 		c.fail(w, r, v, &apiResult{status: http.StatusBadRequest}, nil)
 		return
 	}
-	res, err := c.call(r, "POST", "/api/v1/api-keys/"+url.PathEscape(r.PathValue("id"))+"/rotate", nil, map[string]any{}, v.TenantID)
-	if err != nil || !res.ok() {
-		c.fail(w, r, v, res, err)
+	var out newKey
+	if !c.fetch(w, r, v, "POST", "/api/v1/api-keys/"+url.PathEscape(r.PathValue("id"))+"/rotate", nil, map[string]any{}, &out) {
 		return
 	}
-	c.keySecret(w, r, v, res)
+	c.keySecret(w, r, v, &out)
 }
 
 func (c *Console) revokeKey(w http.ResponseWriter, r *http.Request, v *view) {
@@ -100,9 +90,7 @@ func (c *Console) revokeKey(w http.ResponseWriter, r *http.Request, v *view) {
 		c.fail(w, r, v, &apiResult{status: http.StatusBadRequest}, nil)
 		return
 	}
-	res, err := c.call(r, "DELETE", "/api/v1/api-keys/"+url.PathEscape(r.PathValue("id")), nil, nil, v.TenantID)
-	if err != nil || !res.ok() {
-		c.fail(w, r, v, res, err)
+	if !c.fetch(w, r, v, "DELETE", "/api/v1/api-keys/"+url.PathEscape(r.PathValue("id")), nil, nil, nil) {
 		return
 	}
 	http.Redirect(w, r, "/t/"+v.TenantID+"/keys", http.StatusSeeOther)

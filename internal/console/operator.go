@@ -47,16 +47,10 @@ func (c *Console) tenants(w http.ResponseWriter, r *http.Request, v *view) {
 
 func (c *Console) renderTenants(w http.ResponseWriter, r *http.Request, v *view, d *tenantsData, status int) {
 	v.Title, v.Data = "Tenants", d
-	res, err := c.call(r, "GET", "/admin/v1/tenants", nil, nil, "")
-	if err != nil || !res.ok() {
-		c.fail(w, r, v, res, err)
-		return
-	}
 	var list struct {
 		Tenants []*pulse.Tenant `json:"tenants"`
 	}
-	if err := res.decode(&list); err != nil {
-		c.fail(w, r, v, nil, err)
+	if !c.fetch(w, r, v, "GET", "/admin/v1/tenants", nil, nil, &list) {
 		return
 	}
 	d.Tenants = list.Tenants
@@ -68,18 +62,13 @@ func (c *Console) createTenant(w http.ResponseWriter, r *http.Request, v *view) 
 		c.fail(w, r, v, &apiResult{status: http.StatusBadRequest}, nil)
 		return
 	}
-	res, err := c.call(r, "POST", "/admin/v1/tenants", nil, map[string]any{"name": r.PostForm.Get("name")}, "")
-	if err != nil || !res.ok() {
-		v.Title = "Tenants"
-		c.fail(w, r, v, res, err)
-		return
-	}
+	v.Title = "Tenants"
 	d := &tenantsData{}
-	if err := res.decode(&struct {
+	out := &struct {
 		Tenant **pulse.Tenant `json:"tenant"`
 		Key    *string        `json:"api_key"`
-	}{&d.Created, &d.Key}); err != nil {
-		c.fail(w, r, v, nil, err)
+	}{&d.Created, &d.Key}
+	if !c.fetch(w, r, v, "POST", "/admin/v1/tenants", nil, map[string]any{"name": r.PostForm.Get("name")}, out) {
 		return
 	}
 	c.renderTenants(w, r, v, d, http.StatusCreated)
@@ -102,9 +91,7 @@ func (c *Console) updateTenant(w http.ResponseWriter, r *http.Request, v *view) 
 			}
 		}
 	}
-	res, err := c.call(r, "PATCH", "/admin/v1/tenants/"+url.PathEscape(r.PathValue("id")), nil, body, "")
-	if err != nil || !res.ok() {
-		c.fail(w, r, v, res, err)
+	if !c.fetch(w, r, v, "PATCH", "/admin/v1/tenants/"+url.PathEscape(r.PathValue("id")), nil, body, nil) {
 		return
 	}
 	http.Redirect(w, r, "/operator/tenants", http.StatusSeeOther)
@@ -114,11 +101,6 @@ func (c *Console) updateTenant(w http.ResponseWriter, r *http.Request, v *view) 
 // or enable each.
 func (c *Console) users(w http.ResponseWriter, r *http.Request, v *view) {
 	v.Title = "Users"
-	res, err := c.call(r, "GET", "/admin/v1/users", nil, nil, "")
-	if err != nil || !res.ok() {
-		c.fail(w, r, v, res, err)
-		return
-	}
 	var list struct {
 		Users []struct {
 			ID          string    `json:"id"`
@@ -130,8 +112,7 @@ func (c *Console) users(w http.ResponseWriter, r *http.Request, v *view) {
 			CreatedAt   time.Time `json:"created_at"`
 		} `json:"users"`
 	}
-	if err := res.decode(&list); err != nil {
-		c.fail(w, r, v, nil, err)
+	if !c.fetch(w, r, v, "GET", "/admin/v1/users", nil, nil, &list) {
 		return
 	}
 	v.Data = list.Users
@@ -144,10 +125,8 @@ func (c *Console) setUserDisabled(w http.ResponseWriter, r *http.Request, v *vie
 		c.fail(w, r, v, &apiResult{status: http.StatusBadRequest}, nil)
 		return
 	}
-	res, err := c.call(r, "PATCH", "/admin/v1/users/"+url.PathEscape(r.PathValue("id")), nil,
-		map[string]any{"disabled": r.PostForm.Get("disabled") == "true"}, "")
-	if err != nil || !res.ok() {
-		c.fail(w, r, v, res, err)
+	if !c.fetch(w, r, v, "PATCH", "/admin/v1/users/"+url.PathEscape(r.PathValue("id")), nil,
+		map[string]any{"disabled": r.PostForm.Get("disabled") == "true"}, nil) {
 		return
 	}
 	http.Redirect(w, r, "/operator/users", http.StatusSeeOther)

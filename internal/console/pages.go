@@ -12,16 +12,10 @@ import (
 
 func (c *Console) rules(w http.ResponseWriter, r *http.Request, v *view) {
 	v.Title, v.Nav = "Alert rules", "rules"
-	res, err := c.call(r, "GET", "/api/v1/alert-rules", nil, nil, v.TenantID)
-	if err != nil || !res.ok() {
-		c.fail(w, r, v, res, err)
-		return
-	}
 	var list struct {
 		Rules []*pulse.Rule `json:"rules"`
 	}
-	if err := res.decode(&list); err != nil {
-		c.fail(w, r, v, nil, err)
+	if !c.fetch(w, r, v, "GET", "/api/v1/alert-rules", nil, nil, &list) {
 		return
 	}
 	v.Data = list.Rules
@@ -54,16 +48,10 @@ func (c *Console) renderMembers(w http.ResponseWriter, r *http.Request, v *view,
 		}
 	}
 	if v.Can(string(pulse.ActManageMembers)) {
-		res, err := c.call(r, "GET", "/api/v1/invitations", nil, nil, v.TenantID)
-		if err != nil || !res.ok() {
-			c.fail(w, r, v, res, err)
-			return
-		}
 		var list struct {
 			Invitations []invitation `json:"invitations"`
 		}
-		if err := res.decode(&list); err != nil {
-			c.fail(w, r, v, nil, err)
+		if !c.fetch(w, r, v, "GET", "/api/v1/invitations", nil, nil, &list) {
 			return
 		}
 		d.Invitations = list.Invitations
@@ -77,17 +65,14 @@ func (c *Console) invite(w http.ResponseWriter, r *http.Request, v *view) {
 		c.fail(w, r, v, &apiResult{status: http.StatusBadRequest}, nil)
 		return
 	}
-	res, err := c.call(r, "POST", "/api/v1/invitations", nil, map[string]any{
-		"email": r.PostForm.Get("email"), "role": r.PostForm.Get("role"),
-	}, v.TenantID)
-	if err != nil || !res.ok() {
-		c.fail(w, r, v, res, err)
-		return
-	}
 	var out struct {
 		Link string `json:"link"`
 	}
-	_ = res.decode(&out)
+	if !c.fetch(w, r, v, "POST", "/api/v1/invitations", nil, map[string]any{
+		"email": r.PostForm.Get("email"), "role": r.PostForm.Get("role"),
+	}, &out) {
+		return
+	}
 	c.renderMembers(w, r, v, &membersData{Link: out.Link}, http.StatusCreated)
 }
 
@@ -116,18 +101,12 @@ func (c *Console) usage(w http.ResponseWriter, r *http.Request, v *view) {
 		q.Set("interval", "day")
 		q.Set("start_time", c.clock.Now().UTC().Truncate(24*time.Hour).Add(-29*24*time.Hour).Format(time.RFC3339))
 	}
-	res, err := c.call(r, "GET", "/api/v1/usage", q, nil, v.TenantID)
-	if err != nil || !res.ok() {
-		c.fail(w, r, v, res, err)
-		return
-	}
 	d := &usageData{Interval: q.Get("interval")}
-	if err := res.decode(&struct {
+	if !c.fetch(w, r, v, "GET", "/api/v1/usage", q, nil, &struct {
 		Limit     *int             `json:"limit"`
 		Remaining *int             `json:"remaining"`
 		Intervals *[]usageInterval `json:"intervals"`
-	}{&d.Limit, &d.Remaining, &d.Intervals}); err != nil {
-		c.fail(w, r, v, nil, err)
+	}{&d.Limit, &d.Remaining, &d.Intervals}) {
 		return
 	}
 	labels := make([]string, len(d.Intervals))
@@ -147,17 +126,11 @@ func (c *Console) audit(w http.ResponseWriter, r *http.Request, v *view) {
 	if cur := r.URL.Query().Get("cursor"); cur != "" {
 		q.Set("cursor", cur)
 	}
-	res, err := c.call(r, "GET", "/api/v1/audit-log", q, nil, v.TenantID)
-	if err != nil || !res.ok() {
-		c.fail(w, r, v, res, err)
-		return
-	}
 	var page struct {
 		Entries    []*pulse.AuditEntry `json:"entries"`
 		NextCursor *string             `json:"next_cursor"`
 	}
-	if err := res.decode(&page); err != nil {
-		c.fail(w, r, v, nil, err)
+	if !c.fetch(w, r, v, "GET", "/api/v1/audit-log", q, nil, &page) {
 		return
 	}
 	d := map[string]any{"Entries": page.Entries}

@@ -104,14 +104,8 @@ func (c *Console) newRule(w http.ResponseWriter, r *http.Request, v *view) {
 
 func (c *Console) editRule(w http.ResponseWriter, r *http.Request, v *view) {
 	v.Title, v.Nav = "Edit alert rule", "rules"
-	res, err := c.call(r, "GET", "/api/v1/alert-rules/"+url.PathEscape(r.PathValue("id")), nil, nil, v.TenantID)
-	if err != nil || !res.ok() {
-		c.fail(w, r, v, res, err)
-		return
-	}
 	var rule pulse.Rule
-	if err := res.decode(&rule); err != nil {
-		c.fail(w, r, v, nil, err)
+	if !c.fetch(w, r, v, "GET", "/api/v1/alert-rules/"+url.PathEscape(r.PathValue("id")), nil, nil, &rule) {
 		return
 	}
 	v.Data = ruleFormOf(&rule)

@@ -78,26 +78,20 @@ func CheckQuery(q url.Values, known []string, repeatable ...string) []FieldError
 }
 
 // ParseEventFilter validates search query parameters, naming each bad one.
-func ParseEventFilter(q url.Values) (EventFilter, error) {
-	errs := CheckQuery(q, searchParams, "tag", "severity")
-	f, err := parseFilter(q, true)
-	if fe, ok := err.(*Error); ok {
-		errs = append(errs, fe.Fields...)
-	}
-	if len(errs) > 0 {
-		return EventFilter{}, Invalid(errs...)
-	}
-	return f, nil
-}
+func ParseEventFilter(q url.Values) (EventFilter, error) { return checkedFilter(q, searchParams, true) }
 
 var tailParams = []string{"event_type", "severity", "min_severity", "service", "endpoint", "status_code",
 	"status_code_min", "status_code_max", "user_id", "external_id", "tag"}
 
 // ParseTailFilter validates the live tail's query parameters: the search
 // filters without the time range and paging (a tail follows new events).
-func ParseTailFilter(q url.Values) (EventFilter, error) {
-	errs := CheckQuery(q, tailParams, "tag", "severity")
-	f, err := parseFilter(q, false)
+func ParseTailFilter(q url.Values) (EventFilter, error) { return checkedFilter(q, tailParams, false) }
+
+// checkedFilter is parseFilter after CheckQuery with the known parameters;
+// the error names every bad parameter of both.
+func checkedFilter(q url.Values, known []string, paging bool) (EventFilter, error) {
+	errs := CheckQuery(q, known, "tag", "severity")
+	f, err := parseFilter(q, paging)
 	if fe, ok := err.(*Error); ok {
 		errs = append(errs, fe.Fields...)
 	}
