@@ -58,7 +58,7 @@ func TestDrawHistogram(t *testing.T) {
 func TestPagesParse(t *testing.T) {
 	pages := parsePages()
 	for _, name := range []string{"signin", "setup", "invite", "explorer", "event", "tail", "alerts", "alert", "keys", "rules", "rule",
-		"members", "usage", "audit", "tenants", "users", "welcome", "error"} {
+		"members", "usage", "audit", "tenants", "users", "welcome", "error", "secrets"} {
 		if pages[name] == nil {
 			t.Errorf("no page %q", name)
 		}

@@ -109,7 +109,7 @@ func TestConsolePages(t *testing.T) {
 		checkAccessible(t, "invite", n.page("GET", "/invite/abc", nil))
 
 		pages := []string{"events", "events?service=web&range=24h", "events/" + evil, "tail", "alerts", "alerts?status=resolved",
-			"keys", "rules", "members", "usage", "usage?interval=day", "audit"}
+			"keys", "signing-secrets", "rules", "rules/new", "members", "usage", "usage?interval=day", "audit"}
 		for _, p := range pages {
 			r := n.page("GET", "/t/"+tenantID+"/"+p, nil, "Cookie", owner)
 			if r.Status != http.StatusOK {
@@ -184,6 +184,15 @@ func TestConsoleRolesAndCSRF(t *testing.T) {
 	}
 	if r := n.do("POST", "/api/v1/events", secret[1], event(nil)); r.Status != http.StatusCreated {
 		t.Errorf("the console's new key does not ingest: %d", r.Status)
+	}
+
+	// A signing secret, shown once.
+	r = n.page("POST", "/t/"+tenantID+"/signing-secrets", url.Values{"name": {"sender"}}, "Cookie", owner)
+	if r.Status != http.StatusCreated || !strings.Contains(string(r.Body), `id="new-secret"`) {
+		t.Errorf("signing secret: %d", r.Status)
+	}
+	if r := n.page("POST", "/t/"+tenantID+"/signing-secrets", url.Values{"name": {"x"}}, "Cookie", viewer); r.Status != http.StatusForbidden {
+		t.Errorf("viewer creating a signing secret: %d", r.Status)
 	}
 
 	// Another site's form, with the owner's cookie: refused, nothing created.
