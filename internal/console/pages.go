@@ -77,12 +77,13 @@ func (c *Console) invite(w http.ResponseWriter, r *http.Request, v *view) {
 }
 
 type usageInterval struct {
-	Start       time.Time `json:"start"`
-	Created     int64     `json:"created"`
-	Duplicates  int64     `json:"duplicates"`
-	Conflicts   int64     `json:"conflicts"`
-	RateLimited int64     `json:"rate_limited"`
-	Rejected    int64     `json:"rejected"`
+	Start       time.Time        `json:"start"`
+	Created     int64            `json:"created"`
+	Duplicates  int64            `json:"duplicates"`
+	Conflicts   int64            `json:"conflicts"`
+	RateLimited int64            `json:"rate_limited"`
+	Rejected    int64            `json:"rejected"`
+	ByReason    map[string]int64 `json:"rejected_by_reason"`
 }
 
 type usageData struct {
