@@ -2,7 +2,6 @@ package alert
 
 import (
 	"context"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -414,7 +413,7 @@ func (e *Evaluator) readNew(ctx context.Context, now time.Time) error {
 		if _, ok := e.seen[ev.ID]; ok {
 			return
 		}
-		e.seen[ev.ID] = idMillis(ev.ID)
+		e.seen[ev.ID] = pulse.IDMillis(ev.ID)
 		for _, rs := range e.byTenant[ev.TenantID] {
 			rs.add(ev, now)
 		}
@@ -426,7 +425,7 @@ func (e *Evaluator) readNew(ctx context.Context, now time.Time) error {
 		return err
 	}
 	if e.watermark != "" {
-		newest := idMillis(e.watermark)
+		newest := pulse.IDMillis(e.watermark)
 		e.cfg.Metrics.lag.Set(max(0, float64(time.Now().UnixMilli()-newest)/1000))
 		cut := newest - e.cfg.Overlap.Milliseconds()
 		for id, ms := range e.seen {
@@ -469,35 +468,7 @@ func (e *Evaluator) floor() string {
 	if e.watermark == "" {
 		return ""
 	}
-	return idAt(idMillis(e.watermark) - e.cfg.Overlap.Milliseconds())
-}
-
-// idMillis is the receive millisecond encoded in a UUIDv7.
-func idMillis(id string) int64 {
-	if len(id) < 13 {
-		return 0
-	}
-	var b [6]byte
-	if _, err := hex.Decode(b[:4], []byte(id[0:8])); err != nil {
-		return 0
-	}
-	if _, err := hex.Decode(b[4:], []byte(id[9:13])); err != nil {
-		return 0
-	}
-	var ms int64
-	for _, c := range b {
-		ms = ms<<8 | int64(c)
-	}
-	return ms
-}
-
-// idAt is the smallest UUIDv7 of millisecond ms.
-func idAt(ms int64) string {
-	if ms < 0 {
-		ms = 0
-	}
-	s := fmt.Sprintf("%012x", ms)
-	return s[:8] + "-" + s[8:12] + "-0000-0000-000000000000"
+	return pulse.IDAt(pulse.IDMillis(e.watermark) - e.cfg.Overlap.Milliseconds())
 }
 
 // evaluate moves one series through its lifecycle at now.

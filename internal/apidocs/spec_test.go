@@ -65,6 +65,7 @@ func TestRoutes(t *testing.T) {
 		"POST /api/v1/events", "POST /api/v1/events/batch", "POST /v1/logs", "GET /api/v1/events",
 		"POST /api/v1/ingest/elasticsearch/_bulk", "POST /api/v1/ingest/elasticsearch/{index}/_bulk",
 		"GET /api/v1/ingest/elasticsearch", "GET /api/v1/ingest/elasticsearch/_cluster/health", "GET /api/v1/events/{id}", "GET /api/v1/usage",
+		"GET /api/v1/events/histogram", "GET /api/v1/events/tail",
 		"POST /api/v1/alert-rules", "GET /api/v1/alert-rules", "GET /api/v1/alert-rules/{id}", "PUT /api/v1/alert-rules/{id}",
 		"PATCH /api/v1/alert-rules/{id}", "DELETE /api/v1/alert-rules/{id}", "POST /api/v1/alert-rules/{id}/test",
 		"GET /api/v1/alerts", "GET /api/v1/alerts/{id}", "POST /api/v1/alerts/{id}/acknowledge", "GET /api/v1/alerts/{id}/notifications",

@@ -25,6 +25,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/pulsestream/pulsestream/internal/config"
+	"github.com/pulsestream/pulsestream/internal/console"
 	"github.com/pulsestream/pulsestream/internal/httpapi"
 	"github.com/pulsestream/pulsestream/internal/ingest"
 	"github.com/pulsestream/pulsestream/internal/inmem"
@@ -210,12 +211,14 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*App, error) {
 		BodyReadTimeout: cfg.BodyReadTimeout, MaxDecodeBytes: cfg.MaxDecodeBytes, DecodeTenantShare: cfg.DecodeTenantShare,
 		SecretBox: box, KeyUsage: a.keyUsage, Replay: replay,
 		AlertLimits: cfg.AlertLimits, RuleStatus: a.alerting.evaluator.RuleStatus,
+		Tail:   httpapi.TailConfig{PerTenant: cfg.TailsPerTenant, PerNode: cfg.TailsPerNode, EventsPerSecond: cfg.TailEventsPerSecond},
 		People: a.People,
 		Auth:   a.auth, SecureCookies: cfg.TLSCert != "",
 	})
 	if _, ok := store.(FileBackupper); ok {
 		a.server.Backup = a.Backup
 	}
+	a.server.Mount(console.New(console.Config{API: a.server.API(), Clock: opts.Clock, Logger: opts.Logger}), console.Patterns...)
 	return a, nil
 }
 
@@ -379,6 +382,7 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 		MaxHeaderBytes:    a.cfg.MaxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(a.opts.Logger.Handler(), slog.LevelWarn),
 	}
+	srv.RegisterOnShutdown(a.server.CloseStreams) // live tails end instead of holding the shutdown
 	a.printSetupURL(ctx, ln.Addr())
 	errc := make(chan error, 1)
 	if a.certs != nil {
@@ -444,6 +448,9 @@ func (a *App) secretBox(ctx context.Context) (*secretbox.Box, error) {
 // Close stops the background work (flushing usage counters) and closes the
 // store and Redis.
 func (a *App) Close() error {
+	if a.server != nil {
+		a.server.CloseStreams()
+	}
 	if a.bgCancel != nil {
 		a.bgCancel()
 		a.bgWG.Wait()

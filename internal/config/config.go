@@ -76,6 +76,12 @@ type Config struct {
 	// overrides (admin API, CLI) replace them field by field.
 	AlertLimits pulse.AlertLimits
 
+	// Live tail and console (issue 14): open tails per tenant and per node
+	// (429 beyond), events one tail sends per second (the rest are
+	// reported as dropped).
+	TailsPerTenant      int
+	TailsPerNode        int
+	TailEventsPerSecond int
 	// Sign-in and sessions (issue 14): a session ends after
 	// SessionIdleTimeout unused or SessionMaxAge after sign-in; SMTPURL
 	// (smtp://user:pass@host:port?from=addr) mails invitation links.
@@ -153,6 +159,9 @@ func Default() Config {
 		WebhookTenantConcurrency: 4,
 		WebhookConnectTimeout:    2 * time.Second,
 		WebhookTimeout:           10 * time.Second,
+		TailsPerTenant:           5,
+		TailsPerNode:             500,
+		TailEventsPerSecond:      100,
 		SessionIdleTimeout:       12 * time.Hour,
 		SessionMaxAge:            7 * 24 * time.Hour,
 		IngestLogStream:          "PULSESTREAM_EVENTS",
@@ -258,6 +267,9 @@ func (c Config) Validate() error {
 		errs = append(errs, errors.New("--webhook-connect-timeout must be between 100ms and --webhook-timeout"))
 	}
 	errs = append(errs, c.validateIngestLog()...)
+	if c.TailsPerTenant < 1 || c.TailsPerNode < c.TailsPerTenant || c.TailEventsPerSecond < 1 || c.TailEventsPerSecond > 10000 {
+		errs = append(errs, errors.New("--tails-per-tenant must be at least 1 and at most --tails-per-node; --tail-events-per-second between 1 and 10000"))
+	}
 	errs = append(errs, c.Hardening.validate(c.AdminToken)...)
 	if c.Env == "production" {
 		if c.Pprof && !c.PprofAllowProduction {
@@ -570,6 +582,9 @@ func ServeFlags(fs *flag.FlagSet, c *Config) {
 	fs.IntVar(&c.AlertLimits.MaxGroupsPerRule, "alert-max-groups-per-rule", c.AlertLimits.MaxGroupsPerRule, "default groups one rule tracks; events of further groups are dropped and counted")
 	fs.IntVar(&c.AlertLimits.MaxDistinctPerGroup, "alert-max-distinct-per-group", c.AlertLimits.MaxDistinctPerGroup, "default users a count_distinct group counts exactly; beyond, a HyperLogLog estimate (about 1.6 % error)")
 	fs.IntVar(&c.AlertLimits.MaxWindowSeconds, "alert-max-window-seconds", c.AlertLimits.MaxWindowSeconds, "default longest rule window in seconds")
+	fs.IntVar(&c.TailsPerTenant, "tails-per-tenant", c.TailsPerTenant, "live tails (GET /api/v1/events/tail, the console's tail page) one tenant may hold open (429 beyond)")
+	fs.IntVar(&c.TailsPerNode, "tails-per-node", c.TailsPerNode, "live tails a node holds open for all tenants (429 beyond)")
+	fs.IntVar(&c.TailEventsPerSecond, "tail-events-per-second", c.TailEventsPerSecond, "events one live tail sends per second; more are reported as dropped")
 	// Sign-in and sessions (issue 14).
 	fs.DurationVar(&c.SessionIdleTimeout, "session-idle-timeout", c.SessionIdleTimeout, "a console session ends after this long unused")
 	fs.DurationVar(&c.SessionMaxAge, "session-max-age", c.SessionMaxAge, "a console session ends this long after sign-in, used or not")

@@ -94,8 +94,9 @@ func (s *Server) authFailed(w http.ResponseWriter, r *http.Request, err error) {
 // exemptFromInFlight are routes an orchestrator or Prometheus must reach
 // even when the node is saturated: a load balancer probing /ready must not
 // drop a node because slow clients hold its request slots (/ready answers
-// from the database's state, not from the slots).
-var exemptFromInFlight = map[string]bool{"/health": true, "/ready": true, "/metrics": true}
+// from the database's state, not from the slots). A live tail holds its
+// request for as long as it is open; TailConfig caps tails on their own.
+var exemptFromInFlight = map[string]bool{"/health": true, "/ready": true, "/metrics": true, "/api/v1/events/tail": true}
 
 // limitInFlight answers 503 (Retry-After: 1) instead of queueing once
 // MaxInFlight requests are being served, so an overloaded node sheds load

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/pulsestream/pulsestream/internal/people"
 	"github.com/pulsestream/pulsestream/internal/pulse"
 )
 
@@ -255,8 +256,29 @@ func (s *Server) requireMetricsToken(h http.HandlerFunc) http.HandlerFunc {
 // requireAdmin checks the operator token. Like a key, the right token is
 // honoured from any address; production refuses weak tokens at start
 // (see config.Validate).
+// A signed-in operator user may call them too (the console's operator
+// pages): with the session cookie and no Authorization header, under the
+// same cross-origin check as every session request.
 func (s *Server) requireAdmin(h http.HandlerFunc) http.HandlerFunc {
-	return s.requireToken(s.adminHash, "pulsestream-admin", "the admin token", h)
+	byToken := s.requireToken(s.adminHash, "pulsestream-admin", "the admin token", h)
+	byOperator := s.requireSession(func(w http.ResponseWriter, r *http.Request) {
+		u := sessionFrom(r.Context()).user
+		if !u.Operator {
+			s.writeError(w, r, pulse.Errorf(pulse.EFORBIDDEN, "only an operator may do this"))
+			return
+		}
+		// The audit log names the person, not the token.
+		h(w, r.WithContext(pulse.WithPrincipal(r.Context(), pulse.Principal{Role: pulse.RoleOwner, UserID: u.ID})))
+	})
+	return func(w http.ResponseWriter, r *http.Request) {
+		if s.Auth != nil && r.Header.Get("Authorization") == "" {
+			if c, err := r.Cookie(people.SessionCookieName); err == nil && c.Value != "" {
+				byOperator(w, r)
+				return
+			}
+		}
+		byToken(w, r)
+	}
 }
 
 // requireToken accepts the token whose SHA-256 hex is hash, only in

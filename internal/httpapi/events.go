@@ -192,3 +192,19 @@ func (s *Server) searchEvents(w http.ResponseWriter, r *http.Request) {
 	}
 	writeJSON(w, http.StatusOK, resp)
 }
+
+func (s *Server) eventHistogram(w http.ResponseWriter, r *http.Request) {
+	q, err := pulse.ParseHistogramQuery(r.URL.Query(), s.clock.Now(), pulse.MaxHistogramBuckets)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	ctx, cancel := contextWithTimeout(r, s.RequestTimeout)
+	defer cancel()
+	rows, err := s.store.EventHistogram(ctx, tenantFrom(ctx).ID, q)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, pulse.BuildHistogram(q, rows))
+}

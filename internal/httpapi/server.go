@@ -78,6 +78,8 @@ type Config struct {
 	// RuleStatus reports what this node's evaluator holds for a rule (nil,
 	// or ok false: the rule's GET has no status).
 	RuleStatus func(ruleID string) (pulse.RuleStatus, bool)
+	// Tail bounds the live tails (zero fields: the defaults).
+	Tail TailConfig
 
 	// People administers users and members (issue 14; nil: a service on
 	// Store with the default password hasher).
@@ -113,6 +115,7 @@ type Server struct {
 	inFlight  chan struct{} // the --max-in-flight slots; nil: no cap
 	decode    *decodeBudget // the --max-decode-bytes budget; nil: none
 	probe     readyProbe    // one database ping at a time for /ready
+	tails     *tails        // the open live tails
 	people    *people.Service
 	csrf      *http.CrossOriginProtection
 }
@@ -139,13 +142,15 @@ func New(cfg Config) *Server {
 	if cfg.RequestTimeout == 0 {
 		cfg.RequestTimeout = 10 * time.Second
 	}
+	cfg.Tail = cfg.Tail.withDefaults()
 	if cfg.AuthFailuresPerMinute == 0 {
 		cfg.AuthFailuresPerMinute = DefaultAuthFailuresPerMinute
 	}
 	s := &Server{
 		Config: cfg, store: cfg.Store, ingest: cfg.Ingest, keys: cfg.Keys, adminHash: cfg.AdminTokenHash,
 		clock: cfg.Clock, logger: cfg.Logger, metrics: newHTTPMetrics(cfg.Registerer), mux: http.NewServeMux(),
-		csrf: http.NewCrossOriginProtection(),
+		tails: newTails(),
+		csrf:  http.NewCrossOriginProtection(),
 	}
 	s.people = cfg.People
 	if s.people == nil {
@@ -169,6 +174,18 @@ func New(cfg Config) *Server {
 // Handler returns the root handler with all middleware.
 func (s *Server) Handler() http.Handler {
 	return s.observe(s.limitInFlight(s.bodyDeadline(s.notFound(s.mux))))
+}
+
+// API is the router of the API's routes without the outer middleware, for
+// in-process calls (the console calls it with the person's own cookie).
+func (s *Server) API() http.Handler { return s.mux }
+
+// Mount serves h at patterns beside the API's routes (the console);
+// Routes does not list them, as they are not part of the API.
+func (s *Server) Mount(h http.Handler, patterns ...string) {
+	for _, p := range patterns {
+		s.mux.Handle(p, h)
+	}
 }
 
 // Routes lists "METHOD /pattern" of every registered route, for the test
@@ -227,6 +244,9 @@ func (s *Server) routes() {
 	s.esRoutes()
 	s.handle("GET /api/v1/events", s.require(pulse.ActRead, s.searchEvents))
 	s.handle("GET /api/v1/events/{id}", s.require(pulse.ActRead, s.getEvent))
+	// Counts over time and the live tail (issue 14).
+	s.handle("GET /api/v1/events/histogram", s.require(pulse.ActRead, s.eventHistogram))
+	s.handle("GET /api/v1/events/tail", s.require(pulse.ActRead, s.tailEvents))
 	s.handle("GET /api/v1/usage", s.require(pulse.ActRead, s.getUsage))
 	s.alertRoutes()
 	s.handle("GET /api/v1/api-keys", s.require(pulse.ActManageKeys, s.listKeys))

@@ -50,3 +50,33 @@ func CreateTenantWithKey(ctx context.Context, s Store, now time.Time, name strin
 	}
 	return t, secret, nil
 }
+
+// IDMillis is the Unix millisecond encoded in a UUIDv7 made by NewID (0 for
+// anything else).
+func IDMillis(id string) int64 {
+	if len(id) < 13 || id[8] != '-' {
+		return 0
+	}
+	var b [6]byte
+	if _, err := hex.Decode(b[:4], []byte(id[0:8])); err != nil {
+		return 0
+	}
+	if _, err := hex.Decode(b[4:], []byte(id[9:13])); err != nil {
+		return 0
+	}
+	var ms int64
+	for _, c := range b {
+		ms = ms<<8 | int64(c)
+	}
+	return ms
+}
+
+// IDAt is the smallest UUIDv7 of Unix millisecond ms: every id NewID makes
+// at ms or later sorts at or after it.
+func IDAt(ms int64) string {
+	var b [8]byte
+	binary.BigEndian.PutUint64(b[:], uint64(max(ms, 0))<<16)
+	var out [12]byte
+	hex.Encode(out[:], b[:6])
+	return string(out[:8]) + "-" + string(out[8:12]) + "-0000-0000-000000000000"
+}

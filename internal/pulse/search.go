@@ -82,13 +82,38 @@ func CheckQuery(q url.Values, known []string, repeatable ...string) []FieldError
 }
 
 // ParseEventFilter validates search query parameters, naming each bad one.
-func ParseEventFilter(q url.Values) (EventFilter, error) {
+func ParseEventFilter(q url.Values) (EventFilter, error) { return checkedFilter(q, searchParams, true) }
+
+var tailParams = []string{"event_type", "severity", "min_severity", "service", "endpoint", "status_code",
+	"status_code_min", "status_code_max", "user_id", "external_id", "tag"}
+
+// ParseTailFilter validates the live tail's query parameters: the search
+// filters without the time range and paging (a tail follows new events).
+func ParseTailFilter(q url.Values) (EventFilter, error) { return checkedFilter(q, tailParams, false) }
+
+// checkedFilter is parseFilter after CheckQuery with the known parameters;
+// the error names every bad parameter of both.
+func checkedFilter(q url.Values, known []string, paging bool) (EventFilter, error) {
+	errs := CheckQuery(q, known, "tag", "severity")
+	f, err := parseFilter(q, paging)
+	if fe, ok := err.(*Error); ok {
+		errs = append(errs, fe.Fields...)
+	}
+	if len(errs) > 0 {
+		return EventFilter{}, Invalid(errs...)
+	}
+	return f, nil
+}
+
+// parseFilter reads the filter parameters of q (and the paging ones,
+// limit, offset and cursor, when paging is set); the caller checks the
+// names with CheckQuery. The error is an *Error of EINVALID.
+func parseFilter(q url.Values, paging bool) (EventFilter, error) {
 	f := EventFilter{Limit: DefaultSearchLimit}
 	var errs []FieldError
 	bad := func(field, msg string) {
 		errs = append(errs, FieldError{Field: field, Message: msg, Reason: field + ".invalid"})
 	}
-	errs = append(errs, CheckQuery(q, searchParams, "tag", "severity")...)
 	str := func(name string, max int) string {
 		vs := q[name]
 		if len(vs) != 1 { // absent, or repeated (CheckQuery named it)
@@ -136,11 +161,13 @@ func ParseEventFilter(q url.Values) (EventFilter, error) {
 	f.StatusCodeMax = num("status_code_max", 100, 599)
 	f.Start = tm("start_time")
 	f.End = tm("end_time")
-	if l := num("limit", 1, MaxSearchLimit); l > 0 {
-		f.Limit = l
-	}
-	if _, ok := q["offset"]; ok {
-		f.Offset = num("offset", 0, MaxSearchOffset)
+	if paging {
+		if l := num("limit", 1, MaxSearchLimit); l > 0 {
+			f.Limit = l
+		}
+		if _, ok := q["offset"]; ok {
+			f.Offset = num("offset", 0, MaxSearchOffset)
+		}
 	}
 
 	sevs := slices.Clone(Severities)
@@ -192,9 +219,8 @@ func ParseEventFilter(q url.Values) (EventFilter, error) {
 		}
 		f.Text = text
 	}
-	if c := str("cursor", 256); c != "" {
-		cur, err := DecodeCursor(c)
-		if err != nil {
+	if c := str("cursor", 256); paging && c != "" {
+		if cur, err := DecodeCursor(c); err != nil {
 			bad("cursor", "is not a cursor returned by this API")
 		} else {
 			f.After = &cur

@@ -97,6 +97,13 @@ type EventStore interface {
 	// InsertEvents and LookupExternalIDs, and is not stored again, so an
 	// erasure sticks. userID must not be empty (EINVALID).
 	EraseUserEvents(ctx context.Context, tenantID, userID string, chunk int) (int, error)
+	// EventHistogram counts the events matching q.Filter (whose Start and
+	// End are set; paging ignored) per bucket of q.Interval and, when
+	// q.GroupBy is set, per group: the q.Groups groups with the largest
+	// counts over the range keep their name, the rest are summed in Other
+	// rows. Only non-zero rows are returned, in no particular order; see
+	// HistogramCount for what the group of an event is.
+	EventHistogram(ctx context.Context, tenantID string, q HistogramQuery) ([]HistogramCount, error)
 }
 
 // DefaultEraseChunk is the events per transaction of EraseUserEvents when

@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"strings"
+	"time"
 
 	"github.com/pulsestream/pulsestream/internal/pulse"
 )
@@ -35,14 +36,38 @@ func (db *DB) SearchEvents(ctx context.Context, tenantID string, f pulse.EventFi
 // LIMIT still stops the walk after one page.
 func searchQuery(tenant int64, f pulse.EventFilter) (string, []any) {
 	var b strings.Builder
-	var args []any
+	b.WriteString("SELECT " + selectColumns)
+	args, ts, id := filterSQL(&b, nil, tenant, f)
 	where := func(cond string, vs ...any) {
 		b.WriteString(" AND ")
 		b.WriteString(cond)
 		args = append(args, vs...)
 	}
-	ts, id := "e.ts", "e.id"
-	b.WriteString("SELECT " + selectColumns)
+	if f.After != nil {
+		// Written so that ts <= ? bounds the index range (a row value
+		// comparison could not: id is not in the index).
+		at := micros(f.After.Timestamp)
+		where(ts+" <= ? AND ("+ts+" < ? OR "+id+" < ?)", at, at, f.After.ID)
+	}
+	limit := f.Limit
+	if limit <= 0 {
+		limit = pulse.DefaultSearchLimit
+	}
+	b.WriteString(" ORDER BY " + ts + " DESC, " + id + " DESC LIMIT ? OFFSET ?")
+	args = append(args, min(limit, pulse.MaxSearchLimit+1), max(f.Offset, 0))
+	return b.String(), args
+}
+
+// filterSQL appends to b the FROM and WHERE clauses that select the
+// tenant's events matching f (not its paging), and their arguments to
+// args; it returns args and the expressions of the ts and id columns.
+func filterSQL(b *strings.Builder, args []any, tenant int64, f pulse.EventFilter) (_ []any, ts, id string) {
+	where := func(cond string, vs ...any) {
+		b.WriteString(" AND ")
+		b.WriteString(cond)
+		args = append(args, vs...)
+	}
+	ts, id = "e.ts", "e.id"
 	if len(f.Tags) > 0 {
 		ts = "t0.ts"
 		b.WriteString(" FROM event_tags AS t0 JOIN events AS e ON e.seq = t0.seq WHERE t0.tenant = ? AND t0.key = ? AND t0.value = ?")
@@ -94,17 +119,58 @@ func searchQuery(tenant int64, f pulse.EventFilter) (string, []any) {
 	if !f.End.IsZero() {
 		where(ts+" < ?", micros(f.End))
 	}
-	if f.After != nil {
-		// Written so that ts <= ? bounds the index range (a row value
-		// comparison could not: id is not in the index).
-		at := micros(f.After.Timestamp)
-		where(ts+" <= ? AND ("+ts+" < ? OR "+id+" < ?)", at, at, f.After.ID)
+	return args, ts, id
+}
+
+// EventHistogram counts the tenant's events matching q.Filter per bucket
+// (and group) in one statement: the matching rows are read once into a
+// CTE of (bucket, group), the top groups are the largest counts of it.
+func (db *DB) EventHistogram(ctx context.Context, tenantID string, q pulse.HistogramQuery) ([]pulse.HistogramCount, error) {
+	f := q.Filter
+	if f.NoMatch || f.Severities != nil && len(f.Severities) == 0 || q.Interval < time.Second {
+		return nil, nil
 	}
-	limit := f.Limit
-	if limit <= 0 {
-		limit = pulse.DefaultSearchLimit
+	tenant, ok, err := db.tenantNum(ctx, tenantID)
+	if err != nil {
+		return nil, err
+	} else if !ok {
+		return nil, nil
 	}
-	b.WriteString(" ORDER BY " + ts + " DESC, " + id + " DESC LIMIT ? OFFSET ?")
-	args = append(args, min(limit, pulse.MaxSearchLimit+1), max(f.Offset, 0))
-	return b.String(), args
+	var b strings.Builder
+	step := q.Interval.Microseconds()
+	args := []any{step, step}
+	group := "''"
+	switch q.GroupBy {
+	case pulse.GroupSeverity:
+		group = "e.severity"
+	case pulse.GroupService:
+		group = "e.service"
+	case pulse.GroupEventType:
+		group = "e.event_type"
+	case pulse.GroupStatusCode:
+		group = "COALESCE(CAST(e.status_code AS TEXT), '')"
+	case pulse.GroupTag:
+		group = "COALESCE((SELECT j.value FROM json_each(e.tags) AS j WHERE j.key = ?), '')"
+		args = append(args, q.TagKey)
+	}
+	// The bucket expression names the ts column of the FROM clause, which
+	// filterSQL picks; it is e.ts or t0.ts, equal by the join.
+	b.WriteString("WITH m AS (SELECT (e.ts / ?) * ? AS b, " + group + " AS g")
+	args, _, _ = filterSQL(&b, args, tenant, f)
+	b.WriteString(")")
+	if q.GroupBy == pulse.GroupNone {
+		b.WriteString(" SELECT b, '', 0, count(*) FROM m GROUP BY b")
+	} else {
+		b.WriteString(", top AS (SELECT g FROM m GROUP BY g ORDER BY count(*) DESC, g LIMIT ?)" +
+			" SELECT b, CASE WHEN g IN (SELECT g FROM top) THEN g ELSE '' END AS gg, g NOT IN (SELECT g FROM top) AS other, count(*)" +
+			" FROM m GROUP BY b, gg, other")
+		args = append(args, max(q.Groups, 1))
+	}
+	return queryAll(ctx, db, "event histogram", func(row scanner) (pulse.HistogramCount, error) {
+		var c pulse.HistogramCount
+		var us int64
+		err := row.Scan(&us, &c.Group, &c.Other, &c.Count)
+		c.Bucket = fromMicros(us)
+		return c, err
+	}, b.String(), args...)
 }
