@@ -100,6 +100,8 @@ var routeActions = map[string]pulse.Action{
 	"POST /api/v1/signing-secrets":                     pulse.ActManageKeys,
 	"DELETE /api/v1/signing-secrets/{id}":              pulse.ActManageKeys,
 	"GET /api/v1/audit-log":                            pulse.ActReadAudit,
+	"GET /api/v1/users/{user_id}/events/export":        pulse.ActDataSubject,
+	"DELETE /api/v1/users/{user_id}/events":            pulse.ActDataSubject,
 	"POST /api/v1/invitations":                         pulse.ActManageMembers,
 	"GET /api/v1/invitations":                          pulse.ActManageMembers,
 	"DELETE /api/v1/invitations/{id}":                  pulse.ActManageMembers,
@@ -116,7 +118,8 @@ var sessionRoutes = map[string]bool{
 // roleMay is what each role may do: the words, as a table.
 var roleMay = map[pulse.Role][]pulse.Action{
 	pulse.RoleOwner: {pulse.ActRead, pulse.ActIngest, pulse.ActAcknowledge, pulse.ActSilence, pulse.ActManageRules,
-		pulse.ActManageKeys, pulse.ActDeleteKeys, pulse.ActManageMembers, pulse.ActManageOwners, pulse.ActReadAudit},
+		pulse.ActManageKeys, pulse.ActDeleteKeys, pulse.ActManageMembers, pulse.ActManageOwners, pulse.ActReadAudit,
+		pulse.ActDataSubject},
 	pulse.RoleAdmin: {pulse.ActRead, pulse.ActIngest, pulse.ActAcknowledge, pulse.ActSilence, pulse.ActManageRules,
 		pulse.ActManageKeys, pulse.ActManageMembers, pulse.ActReadAudit},
 	pulse.RoleMember: {pulse.ActRead, pulse.ActAcknowledge, pulse.ActSilence},
