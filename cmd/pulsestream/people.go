@@ -140,24 +140,17 @@ func userSetPasswordSetup(fs *flag.FlagSet) runFunc {
 		if err := wantArgs("user set-password", pos, 1); err != nil {
 			return err
 		}
-		s, svc, err := peopleCLI(e, cfg)
-		if err != nil {
-			return err
-		}
-		defer s.Close()
-		u, err := svc.FindUser(e.ctx, cliOperator, pos[0])
-		if err != nil {
-			return cliError(userErr(err))
-		}
-		pw, err := readPassword(e.stdin, *pwStdin, e.stderr)
-		if err != nil {
-			return err
-		}
-		if _, err := svc.SetPassword(e.ctx, cliOperator, u.ID, pw); err != nil {
-			return cliError(err)
-		}
-		fmt.Fprintf(e.stdout, "password of %s changed; their sessions ended\n", u.Email)
-		return nil
+		return withUser(e, cfg, pos[0], func(svc *people.Service, u *pulse.User) error {
+			pw, err := readPassword(e.stdin, *pwStdin, e.stderr)
+			if err != nil {
+				return err
+			}
+			if _, err := svc.SetPassword(e.ctx, cliOperator, u.ID, pw); err != nil {
+				return cliError(err)
+			}
+			fmt.Fprintf(e.stdout, "password of %s changed; their sessions ended\n", u.Email)
+			return nil
+		})
 	}
 }
 
@@ -166,21 +159,29 @@ func userDisableSetup(fs *flag.FlagSet) runFunc {
 		if err := wantArgs("user disable", pos, 1); err != nil {
 			return err
 		}
-		s, svc, err := peopleCLI(e, cfg)
-		if err != nil {
-			return err
-		}
-		defer s.Close()
-		u, err := svc.FindUser(e.ctx, cliOperator, pos[0])
-		if err != nil {
-			return cliError(userErr(err))
-		}
-		if _, err := svc.Disable(e.ctx, cliOperator, u.ID); err != nil {
-			return cliError(err)
-		}
-		fmt.Fprintf(e.stdout, "user %s disabled; their sessions ended\n", u.Email)
-		return nil
+		return withUser(e, cfg, pos[0], func(svc *people.Service, u *pulse.User) error {
+			if _, err := svc.Disable(e.ctx, cliOperator, u.ID); err != nil {
+				return cliError(err)
+			}
+			fmt.Fprintf(e.stdout, "user %s disabled; their sessions ended\n", u.Email)
+			return nil
+		})
 	}
+}
+
+// withUser opens the store and runs fn with the user named by ref (id or
+// email).
+func withUser(e *env, cfg config.Config, ref string, fn func(*people.Service, *pulse.User) error) error {
+	s, svc, err := peopleCLI(e, cfg)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	u, err := svc.FindUser(e.ctx, cliOperator, ref)
+	if err != nil {
+		return cliError(userErr(err))
+	}
+	return fn(svc, u)
 }
 
 func userErr(err error) error {
@@ -199,21 +200,14 @@ func memberAddSetup(fs *flag.FlagSet) runFunc {
 		if *role == "" {
 			return errors.New("member add needs --role owner|admin|member|viewer")
 		}
-		s, svc, err := peopleCLI(e, cfg)
-		if err != nil {
-			return err
-		}
-		defer s.Close()
-		u, err := svc.FindUser(e.ctx, cliOperator, pos[1])
-		if err != nil {
-			return cliError(userErr(err))
-		}
-		m, _, err := svc.SetMember(e.ctx, cliOperator, pos[0], u.ID, pulse.Role(*role))
-		if err != nil {
-			return cliError(err)
-		}
-		fmt.Fprintf(e.stdout, "%s is %s of tenant %s\n", u.Email, m.Role, m.TenantID)
-		return nil
+		return withUser(e, cfg, pos[1], func(svc *people.Service, u *pulse.User) error {
+			m, _, err := svc.SetMember(e.ctx, cliOperator, pos[0], u.ID, pulse.Role(*role))
+			if err != nil {
+				return cliError(err)
+			}
+			fmt.Fprintf(e.stdout, "%s is %s of tenant %s\n", u.Email, m.Role, m.TenantID)
+			return nil
+		})
 	}
 }
 
@@ -222,20 +216,13 @@ func memberRemoveSetup(fs *flag.FlagSet) runFunc {
 		if err := wantArgs("member remove", pos, 2); err != nil {
 			return err
 		}
-		s, svc, err := peopleCLI(e, cfg)
-		if err != nil {
-			return err
-		}
-		defer s.Close()
-		u, err := svc.FindUser(e.ctx, cliOperator, pos[1])
-		if err != nil {
-			return cliError(userErr(err))
-		}
-		if err := svc.RemoveMember(e.ctx, cliOperator, pos[0], u.ID); err != nil {
-			return cliError(err)
-		}
-		fmt.Fprintf(e.stdout, "%s removed from tenant %s\n", u.Email, pos[0])
-		return nil
+		return withUser(e, cfg, pos[1], func(svc *people.Service, u *pulse.User) error {
+			if err := svc.RemoveMember(e.ctx, cliOperator, pos[0], u.ID); err != nil {
+				return cliError(err)
+			}
+			fmt.Fprintf(e.stdout, "%s removed from tenant %s\n", u.Email, pos[0])
+			return nil
+		})
 	}
 }
 
