@@ -103,6 +103,11 @@ var routeActions = map[string]pulse.Action{
 	"POST /api/v1/invitations":                         pulse.ActManageMembers,
 	"GET /api/v1/invitations":                          pulse.ActManageMembers,
 	"DELETE /api/v1/invitations/{id}":                  pulse.ActManageMembers,
+	"GET /api/v1/users/{user_id}/events/export":        pulse.ActDataSubject,
+	"DELETE /api/v1/users/{user_id}/events":            pulse.ActDataSubject,
+	"GET /api/v1/members":                              pulse.ActRead,
+	"PUT /api/v1/members/{user_id}":                    pulse.ActManageMembers,
+	"DELETE /api/v1/members/{user_id}":                 pulse.ActManageMembers,
 }
 
 // Routes that act on a session, not in a tenant.
@@ -116,7 +121,8 @@ var sessionRoutes = map[string]bool{
 // roleMay is what each role may do: the words, as a table.
 var roleMay = map[pulse.Role][]pulse.Action{
 	pulse.RoleOwner: {pulse.ActRead, pulse.ActIngest, pulse.ActAcknowledge, pulse.ActSilence, pulse.ActManageRules,
-		pulse.ActManageKeys, pulse.ActDeleteKeys, pulse.ActManageMembers, pulse.ActManageOwners, pulse.ActReadAudit},
+		pulse.ActManageKeys, pulse.ActDeleteKeys, pulse.ActManageMembers, pulse.ActManageOwners, pulse.ActReadAudit,
+		pulse.ActDataSubject},
 	pulse.RoleAdmin: {pulse.ActRead, pulse.ActIngest, pulse.ActAcknowledge, pulse.ActSilence, pulse.ActManageRules,
 		pulse.ActManageKeys, pulse.ActManageMembers, pulse.ActReadAudit},
 	pulse.RoleMember: {pulse.ActRead, pulse.ActAcknowledge, pulse.ActSilence},
@@ -147,7 +153,7 @@ func TestRoleRouteTable(t *testing.T) {
 			}
 			for route, action := range routeActions {
 				method, path, _ := strings.Cut(route, " ")
-				path = strings.NewReplacer("{id}", "01900000-0000-7000-8000-000000000000", "{index}", "logs").Replace(path)
+				path = strings.NewReplacer("{id}", "01900000-0000-7000-8000-000000000000", "{user_id}", "01900000-0000-7000-8000-000000000000", "{index}", "logs").Replace(path)
 				var body any
 				if method != "GET" && method != "DELETE" {
 					body = map[string]any{}
