@@ -32,8 +32,7 @@ func TestTenantMembersAPI(t *testing.T) {
 		as := func(cookie string) []string { return []string{"Cookie", cookie, "X-PulseStream-Tenant", tenantID} }
 		owner := as(n.signIn(n.member(tenantID, "owner@example.com", pulse.RoleOwner)))
 		admin := as(n.signIn(n.member(tenantID, "admin@example.com", pulse.RoleAdmin)))
-		memberCookie := n.signIn(n.member(tenantID, "member@example.com", pulse.RoleMember))
-		member := as(memberCookie)
+		member := as(n.signIn(n.member(tenantID, "member@example.com", pulse.RoleMember)))
 		viewer := as(n.signIn(n.member(tenantID, "viewer@example.com", pulse.RoleViewer)))
 		n.member(tenantID, "owner2@example.com", pulse.RoleMember)
 		n.member(otherID, "stranger@example.com", pulse.RoleOwner)
@@ -100,7 +99,6 @@ func TestTenantMembersAPI(t *testing.T) {
 			t.Errorf("removed member's session: %d, want 401 or 403", r.Status)
 		}
 		problem(t, n.do("DELETE", path(memberID), "", nil, admin...), http.StatusNotFound)
-		_ = memberCookie
 
 		// An API key with the admin scope acts as admin.
 		kr := n.do("POST", "/admin/v1/tenants/"+tenantID+"/api-keys", adminToken, map[string]any{"scopes": []string{"admin", "read"}})
