@@ -82,6 +82,7 @@ func TestRoutes(t *testing.T) {
 		"POST /admin/v1/users", "GET /admin/v1/users", "PATCH /admin/v1/users/{id}", "GET /admin/v1/tenants/{id}/members",
 		"PUT /admin/v1/tenants/{id}/members/{user_id}", "DELETE /admin/v1/tenants/{id}/members/{user_id}",
 		"GET /api/v1/users/{user_id}/events/export", "DELETE /api/v1/users/{user_id}/events",
+		"GET /api/v1/members", "PUT /api/v1/members/{user_id}", "DELETE /api/v1/members/{user_id}",
 	}
 	slices.Sort(want)
 	got := Routes()

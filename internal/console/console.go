@@ -107,6 +107,8 @@ func (c *Console) routes() {
 	c.mux.HandleFunc("POST /t/{tenant}/rules/{id}", c.tenant(c.saveRule))
 	c.mux.HandleFunc("GET /t/{tenant}/members", c.tenant(c.members))
 	c.mux.HandleFunc("POST /t/{tenant}/invitations", c.tenant(c.invite))
+	c.mux.HandleFunc("POST /t/{tenant}/members/{user}/role", c.tenant(c.setMemberRole))
+	c.mux.HandleFunc("POST /t/{tenant}/members/{user}/remove", c.tenant(c.removeMember))
 	c.mux.HandleFunc("GET /t/{tenant}/usage", c.tenant(c.usage))
 	c.mux.HandleFunc("GET /t/{tenant}/audit", c.tenant(c.audit))
 	c.mux.HandleFunc("GET /operator/tenants", c.operator(c.tenants))

@@ -30,7 +30,22 @@ type invitation struct {
 	ExpiresAt time.Time  `json:"expires_at"`
 }
 
+// member is a row of the members table with what the person viewing the
+// page may do to it: change the role or remove (admins and owners; owner
+// rows only for owners; never their own role, which the API refuses too).
+type member struct {
+	UserID    string     `json:"user_id"`
+	Email     string     `json:"email"`
+	Name      string     `json:"name"`
+	Role      pulse.Role `json:"role"`
+	Disabled  bool       `json:"disabled"`
+	CreatedAt time.Time  `json:"created_at"`
+	Self      bool       `json:"-"`
+	Manage    bool       `json:"-"`
+}
+
 type membersData struct {
+	Members     []member
 	Invitations []invitation
 	Link        string // a new invitation's one-time link, shown once
 	Roles       []pulse.Role
@@ -47,6 +62,19 @@ func (c *Console) renderMembers(w http.ResponseWriter, r *http.Request, v *view,
 			d.Roles = append(d.Roles, role)
 		}
 	}
+	var ms struct {
+		Members []member `json:"members"`
+	}
+	if !c.fetch(w, r, v, "GET", "/api/v1/members", nil, nil, &ms) {
+		return
+	}
+	for i := range ms.Members {
+		m := &ms.Members[i]
+		m.Self = v.Me != nil && m.UserID == v.Me.User.ID
+		m.Manage = !m.Self && v.Can(string(pulse.ActManageMembers)) &&
+			(m.Role != pulse.RoleOwner || v.Can(string(pulse.ActManageOwners)))
+	}
+	d.Members = ms.Members
 	if v.Can(string(pulse.ActManageMembers)) {
 		var list struct {
 			Invitations []invitation `json:"invitations"`
@@ -74,6 +102,33 @@ func (c *Console) invite(w http.ResponseWriter, r *http.Request, v *view) {
 		return
 	}
 	c.renderMembers(w, r, v, &membersData{Link: out.Link}, http.StatusCreated)
+}
+
+// setMemberRole changes a member's role (PUT /api/v1/members/{user_id}).
+func (c *Console) setMemberRole(w http.ResponseWriter, r *http.Request, v *view) {
+	v.Title, v.Nav = "Members", "members"
+	if !form(w, r) {
+		c.fail(w, r, v, &apiResult{status: http.StatusBadRequest}, nil)
+		return
+	}
+	if !c.fetch(w, r, v, "PUT", "/api/v1/members/"+url.PathEscape(r.PathValue("user")), nil,
+		map[string]any{"role": r.PostForm.Get("role")}, nil) {
+		return
+	}
+	http.Redirect(w, r, "/t/"+v.TenantID+"/members", http.StatusSeeOther)
+}
+
+// removeMember removes a member (DELETE /api/v1/members/{user_id}).
+func (c *Console) removeMember(w http.ResponseWriter, r *http.Request, v *view) {
+	v.Title, v.Nav = "Members", "members"
+	if !form(w, r) {
+		c.fail(w, r, v, &apiResult{status: http.StatusBadRequest}, nil)
+		return
+	}
+	if !c.fetch(w, r, v, "DELETE", "/api/v1/members/"+url.PathEscape(r.PathValue("user")), nil, nil, nil) {
+		return
+	}
+	http.Redirect(w, r, "/t/"+v.TenantID+"/members", http.StatusSeeOther)
 }
 
 type usageInterval struct {

@@ -202,6 +202,18 @@ var auditFixtures = map[string]auditFixture{
 		return auditCall{method: "DELETE", path: "/admin/v1/tenants/" + w.tenantID + "/members/" + id, key: adminToken,
 			status: http.StatusNoContent, action: "member.remove", target: "member/" + id}
 	}},
+	"PUT /api/v1/members/{user_id}": {build: func(w *auditWalk) auditCall {
+		id := w.user()
+		w.json(w.n.do("PUT", "/admin/v1/tenants/"+w.tenantID+"/members/"+id, adminToken, map[string]any{"role": "viewer"}), http.StatusCreated)
+		return auditCall{method: "PUT", path: "/api/v1/members/" + id, key: w.key,
+			body: map[string]any{"role": "member"}, status: http.StatusOK, action: "member.change_role", target: "member/" + id}
+	}},
+	"DELETE /api/v1/members/{user_id}": {build: func(w *auditWalk) auditCall {
+		id := w.user()
+		w.json(w.n.do("PUT", "/admin/v1/tenants/"+w.tenantID+"/members/"+id, adminToken, map[string]any{"role": "viewer"}), http.StatusCreated)
+		return auditCall{method: "DELETE", path: "/api/v1/members/" + id, key: w.key,
+			status: http.StatusNoContent, action: "member.remove", target: "member/" + id}
+	}},
 	"POST /api/v1/api-keys": {build: func(w *auditWalk) auditCall {
 		return auditCall{method: "POST", path: "/api/v1/api-keys", key: w.key, body: map[string]any{"name": "self"},
 			status: http.StatusCreated, action: "api_key.create"}

@@ -105,6 +105,11 @@ var routeActions = map[string]pulse.Action{
 	"POST /api/v1/invitations":                         pulse.ActManageMembers,
 	"GET /api/v1/invitations":                          pulse.ActManageMembers,
 	"DELETE /api/v1/invitations/{id}":                  pulse.ActManageMembers,
+	"GET /api/v1/users/{user_id}/events/export":        pulse.ActDataSubject,
+	"DELETE /api/v1/users/{user_id}/events":            pulse.ActDataSubject,
+	"GET /api/v1/members":                              pulse.ActRead,
+	"PUT /api/v1/members/{user_id}":                    pulse.ActManageMembers,
+	"DELETE /api/v1/members/{user_id}":                 pulse.ActManageMembers,
 }
 
 // Routes that act on a session, not in a tenant.
@@ -150,7 +155,7 @@ func TestRoleRouteTable(t *testing.T) {
 			}
 			for route, action := range routeActions {
 				method, path, _ := strings.Cut(route, " ")
-				path = strings.NewReplacer("{id}", "01900000-0000-7000-8000-000000000000", "{index}", "logs").Replace(path)
+				path = strings.NewReplacer("{id}", "01900000-0000-7000-8000-000000000000", "{user_id}", "01900000-0000-7000-8000-000000000000", "{index}", "logs").Replace(path)
 				var body any
 				if method != "GET" && method != "DELETE" {
 					body = map[string]any{}

@@ -112,3 +112,41 @@ func (s *Server) adminDeleteMember(w http.ResponseWriter, r *http.Request) {
 	}
 	w.WriteHeader(http.StatusNoContent)
 }
+
+// The tenant's members routes (/api/v1/members): anyone who may read the
+// tenant sees who is in it (ActRead: viewers too, so a person knows whom
+// to ask); changing a role and removing need ActManageMembers, and the
+// owner role ActManageOwners, which people.Service checks with the
+// last-owner rule and audits. A person may not change their own role
+// (403); members join by invitation, so PUT never adds one (404).
+
+func (s *Server) listMembers(w http.ResponseWriter, r *http.Request) {
+	ms, err := s.people.Members(r.Context(), s.actor(r), tenantFrom(r.Context()).ID)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"members": ms})
+}
+
+func (s *Server) putMember(w http.ResponseWriter, r *http.Request) {
+	var in putMemberRequest
+	if err := s.decodeJSON(r, &in); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	m, err := s.people.ChangeRole(r.Context(), s.actor(r), tenantFrom(r.Context()).ID, r.PathValue("user_id"), in.Role)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, m)
+}
+
+func (s *Server) deleteMember(w http.ResponseWriter, r *http.Request) {
+	if err := s.people.RemoveMember(r.Context(), s.actor(r), tenantFrom(r.Context()).ID, r.PathValue("user_id")); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}

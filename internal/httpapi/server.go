@@ -260,6 +260,11 @@ func (s *Server) routes() {
 	// Data-subject requests (datasubject.go): owners, and keys with the admin scope.
 	s.handle("GET /api/v1/users/{user_id}/events/export", s.require(pulse.ActDataSubject, s.exportUserEvents))
 	s.handle("DELETE /api/v1/users/{user_id}/events", s.require(pulse.ActDataSubject, s.eraseUserEvents))
+	// The tenant's members (issue 14; people.go): see who is in the tenant,
+	// change a role, remove.
+	s.handle("GET /api/v1/members", s.require(pulse.ActRead, s.listMembers))
+	s.handle("PUT /api/v1/members/{user_id}", s.require(pulse.ActManageMembers, s.putMember))
+	s.handle("DELETE /api/v1/members/{user_id}", s.require(pulse.ActManageMembers, s.deleteMember))
 
 	// Sign-in, sessions, TOTP, invitations, first-run setup (issue 14; signin.go).
 	s.sessionRoutes()

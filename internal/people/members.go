@@ -94,6 +94,8 @@ func mayChange(by Actor, from, to pulse.Role) error {
 	return nil
 }
 
+var errNoMember = pulse.Errorf(pulse.ENOTFOUND, "no such member in this tenant")
+
 var errLastOwner = pulse.Errorf(pulse.ECONFLICT, "a tenant must keep at least one owner: make another member owner first")
 
 // SetMember gives the user the role in the tenant, adding them when they
@@ -103,6 +105,23 @@ var errLastOwner = pulse.Errorf(pulse.ECONFLICT, "a tenant must keep at least on
 // tenant or user, EFORBIDDEN when by may not, ECONFLICT when it would
 // demote the tenant's last owner.
 func (s *Service) SetMember(ctx context.Context, by Actor, tenantID, userID string, role pulse.Role) (MemberView, bool, error) {
+	return s.setMember(ctx, by, tenantID, userID, role, false)
+}
+
+// ChangeRole changes an existing member's role: the tenant API's form of
+// SetMember, which never adds a member (people join by invitation) and
+// refuses a person's change of their own role (EFORBIDDEN: another owner
+// or admin must do it, so nobody promotes themself or locks themself
+// out by mistake). ENOTFOUND when userID is not a member.
+func (s *Service) ChangeRole(ctx context.Context, by Actor, tenantID, userID string, role pulse.Role) (MemberView, error) {
+	if !by.Operator && by.UserID != "" && by.UserID == userID {
+		return MemberView{}, forbidden("you may not change your own role: ask another owner or admin")
+	}
+	v, _, err := s.setMember(ctx, by, tenantID, userID, role, true)
+	return v, err
+}
+
+func (s *Service) setMember(ctx context.Context, by Actor, tenantID, userID string, role pulse.Role, existingOnly bool) (MemberView, bool, error) {
 	if !role.Valid() {
 		return MemberView{}, false, pulse.Invalid(fieldErr("role", "must be one of owner, admin, member, viewer", "role.invalid"))
 	}
@@ -112,7 +131,9 @@ func (s *Service) SetMember(ctx context.Context, by Actor, tenantID, userID stri
 	s.members.Lock()
 	defer s.members.Unlock()
 	u, err := s.Store.GetUser(ctx, userID)
-	if pulse.IsNotFound(err) {
+	if pulse.IsNotFound(err) && existingOnly {
+		return MemberView{}, false, errNoMember
+	} else if pulse.IsNotFound(err) {
 		return MemberView{}, false, pulse.Errorf(pulse.ENOTFOUND, "user not found")
 	} else if err != nil {
 		return MemberView{}, false, err
@@ -122,6 +143,9 @@ func (s *Service) SetMember(ctx context.Context, by Actor, tenantID, userID stri
 		return MemberView{}, false, err
 	}
 	cur, owners := find(ms, userID)
+	if cur == nil && existingOnly {
+		return MemberView{}, false, errNoMember
+	}
 	var from pulse.Role
 	if cur != nil {
 		from = cur.Role
@@ -169,7 +193,7 @@ func (s *Service) RemoveMember(ctx context.Context, by Actor, tenantID, userID s
 	}
 	cur, owners := find(ms, userID)
 	if cur == nil {
-		return pulse.Errorf(pulse.ENOTFOUND, "no such member in this tenant")
+		return errNoMember
 	}
 	if err := mayChange(by, cur.Role, ""); err != nil {
 		return err
