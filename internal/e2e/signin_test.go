@@ -105,8 +105,6 @@ var routeActions = map[string]pulse.Action{
 	"POST /api/v1/invitations":                         pulse.ActManageMembers,
 	"GET /api/v1/invitations":                          pulse.ActManageMembers,
 	"DELETE /api/v1/invitations/{id}":                  pulse.ActManageMembers,
-	"GET /api/v1/users/{user_id}/events/export":        pulse.ActDataSubject,
-	"DELETE /api/v1/users/{user_id}/events":            pulse.ActDataSubject,
 	"GET /api/v1/members":                              pulse.ActRead,
 	"PUT /api/v1/members/{user_id}":                    pulse.ActManageMembers,
 	"DELETE /api/v1/members/{user_id}":                 pulse.ActManageMembers,
