@@ -83,6 +83,9 @@ var routeActions = map[string]pulse.Action{
 	"PATCH /api/v1/alert-rules/{id}":                   pulse.ActManageRules,
 	"DELETE /api/v1/alert-rules/{id}":                  pulse.ActManageRules,
 	"POST /api/v1/alert-rules/{id}/test":               pulse.ActManageRules,
+	"POST /api/v1/alert-rules/preview":                 pulse.ActManageRules,
+	"GET /api/v1/users/{user_id}/events/export":        pulse.ActDataSubject,
+	"DELETE /api/v1/users/{user_id}/events":            pulse.ActDataSubject,
 	"GET /api/v1/alerts":                               pulse.ActRead,
 	"GET /api/v1/alerts/{id}":                          pulse.ActRead,
 	"POST /api/v1/alerts/{id}/acknowledge":             pulse.ActAcknowledge,
@@ -116,7 +119,7 @@ var sessionRoutes = map[string]bool{
 // roleMay is what each role may do: the words, as a table.
 var roleMay = map[pulse.Role][]pulse.Action{
 	pulse.RoleOwner: {pulse.ActRead, pulse.ActIngest, pulse.ActAcknowledge, pulse.ActSilence, pulse.ActManageRules,
-		pulse.ActManageKeys, pulse.ActDeleteKeys, pulse.ActManageMembers, pulse.ActManageOwners, pulse.ActReadAudit},
+		pulse.ActManageKeys, pulse.ActDeleteKeys, pulse.ActManageMembers, pulse.ActManageOwners, pulse.ActReadAudit, pulse.ActDataSubject},
 	pulse.RoleAdmin: {pulse.ActRead, pulse.ActIngest, pulse.ActAcknowledge, pulse.ActSilence, pulse.ActManageRules,
 		pulse.ActManageKeys, pulse.ActManageMembers, pulse.ActReadAudit},
 	pulse.RoleMember: {pulse.ActRead, pulse.ActAcknowledge, pulse.ActSilence},
@@ -147,7 +150,7 @@ func TestRoleRouteTable(t *testing.T) {
 			}
 			for route, action := range routeActions {
 				method, path, _ := strings.Cut(route, " ")
-				path = strings.NewReplacer("{id}", "01900000-0000-7000-8000-000000000000", "{index}", "logs").Replace(path)
+				path = strings.NewReplacer("{id}", "01900000-0000-7000-8000-000000000000", "{index}", "logs", "{user_id}", "someone").Replace(path)
 				var body any
 				if method != "GET" && method != "DELETE" {
 					body = map[string]any{}
