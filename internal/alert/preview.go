@@ -56,17 +56,21 @@ type PreviewGroup struct {
 
 // PreviewRule evaluates r (validated, r.TenantID set) over the stored events
 // of its window at now with the evaluator's own counting (ruleState), and
-// stores nothing. would_fire is whether the condition holds at now;
-// for_seconds and the cooldown are not simulated.
-func PreviewRule(ctx context.Context, store EventScanner, r *pulse.Rule, limits pulse.AlertLimits, now time.Time) (*Preview, error) {
+// stores nothing. It reads at most maxEvents events (0: PreviewMaxEvents).
+// would_fire is whether the condition holds at now; for_seconds and the
+// cooldown are not simulated.
+func PreviewRule(ctx context.Context, store EventScanner, r *pulse.Rule, limits pulse.AlertLimits, now time.Time, maxEvents int) (*Preview, error) {
+	if maxEvents <= 0 {
+		maxEvents = PreviewMaxEvents
+	}
 	c := *r
 	c.Condition.WindowSeconds = min(c.Condition.WindowSeconds, int(PreviewMaxWindow/time.Second))
 	c.Compile()
 	rs := newRuleState(&c, limits, nil)
 	out := &Preview{WindowSeconds: c.Condition.WindowSeconds}
-	scan := pulse.EventScan{TenantID: r.TenantID, Since: now.Add(-c.Condition.Window()), Limit: previewPage}
+	scan := pulse.EventScan{TenantID: r.TenantID, Since: now.Add(-c.Condition.Window())}
 	for {
-		scan.Limit = min(previewPage, PreviewMaxEvents-out.EventsScanned)
+		scan.Limit = min(previewPage, maxEvents-out.EventsScanned)
 		events, err := store.ScanEvents(ctx, scan)
 		if err != nil {
 			return nil, err
@@ -78,7 +82,7 @@ func PreviewRule(ctx context.Context, store EventScanner, r *pulse.Rule, limits 
 		if len(events) < scan.Limit {
 			break
 		}
-		if out.EventsScanned >= PreviewMaxEvents {
+		if out.EventsScanned >= maxEvents {
 			// Cut only if there is more to read.
 			more, err := store.ScanEvents(ctx, pulse.EventScan{TenantID: r.TenantID, Since: scan.Since, AfterID: events[len(events)-1].ID, Limit: 1, IDsOnly: true})
 			if err != nil {

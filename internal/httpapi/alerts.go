@@ -162,7 +162,7 @@ func (s *Server) previewRule(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	p, err := alert.PreviewRule(r.Context(), s.store, rule, limits, now)
+	p, err := alert.PreviewRule(r.Context(), s.store, rule, limits, now, alert.PreviewMaxEvents)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
