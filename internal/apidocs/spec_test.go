@@ -68,6 +68,7 @@ func TestRoutes(t *testing.T) {
 		"GET /api/v1/events/histogram", "GET /api/v1/events/tail",
 		"POST /api/v1/alert-rules", "GET /api/v1/alert-rules", "GET /api/v1/alert-rules/{id}", "PUT /api/v1/alert-rules/{id}",
 		"PATCH /api/v1/alert-rules/{id}", "DELETE /api/v1/alert-rules/{id}", "POST /api/v1/alert-rules/{id}/test",
+		"POST /api/v1/alert-rules/preview",
 		"GET /api/v1/alerts", "GET /api/v1/alerts/{id}", "POST /api/v1/alerts/{id}/acknowledge", "GET /api/v1/alerts/{id}/notifications",
 		"GET /api/v1/notifications/{id}", "POST /api/v1/notifications/{id}/retry",
 		"POST /api/v1/silences", "GET /api/v1/silences", "DELETE /api/v1/silences/{id}",

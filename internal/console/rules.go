@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/pulsestream/pulsestream/internal/alert"
 	"github.com/pulsestream/pulsestream/internal/pulse"
 )
 
@@ -29,6 +30,9 @@ type ruleForm struct {
 	WebhookURL  string
 	Enabled     bool
 	Severities  []pulse.Severity
+	// Preview is the answer of POST /api/v1/alert-rules/preview, shown
+	// under the form after "Test against the last hour".
+	Preview *alert.Preview
 }
 
 func newRuleForm() *ruleForm {
@@ -119,6 +123,10 @@ func (c *Console) saveRule(w http.ResponseWriter, r *http.Request, v *view) {
 		return
 	}
 	f, body := readRuleForm(r)
+	if r.PostForm.Get("preview") != "" {
+		c.previewRule(w, r, v, f, body)
+		return
+	}
 	method, path := "POST", "/api/v1/alert-rules"
 	if id := r.PathValue("id"); id != "" {
 		v.Title, f.ID = "Edit alert rule", id
@@ -139,4 +147,27 @@ func (c *Console) saveRule(w http.ResponseWriter, r *http.Request, v *view) {
 		return
 	}
 	http.Redirect(w, r, "/t/"+v.TenantID+"/rules?notice="+url.QueryEscape("Rule “"+f.Name+"” saved."), http.StatusSeeOther)
+}
+
+// previewRule answers the form's "Test against the last hour" button: the
+// form goes to POST /api/v1/alert-rules/preview (which validates like
+// saving, so a refusal shows the same field errors) and the page comes
+// back with what was typed and the result under it. Nothing is saved.
+func (c *Console) previewRule(w http.ResponseWriter, r *http.Request, v *view, f *ruleForm, body map[string]any) {
+	if id := r.PathValue("id"); id != "" {
+		v.Title, f.ID = "Edit alert rule", id
+	}
+	v.Data = f
+	res, err := c.call(r, "POST", "/api/v1/alert-rules/preview", nil, body, v.TenantID)
+	if err != nil || !res.ok() {
+		c.failForm(w, r, "rule", v, res, err)
+		return
+	}
+	var p alert.Preview
+	if err := res.decode(&p); err != nil {
+		c.fail(w, r, v, nil, err)
+		return
+	}
+	f.Preview = &p
+	c.render(w, r, http.StatusOK, "rule", v)
 }

@@ -269,6 +269,7 @@ var auditFixtures = map[string]auditFixture{
 		return auditCall{method: "DELETE", path: "/api/v1/alert-rules/" + id, key: w.key,
 			status: http.StatusNoContent, action: "alert_rule.delete", target: "alert_rule/" + id}
 	}},
+	"POST /api/v1/alert-rules/preview": {exempt: "changes nothing: evaluates a rule body over stored events, stores and sends nothing"},
 	"POST /api/v1/alert-rules/{id}/test": {build: func(w *auditWalk) auditCall {
 		id := w.rule()
 		return auditCall{method: "POST", path: "/api/v1/alert-rules/" + id + "/test", key: w.key,

@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/pulsestream/pulsestream/internal/config"
 	"github.com/pulsestream/pulsestream/internal/pulse"
@@ -319,5 +320,58 @@ func TestConsoleRuleForm(t *testing.T) {
 	got := n.do("GET", "/api/v1/alert-rules/"+id, key, nil).JSON(t)
 	if got["condition"].(map[string]any)["threshold"] != 7.0 || got["notify"].([]any)[0].(map[string]any)["url"] != "http://127.0.0.1:9/hook" {
 		t.Errorf("after the edit: %v", got)
+	}
+}
+
+// TestConsoleRulePreview: the rule form's "Test against the last hour"
+// button shows each group's value under the form (escaped), saves
+// nothing, and shows the same field errors as saving on a bad value.
+func TestConsoleRulePreview(t *testing.T) {
+	t.Parallel()
+	clock := newFakeClock()
+	n := startNode(t, "sqlite://"+t.TempDir()+"/p.db", clock, nil)
+	tenantID, key := n.tenant("console", 0)
+	owner := n.signIn(n.member(tenantID, "owner@example.com", pulse.RoleOwner))
+	now := clock.Now()
+	for i := range 3 {
+		n.ingest(key, event(map[string]any{"service": "checkout", "severity": "error", "timestamp": ts(now.Add(-time.Duration(i+1) * time.Minute))}))
+	}
+	n.ingest(key, event(map[string]any{"service": "<b>search</b>", "severity": "error", "timestamp": ts(now.Add(-time.Minute))}))
+	rules := "/t/" + tenantID + "/rules"
+	form := url.Values{"name": {"errors"}, "min_severity": {"error"}, "aggregate": {"count"}, "operator": {"gt"},
+		"threshold": {"2"}, "window_seconds": {"600"}, "for_seconds": {"0"}, "group_by": {"service"}, "enabled": {"on"}, "preview": {"1"}}
+	r := n.page("POST", rules, form, "Cookie", owner)
+	if r.Status != http.StatusOK {
+		t.Fatalf("preview: %d %s", r.Status, r.Body)
+	}
+	checkAccessible(t, "rule preview", r)
+	body := string(r.Body)
+	for _, want := range []string{`<h2 id="preview-title">Test against the last hour</h2>`, "4 stored events read", "1 of 2 groups would fire",
+		`<span class="tag">service:checkout</span> </td>
+    <td>3</td>`, "&lt;b&gt;search&lt;/b&gt;", `value="errors"`, `<button type="submit" name="preview" value="1">Test against the last hour</button>`} {
+		if !strings.Contains(body, want) {
+			t.Errorf("the preview page lacks %q:\n%s", want, body)
+		}
+	}
+	if strings.Contains(body, "<b>search</b>") {
+		t.Error("an event's service is rendered as HTML")
+	}
+
+	// A bad value: the same field error as saving, and the form again.
+	form.Set("threshold", "lots")
+	previewBad := n.page("POST", rules, form, "Cookie", owner)
+	form.Del("preview")
+	saveBad := n.page("POST", rules, form, "Cookie", owner)
+	errList := regexp.MustCompile(`(?s)<div class="error" role="alert">.*?</div>`)
+	if previewBad.Status != saveBad.Status || previewBad.Status != http.StatusUnprocessableEntity ||
+		errList.FindString(string(previewBad.Body)) == "" || errList.FindString(string(previewBad.Body)) != errList.FindString(string(saveBad.Body)) {
+		t.Errorf("preview of a bad threshold: %d %s\nsaving it: %d %s", previewBad.Status, errList.FindString(string(previewBad.Body)),
+			saveBad.Status, errList.FindString(string(saveBad.Body)))
+	}
+	if !strings.Contains(string(previewBad.Body), "condition.threshold") || !strings.Contains(string(previewBad.Body), `value="lots"`) {
+		t.Errorf("the refusal does not name the field on the form: %s", previewBad.Body)
+	}
+	if list := n.do("GET", "/api/v1/alert-rules", key, nil).JSON(t)["rules"].([]any); len(list) != 0 {
+		t.Errorf("a preview saved a rule: %v", list)
 	}
 }

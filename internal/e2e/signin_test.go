@@ -83,6 +83,7 @@ var routeActions = map[string]pulse.Action{
 	"PATCH /api/v1/alert-rules/{id}":                   pulse.ActManageRules,
 	"DELETE /api/v1/alert-rules/{id}":                  pulse.ActManageRules,
 	"POST /api/v1/alert-rules/{id}/test":               pulse.ActManageRules,
+	"POST /api/v1/alert-rules/preview":                 pulse.ActManageRules,
 	"GET /api/v1/alerts":                               pulse.ActRead,
 	"GET /api/v1/alerts/{id}":                          pulse.ActRead,
 	"POST /api/v1/alerts/{id}/acknowledge":             pulse.ActAcknowledge,

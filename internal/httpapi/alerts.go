@@ -23,6 +23,7 @@ func (s *Server) alertRoutes() {
 	s.handle("PATCH /api/v1/alert-rules/{id}", s.require(pulse.ActManageRules, s.patchRule))
 	s.handle("DELETE /api/v1/alert-rules/{id}", s.require(pulse.ActManageRules, s.deleteRule))
 	s.handle("POST /api/v1/alert-rules/{id}/test", s.require(pulse.ActManageRules, s.testRule))
+	s.handle("POST /api/v1/alert-rules/preview", s.require(pulse.ActManageRules, s.previewRule))
 	s.handle("GET /api/v1/alerts", s.require(pulse.ActRead, s.listAlerts))
 	s.handle("GET /api/v1/alerts/{id}", s.require(pulse.ActRead, s.getAlert))
 	s.handle("POST /api/v1/alerts/{id}/acknowledge", s.require(pulse.ActAcknowledge, s.acknowledgeAlert))
@@ -132,6 +133,41 @@ func (s *Server) createRule(w http.ResponseWriter, r *http.Request) {
 	}
 	s.audit(r, rule.TenantID, "alert_rule.create", "alert_rule/"+rule.ID, nil, rule.ForAudit())
 	writeJSON(w, http.StatusCreated, withNewSecrets(rule, nil))
+}
+
+// previewRule validates a rule body as createRule does (the same 422s,
+// except the count of rules: a preview adds none) and evaluates it over
+// the tenant's stored events of its window, at most the last hour
+// (alert.PreviewRule bounds the read). It stores and sends nothing.
+func (s *Server) previewRule(w http.ResponseWriter, r *http.Request) {
+	var spec pulse.RuleSpec
+	if err := s.decodeJSON(r, &spec); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	tenant := tenantFrom(r.Context()).ID
+	now := s.clock.Now()
+	rule, err := pulse.NewRule(pulse.NewID(), tenant, spec, now)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	t, err := s.store.GetTenant(r.Context(), tenant)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	limits := s.AlertLimits.With(t.AlertLimits)
+	if err := limits.CheckRule(rule, 0); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	p, err := alert.PreviewRule(r.Context(), s.store, rule, limits, now, alert.PreviewMaxEvents)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, p)
 }
 
 func (s *Server) listRules(w http.ResponseWriter, r *http.Request) {
