@@ -5,7 +5,7 @@ import "fmt"
 // The largest live tail overrides a tenant may get.
 const (
 	MaxTailStreams         = 10_000
-	MaxTailEventsPerSecond = 1_000_000
+	MaxTailEventsPerSecond = 10_000 // as --tail-events-per-second
 )
 
 // TailLimits overrides the configured live tail limits (GET
