@@ -100,6 +100,9 @@ func tenantUpdateSetup(fs *flag.FlagSet) runFunc {
 	fs.IntVar(&al[2], "alert-max-distinct-per-group", -1, "users counted exactly per group before the estimate (0: the default)")
 	fs.IntVar(&al[3], "alert-max-window-seconds", -1, "longest rule window (0: the default)")
 	fs.IntVar(&al[4], "webhook-concurrency", -1, "webhook deliveries of the tenant a node runs at once (0: the default)")
+	var tl [2]int
+	fs.IntVar(&tl[0], "tail-max-streams", -1, "live tails the tenant may hold open on a node (0: the default, --tails-per-tenant)")
+	fs.IntVar(&tl[1], "tail-events-per-second", -1, "events one live tail sends per second (0: the default, --tail-events-per-second)")
 	return func(e *env, cfg config.Config, pos []string) error {
 		if err := wantArgs("tenant update", pos, 1); err != nil {
 			return err
@@ -117,13 +120,16 @@ func tenantUpdateSetup(fs *flag.FlagSet) runFunc {
 			p.RetentionDays = retention
 		}
 		p.Disabled = disabled.v
-		if al != [5]int{-1, -1, -1, -1, -1} {
-			opt := func(v int) *int {
-				if v < 0 {
-					return nil
-				}
-				return &v
+		opt := func(v int) *int {
+			if v < 0 {
+				return nil
 			}
+			return &v
+		}
+		if tl != [2]int{-1, -1} {
+			p.TailLimits = &pulse.TailLimitsPatch{MaxStreams: opt(tl[0]), EventsPerSecond: opt(tl[1])}
+		}
+		if al != [5]int{-1, -1, -1, -1, -1} {
 			p.AlertLimits = &pulse.AlertLimitsPatch{MaxRules: opt(al[0]), MaxGroupsPerRule: opt(al[1]), MaxDistinctPerGroup: opt(al[2]), MaxWindowSeconds: opt(al[3]), WebhookConcurrency: opt(al[4])}
 		}
 		before, err := s.GetTenant(e.ctx, pos[0])
@@ -136,8 +142,8 @@ func tenantUpdateSetup(fs *flag.FlagSet) runFunc {
 		}
 		cliAudit(e.ctx, s, e.stderr, t.ID, "tenant.update", "tenant/"+t.ID, before, t)
 		l := t.AlertLimits
-		fmt.Fprintf(e.stdout, "tenant %s updated: rate_limit_per_minute=%d retention_days=%d disabled=%t alert_limits(0=default): max_rules=%d max_groups_per_rule=%d max_distinct_per_group=%d max_window_seconds=%d webhook_concurrency=%d (all nodes see it within 5 s)\n",
-			t.ID, t.RateLimitPerMinute, t.RetentionDays, t.Disabled, l.MaxRules, l.MaxGroupsPerRule, l.MaxDistinctPerGroup, l.MaxWindowSeconds, l.WebhookConcurrency)
+		fmt.Fprintf(e.stdout, "tenant %s updated: rate_limit_per_minute=%d retention_days=%d disabled=%t alert_limits(0=default): max_rules=%d max_groups_per_rule=%d max_distinct_per_group=%d max_window_seconds=%d webhook_concurrency=%d tail_limits(0=default): max_streams=%d events_per_second=%d (all nodes see it within 5 s)\n",
+			t.ID, t.RateLimitPerMinute, t.RetentionDays, t.Disabled, l.MaxRules, l.MaxGroupsPerRule, l.MaxDistinctPerGroup, l.MaxWindowSeconds, l.WebhookConcurrency, t.TailLimits.MaxStreams, t.TailLimits.EventsPerSecond)
 		return nil
 	}
 }

@@ -11,7 +11,7 @@ import (
 	"github.com/pulsestream/pulsestream/internal/sqlite"
 )
 
-// tenant update --alert-max-* sets the named overrides, leaves the others,
+// tenant update --alert-max-* (and --tail-*) sets the named overrides, leaves the others,
 // and 0 goes back to the default.
 func TestTenantUpdateAlertLimits(t *testing.T) {
 	t.Parallel()
@@ -40,6 +40,12 @@ func TestTenantUpdateAlertLimits(t *testing.T) {
 	if !strings.Contains(out.String(), "webhook_concurrency=7") {
 		t.Fatalf("output: %s", out.String())
 	}
+	// Tail limit overrides (issue 14), beside the alert ones.
+	update("--tail-max-streams", "2", "--tail-events-per-second", "9")
+	if !strings.Contains(out.String(), "max_streams=2 events_per_second=9") {
+		t.Fatalf("output: %s", out.String())
+	}
+	update("--tail-events-per-second", "0")
 	s, err := sqlite.Open(ctx, path, sqlite.Config{})
 	if err != nil {
 		t.Fatal(err)
@@ -51,5 +57,8 @@ func TestTenantUpdateAlertLimits(t *testing.T) {
 	}
 	if want := (pulse.AlertLimits{MaxGroupsPerRule: 300, MaxWindowSeconds: 600, WebhookConcurrency: 7}); tn.AlertLimits != want {
 		t.Fatalf("overrides = %+v, want %+v", tn.AlertLimits, want)
+	}
+	if want := (pulse.TailLimits{MaxStreams: 2}); tn.TailLimits != want {
+		t.Fatalf("tail overrides = %+v, want %+v", tn.TailLimits, want)
 	}
 }

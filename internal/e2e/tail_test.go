@@ -214,3 +214,55 @@ func readAll(s *sseStream) []byte {
 	_, _ = bufio.NewReader(s.resp.Body).WriteTo(&b)
 	return []byte(b.String())
 }
+
+// TestEventTailTenantLimits: a tenant's tail_limits override the node's
+// defaults (issue 14): tenant A, limited to 1 stream and 2 events a
+// second, gets a 429 on its second tail and 2 of a flood of 8 (6 counted
+// as dropped); tenant B keeps the defaults and opens two tails.
+func TestEventTailTenantLimits(t *testing.T) {
+	t.Parallel()
+	eachBackendCfg(t, func(c *config.Config) {
+		c.TailsPerTenant = 3
+		c.TailEventsPerSecond = 5
+	}, func(t *testing.T, n *node) {
+		idA, keyA := n.tenant("limited", 0)
+		_, keyB := n.tenant("default", 0)
+		r := n.do("PATCH", "/admin/v1/tenants/"+idA, adminToken, map[string]any{
+			"tail_limits": map[string]any{"max_streams": 1, "events_per_second": 2}})
+		expectStatus(t, r, http.StatusOK)
+		if l := r.JSON(t)["tail_limits"].(map[string]any); l["max_streams"] != 1.0 || l["events_per_second"] != 2.0 {
+			t.Fatalf("tail_limits after PATCH = %v", l)
+		}
+		invalid(t, n.do("PATCH", "/admin/v1/tenants/"+idA, adminToken, map[string]any{"tail_limits": map[string]any{"max_streams": -1}}), "tail_limits.max_streams")
+
+		tail := n.openTail(t, keyA, nil)
+		second := n.openTail(t, keyA, nil)
+		problem(t, &response{Status: second.resp.StatusCode, Header: second.resp.Header, Body: readAll(second)}, http.StatusTooManyRequests)
+		for i := range 2 {
+			if s := n.openTail(t, keyB, nil); s.resp.StatusCode != http.StatusOK {
+				t.Fatalf("tenant B's tail %d (defaults): %d", i+1, s.resp.StatusCode)
+			}
+		}
+
+		var flood []map[string]any
+		for range 8 {
+			flood = append(flood, event(map[string]any{"service": "web"}))
+		}
+		resp, b := n.batch(keyA, flood)
+		expectStatus(t, resp, http.StatusOK)
+		sent, dropped := 0, 0
+		for sent+dropped < 8 {
+			switch m := tail.next(); m.event {
+			case "event":
+				sent++
+			case "dropped":
+				var d struct{ Dropped int }
+				_ = json.Unmarshal([]byte(m.data), &d)
+				dropped += d.Dropped
+			}
+		}
+		if sent != 2 || dropped != 6 || b.Accepted != 8 {
+			t.Errorf("flood of %d: %d sent, %d dropped; want 2 and 6 (the tenant's events_per_second)", b.Accepted, sent, dropped)
+		}
+	})
+}

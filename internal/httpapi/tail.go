@@ -64,6 +64,14 @@ func (c TailConfig) withDefaults() TailConfig {
 	return c
 }
 
+// forTenant is c with the tenant's overrides (non-zero fields of l) in
+// place of the defaults; the per-node cap is the node's alone.
+func (c TailConfig) forTenant(l pulse.TailLimits) TailConfig {
+	eff := pulse.TailLimits{MaxStreams: c.PerTenant, EventsPerSecond: c.EventsPerSecond}.With(l)
+	c.PerTenant, c.EventsPerSecond = eff.MaxStreams, eff.EventsPerSecond
+	return c
+}
+
 // tails counts open tails per tenant and on the node, and ends them all
 // when the server shuts down.
 type tails struct {
@@ -111,8 +119,9 @@ func (s *Server) tailEvents(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	tenantID := tenantFrom(r.Context()).ID
-	cfg := s.Tail
+	tenant := tenantFrom(r.Context())
+	tenantID := tenant.ID
+	cfg := s.Tail.forTenant(tenant.TailLimits)
 	select {
 	case <-s.tails.closing:
 		s.writeError(w, r, &pulse.Error{Code: pulse.EUNAVAILABLE, Message: "the server is shutting down", RetryAfter: time.Second})
@@ -121,7 +130,7 @@ func (s *Server) tailEvents(w http.ResponseWriter, r *http.Request) {
 	}
 	if !s.tails.acquire(tenantID, cfg) {
 		s.writeError(w, r, &pulse.Error{Code: pulse.ERATELIMITED, RetryAfter: 10 * time.Second,
-			Message: fmt.Sprintf("the tenant already has %d live tails open; close one or retry later", cfg.PerTenant)})
+			Message: fmt.Sprintf("the tenant already has %d live tails open (its limit, tail_limits.max_streams), or the node is at its limit; close one or retry later", cfg.PerTenant)})
 		return
 	}
 	defer s.tails.release(tenantID)

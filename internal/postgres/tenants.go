@@ -10,12 +10,12 @@ import (
 	"github.com/pulsestream/pulsestream/internal/pulse"
 )
 
-const tenantColumns = "id, name, rate_limit_per_minute, retention_days, disabled, created_at, require_signed_requests, alert_max_rules, alert_max_groups_per_rule, alert_max_distinct_per_group, alert_max_window_seconds, alert_webhook_concurrency"
+const tenantColumns = "id, name, rate_limit_per_minute, retention_days, disabled, created_at, require_signed_requests, alert_max_rules, alert_max_groups_per_rule, alert_max_distinct_per_group, alert_max_window_seconds, alert_webhook_concurrency, tail_max_streams, tail_events_per_second"
 
 // CreateTenant stores t; ECONFLICT when the id is taken.
 func (db *DB) CreateTenant(ctx context.Context, t *pulse.Tenant) error {
-	_, err := db.pool.Exec(ctx, `INSERT INTO tenants (`+tenantColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
-		t.ID, t.Name, t.RateLimitPerMinute, t.RetentionDays, t.Disabled, t.CreatedAt, t.RequireSignedRequests, t.AlertLimits.MaxRules, t.AlertLimits.MaxGroupsPerRule, t.AlertLimits.MaxDistinctPerGroup, t.AlertLimits.MaxWindowSeconds, t.AlertLimits.WebhookConcurrency)
+	_, err := db.pool.Exec(ctx, `INSERT INTO tenants (`+tenantColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
+		t.ID, t.Name, t.RateLimitPerMinute, t.RetentionDays, t.Disabled, t.CreatedAt, t.RequireSignedRequests, t.AlertLimits.MaxRules, t.AlertLimits.MaxGroupsPerRule, t.AlertLimits.MaxDistinctPerGroup, t.AlertLimits.MaxWindowSeconds, t.AlertLimits.WebhookConcurrency, t.TailLimits.MaxStreams, t.TailLimits.EventsPerSecond)
 	if isConstraintViolation(err, "tenants_name") {
 		return pulse.TenantNameTaken(t.Name)
 	} else if isUniqueViolation(err) {
@@ -55,8 +55,8 @@ func (db *DB) UpdateTenant(ctx context.Context, id string, p pulse.TenantPatch) 
 			return err
 		}
 		_, err = tx.Exec(ctx, `UPDATE tenants SET name = $2, rate_limit_per_minute = $3, retention_days = $4, disabled = $5, require_signed_requests = $6,
-			alert_max_rules = $7, alert_max_groups_per_rule = $8, alert_max_distinct_per_group = $9, alert_max_window_seconds = $10, alert_webhook_concurrency = $11 WHERE id = $1`,
-			t.ID, t.Name, t.RateLimitPerMinute, t.RetentionDays, t.Disabled, t.RequireSignedRequests, t.AlertLimits.MaxRules, t.AlertLimits.MaxGroupsPerRule, t.AlertLimits.MaxDistinctPerGroup, t.AlertLimits.MaxWindowSeconds, t.AlertLimits.WebhookConcurrency)
+			alert_max_rules = $7, alert_max_groups_per_rule = $8, alert_max_distinct_per_group = $9, alert_max_window_seconds = $10, alert_webhook_concurrency = $11, tail_max_streams = $12, tail_events_per_second = $13 WHERE id = $1`,
+			t.ID, t.Name, t.RateLimitPerMinute, t.RetentionDays, t.Disabled, t.RequireSignedRequests, t.AlertLimits.MaxRules, t.AlertLimits.MaxGroupsPerRule, t.AlertLimits.MaxDistinctPerGroup, t.AlertLimits.MaxWindowSeconds, t.AlertLimits.WebhookConcurrency, t.TailLimits.MaxStreams, t.TailLimits.EventsPerSecond)
 		if isConstraintViolation(err, "tenants_name") {
 			return pulse.TenantNameTaken(t.Name)
 		}
@@ -79,7 +79,7 @@ func getTenant(ctx context.Context, q querier, id, suffix string) (*pulse.Tenant
 
 func scanTenant(r pgx.Row) (*pulse.Tenant, error) {
 	var t pulse.Tenant
-	if err := r.Scan(&t.ID, &t.Name, &t.RateLimitPerMinute, &t.RetentionDays, &t.Disabled, &t.CreatedAt, &t.RequireSignedRequests, &t.AlertLimits.MaxRules, &t.AlertLimits.MaxGroupsPerRule, &t.AlertLimits.MaxDistinctPerGroup, &t.AlertLimits.MaxWindowSeconds, &t.AlertLimits.WebhookConcurrency); err != nil {
+	if err := r.Scan(&t.ID, &t.Name, &t.RateLimitPerMinute, &t.RetentionDays, &t.Disabled, &t.CreatedAt, &t.RequireSignedRequests, &t.AlertLimits.MaxRules, &t.AlertLimits.MaxGroupsPerRule, &t.AlertLimits.MaxDistinctPerGroup, &t.AlertLimits.MaxWindowSeconds, &t.AlertLimits.WebhookConcurrency, &t.TailLimits.MaxStreams, &t.TailLimits.EventsPerSecond); err != nil {
 		return nil, err
 	}
 	t.CreatedAt = t.CreatedAt.UTC()

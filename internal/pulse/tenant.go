@@ -29,6 +29,9 @@ type Tenant struct {
 	// AlertLimits overrides the configured alerting limits for this
 	// tenant; a zero field uses the default.
 	AlertLimits AlertLimits `json:"alert_limits"`
+	// TailLimits overrides the configured live tail limits for this
+	// tenant; a zero field uses the default.
+	TailLimits TailLimits `json:"tail_limits"`
 }
 
 // Retention is how long the tenant's events are kept.
@@ -54,6 +57,9 @@ type TenantPatch struct {
 	// AlertLimits sets the fields of the override it names; 0 goes back
 	// to the default.
 	AlertLimits *AlertLimitsPatch `json:"alert_limits"`
+	// TailLimits sets the fields of the override it names; 0 goes back to
+	// the default.
+	TailLimits *TailLimitsPatch `json:"tail_limits"`
 }
 
 // AlertLimitsPatch lists the alert limit overrides that change; nil means
@@ -100,6 +106,9 @@ func (p TenantPatch) Apply(t *Tenant) error {
 	if p.AlertLimits != nil {
 		p.AlertLimits.apply(&t.AlertLimits)
 	}
+	if p.TailLimits != nil {
+		p.TailLimits.apply(&t.TailLimits)
+	}
 	errs = append(errs, t.validate()...)
 	if len(errs) > 0 {
 		return Invalid(errs...)
@@ -129,5 +138,6 @@ func (t *Tenant) validate() []FieldError {
 	if t.RetentionDays < 1 || t.RetentionDays > MaxRetentionDays {
 		errs = append(errs, FieldError{Field: "retention_days", Message: "must be between 1 and 3650", Reason: "retention_days.invalid"})
 	}
-	return append(errs, t.AlertLimits.fieldErrors(true)...)
+	errs = append(errs, t.AlertLimits.fieldErrors(true)...)
+	return append(errs, t.TailLimits.fieldErrors()...)
 }

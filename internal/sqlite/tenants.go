@@ -9,12 +9,12 @@ import (
 	"github.com/pulsestream/pulsestream/internal/pulse"
 )
 
-const tenantColumns = `id, name, rate_limit_per_minute, retention_days, disabled, created_at, require_signed_requests, alert_max_rules, alert_max_groups_per_rule, alert_max_distinct_per_group, alert_max_window_seconds, alert_webhook_concurrency`
+const tenantColumns = `id, name, rate_limit_per_minute, retention_days, disabled, created_at, require_signed_requests, alert_max_rules, alert_max_groups_per_rule, alert_max_distinct_per_group, alert_max_window_seconds, alert_webhook_concurrency, tail_max_streams, tail_events_per_second`
 
 func scanTenant(row scanner) (*pulse.Tenant, error) {
 	var t pulse.Tenant
 	var created int64
-	if err := row.Scan(&t.ID, &t.Name, &t.RateLimitPerMinute, &t.RetentionDays, &t.Disabled, &created, &t.RequireSignedRequests, &t.AlertLimits.MaxRules, &t.AlertLimits.MaxGroupsPerRule, &t.AlertLimits.MaxDistinctPerGroup, &t.AlertLimits.MaxWindowSeconds, &t.AlertLimits.WebhookConcurrency); err != nil {
+	if err := row.Scan(&t.ID, &t.Name, &t.RateLimitPerMinute, &t.RetentionDays, &t.Disabled, &created, &t.RequireSignedRequests, &t.AlertLimits.MaxRules, &t.AlertLimits.MaxGroupsPerRule, &t.AlertLimits.MaxDistinctPerGroup, &t.AlertLimits.MaxWindowSeconds, &t.AlertLimits.WebhookConcurrency, &t.TailLimits.MaxStreams, &t.TailLimits.EventsPerSecond); err != nil {
 		return nil, err
 	}
 	t.CreatedAt = fromMicros(created)
@@ -26,8 +26,8 @@ func (db *DB) CreateTenant(ctx context.Context, t *pulse.Tenant) error {
 	// num, the tenant's number in events and tag rows, is assigned here
 	// (one writer connection: no two inserts race for the same number).
 	_, err := db.write.ExecContext(ctx, `INSERT INTO tenants (`+tenantColumns+`, num)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, (SELECT coalesce(max(num), 0) + 1 FROM tenants))`,
-		t.ID, t.Name, t.RateLimitPerMinute, t.RetentionDays, t.Disabled, micros(t.CreatedAt), t.RequireSignedRequests, t.AlertLimits.MaxRules, t.AlertLimits.MaxGroupsPerRule, t.AlertLimits.MaxDistinctPerGroup, t.AlertLimits.MaxWindowSeconds, t.AlertLimits.WebhookConcurrency)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, (SELECT coalesce(max(num), 0) + 1 FROM tenants))`,
+		t.ID, t.Name, t.RateLimitPerMinute, t.RetentionDays, t.Disabled, micros(t.CreatedAt), t.RequireSignedRequests, t.AlertLimits.MaxRules, t.AlertLimits.MaxGroupsPerRule, t.AlertLimits.MaxDistinctPerGroup, t.AlertLimits.MaxWindowSeconds, t.AlertLimits.WebhookConcurrency, t.TailLimits.MaxStreams, t.TailLimits.EventsPerSecond)
 	if isConstraint(err, sqlite3.ErrConstraintPrimaryKey) {
 		return &pulse.Error{Code: pulse.ECONFLICT, Message: "a tenant with this id exists", ID: t.ID}
 	} else if isConstraint(err, sqlite3.ErrConstraintUnique) {
@@ -66,8 +66,8 @@ func (db *DB) UpdateTenant(ctx context.Context, id string, p pulse.TenantPatch) 
 			return err
 		}
 		_, err = tx.ExecContext(ctx, `UPDATE tenants SET name = ?, rate_limit_per_minute = ?, retention_days = ?, disabled = ?, require_signed_requests = ?,
-			alert_max_rules = ?, alert_max_groups_per_rule = ?, alert_max_distinct_per_group = ?, alert_max_window_seconds = ?, alert_webhook_concurrency = ? WHERE id = ?`,
-			t.Name, t.RateLimitPerMinute, t.RetentionDays, t.Disabled, t.RequireSignedRequests, t.AlertLimits.MaxRules, t.AlertLimits.MaxGroupsPerRule, t.AlertLimits.MaxDistinctPerGroup, t.AlertLimits.MaxWindowSeconds, t.AlertLimits.WebhookConcurrency, id)
+			alert_max_rules = ?, alert_max_groups_per_rule = ?, alert_max_distinct_per_group = ?, alert_max_window_seconds = ?, alert_webhook_concurrency = ?, tail_max_streams = ?, tail_events_per_second = ? WHERE id = ?`,
+			t.Name, t.RateLimitPerMinute, t.RetentionDays, t.Disabled, t.RequireSignedRequests, t.AlertLimits.MaxRules, t.AlertLimits.MaxGroupsPerRule, t.AlertLimits.MaxDistinctPerGroup, t.AlertLimits.MaxWindowSeconds, t.AlertLimits.WebhookConcurrency, t.TailLimits.MaxStreams, t.TailLimits.EventsPerSecond, id)
 		if isConstraint(err, sqlite3.ErrConstraintUnique) {
 			return pulse.TenantNameTaken(t.Name)
 		} else if err != nil {

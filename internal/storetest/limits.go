@@ -40,6 +40,20 @@ func testAlertLimitsOverrides(t *testing.T, s pulse.Store) {
 	if got, err = s.GetTenant(ctx, tn.ID); err != nil || got.AlertLimits != want {
 		t.Fatalf("GetTenant overrides = %+v (%v), want %+v", got.AlertLimits, err, want)
 	}
+	if got.TailLimits != (pulse.TailLimits{}) {
+		t.Fatalf("tail overrides = %+v after alert updates, want none", got.TailLimits)
+	}
+	// Tail limit overrides (issue 14) live next to the alert ones.
+	wantTail := pulse.TailLimits{MaxStreams: 1, EventsPerSecond: 7}
+	if got, err = s.UpdateTenant(ctx, tn.ID, pulse.TenantPatch{TailLimits: &pulse.TailLimitsPatch{MaxStreams: n(1), EventsPerSecond: n(7)}}); err != nil || got.TailLimits != wantTail || got.AlertLimits != want {
+		t.Fatalf("tail update: %+v %+v (%v), want %+v %+v", got.TailLimits, got.AlertLimits, err, wantTail, want)
+	}
+	if _, err = s.UpdateTenant(ctx, tn.ID, pulse.TenantPatch{TailLimits: &pulse.TailLimitsPatch{EventsPerSecond: n(-1)}}); pulse.ErrorCode(err) != pulse.EINVALID {
+		t.Fatalf("negative tail events_per_second: err = %v, want EINVALID", err)
+	}
+	if got, err = s.GetTenant(ctx, tn.ID); err != nil || got.TailLimits != wantTail {
+		t.Fatalf("GetTenant tail overrides = %+v (%v), want %+v", got.TailLimits, err, wantTail)
+	}
 	if eff := pulse.DefaultAlertLimits().With(got.AlertLimits); eff.MaxRules != pulse.DefaultAlertMaxRules || eff.MaxGroupsPerRule != 20 {
 		t.Fatalf("limits in force = %+v", eff)
 	}
@@ -54,12 +68,12 @@ func testAlertLimitsOverrides(t *testing.T, s pulse.Store) {
 	for _, x := range all {
 		switch x.ID {
 		case tn.ID:
-			if x.AlertLimits != want {
-				t.Fatalf("listed overrides = %+v after a refused update, want %+v", x.AlertLimits, want)
+			if x.AlertLimits != want || x.TailLimits != wantTail {
+				t.Fatalf("listed overrides = %+v %+v after a refused update, want %+v %+v", x.AlertLimits, x.TailLimits, want, wantTail)
 			}
 		case other.ID:
-			if x.AlertLimits != (pulse.AlertLimits{}) {
-				t.Fatalf("other tenant's overrides = %+v, want none", x.AlertLimits)
+			if x.AlertLimits != (pulse.AlertLimits{}) || x.TailLimits != (pulse.TailLimits{}) {
+				t.Fatalf("other tenant's overrides = %+v %+v, want none", x.AlertLimits, x.TailLimits)
 			}
 		}
 	}
