@@ -298,6 +298,16 @@ func TestTOTPSignInAndRecoveryCodes(t *testing.T) {
 	if _, err := a.SignIn(ctx, req); err != nil {
 		t.Fatal(err)
 	}
+	_, err = a.SignIn(ctx, req) // the same code again, still inside its window
+	wantErrCode(t, err, pulse.EUNAUTHORIZED)
+	clock.Advance(30 * time.Second)
+	req.TOTPCode, _ = totpCode(e.Secret, clock.Now().Add(-60*time.Second)) // an older step than the one used
+	_, err = a.SignIn(ctx, req)
+	wantErrCode(t, err, pulse.EUNAUTHORIZED)
+	req.TOTPCode, _ = totpCode(e.Secret, clock.Now()) // a newer step
+	if _, err := a.SignIn(ctx, req); err != nil {
+		t.Fatalf("the next code: %v", err)
+	}
 	req.TOTPCode = codes[3]
 	if _, err := a.SignIn(ctx, req); err != nil {
 		t.Fatalf("recovery code: %v", err)

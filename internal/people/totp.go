@@ -66,21 +66,30 @@ func totpCode(secret string, t time.Time) (string, error) {
 // totpValid reports whether code is secret's code at t, or one step
 // before or after. Codes are compared in constant time.
 func totpValid(secret, code string, t time.Time) bool {
+	_, ok := totpMatch(secret, code, t)
+	return ok
+}
+
+// totpMatch is totpValid that also returns the time step the code belongs
+// to (RFC 6238 §5.2: a code accepted once is not accepted again).
+func totpMatch(secret, code string, t time.Time) (int64, bool) {
 	code = strings.ReplaceAll(strings.TrimSpace(code), " ", "")
 	if len(code) != totpDigits {
-		return false
+		return 0, false
 	}
+	var step int64
 	ok := false
 	for d := -totpSkew; d <= totpSkew; d++ {
-		want, err := totpCode(secret, t.Add(time.Duration(d)*totpStep))
+		at := t.Add(time.Duration(d) * totpStep)
+		want, err := totpCode(secret, at)
 		if err != nil {
-			return false
+			return 0, false
 		}
 		if subtle.ConstantTimeCompare([]byte(want), []byte(code)) == 1 {
-			ok = true
+			ok, step = true, at.Unix()/int64(totpStep/time.Second)
 		}
 	}
-	return ok
+	return step, ok
 }
 
 // totpURI is the otpauth:// URI authenticator apps scan (as a QR code).
@@ -97,6 +106,10 @@ func totpURI(secret, email string) string {
 type totpState struct {
 	Secret   string   `json:"secret"`
 	Recovery []string `json:"recovery"`
+	// LastStep is the time step of the last code accepted at sign-in: a
+	// code of that step or an earlier one is refused (no replay within
+	// the ±1 step window).
+	LastStep int64 `json:"last_step,omitempty"`
 }
 
 const (
@@ -138,10 +151,36 @@ func (a *Auth) checkSecondFactor(ctx context.Context, u *pulse.User, code string
 	if err != nil {
 		return false, err
 	}
-	if totpValid(st.Secret, code, now) {
-		return true, nil
+	if step, ok := totpMatch(st.Secret, code, now); ok {
+		return a.useTOTPStep(ctx, u.ID, step)
 	}
 	return a.useRecoveryCode(ctx, u.ID, code)
+}
+
+// useTOTPStep records step as the user's last accepted TOTP step, or
+// refuses it when a code of that step or a later one was already accepted
+// (under totpMu, so on this node a code is accepted once; as for recovery
+// codes, two nodes in the same instant could both accept it).
+func (a *Auth) useTOTPStep(ctx context.Context, userID string, step int64) (bool, error) {
+	a.totpMu.Lock()
+	defer a.totpMu.Unlock()
+	u, err := a.Store.GetUser(ctx, userID)
+	if err != nil || u.TOTPSecret == "" {
+		return false, err
+	}
+	st, err := a.openTOTP(u)
+	if err != nil {
+		return false, err
+	}
+	if step <= st.LastStep {
+		return false, nil
+	}
+	st.LastStep = step
+	u.TOTPSecret, u.UpdatedAt = a.sealTOTP(u, st), a.now()
+	if err := a.Store.UpdateUser(ctx, u); err != nil {
+		return false, err
+	}
+	return true, nil
 }
 
 // useRecoveryCode removes code from the user's unused recovery codes,
