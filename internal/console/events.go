@@ -59,7 +59,10 @@ type explorerData struct {
 	APIPath    string // the query as an API call
 	Curl       string
 	Histogram  *histogramSVG
-	Start, End time.Time
+	// TextNotCounted: a q= text search is set, which the histogram does
+	// not apply.
+	TextNotCounted bool
+	Start, End     time.Time
 }
 
 // apiQuery turns the explorer's form into the API's query: the filters
@@ -128,6 +131,13 @@ func (c *Console) explorer(w http.ResponseWriter, r *http.Request, v *view) {
 	}
 	v.Data = d
 
+	// The histogram counts the structured filters only: q= (full text) is
+	// answered by a bounded scan of the search, not by the histogram.
+	hq := cloneValues(q)
+	if text := strings.TrimSpace(form.Get("q")); text != "" {
+		q.Set("q", text)
+		d.TextNotCounted = true
+	}
 	search := cloneValues(q)
 	if cur := form.Get("cursor"); cur != "" {
 		search.Set("cursor", cur)
@@ -159,7 +169,6 @@ func (c *Console) explorer(w http.ResponseWriter, r *http.Request, v *view) {
 		d.NextURL = "/t/" + v.TenantID + "/events?" + next.Encode()
 	}
 
-	hq := cloneValues(q)
 	hq.Set("group_by", "severity")
 	res, err = c.call(r, "GET", "/api/v1/events/histogram", hq, nil, v.TenantID)
 	if err == nil && res.ok() {

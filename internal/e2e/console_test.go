@@ -141,6 +141,17 @@ func TestConsolePages(t *testing.T) {
 			t.Error("no histogram by severity")
 		}
 
+		// The text search field: only events with the words are listed; the
+		// histogram (structured filters only) is still drawn, and says so.
+		n.ingest(key, event(map[string]any{"service": "web", "message": "payment declined by issuer"}))
+		body = string(n.page("GET", "/t/"+tenantID+"/events?q=declined&range=24h", nil, "Cookie", owner).Body)
+		if !strings.Contains(body, "payment declined by issuer") || strings.Contains(body, "billing-only") {
+			t.Error("the explorer's text search (q) is not applied")
+		}
+		if !strings.Contains(body, `id="q"`) || !strings.Contains(body, "<svg") || !strings.Contains(body, "the words are matched") {
+			t.Error("the text search field, the histogram or its note is missing")
+		}
+
 		// A bad filter is the API's 422, shown on the page.
 		r = n.page("GET", "/t/"+tenantID+"/events?status_code=99", nil, "Cookie", owner)
 		if r.Status != http.StatusUnprocessableEntity || !strings.Contains(string(r.Body), "status_code") {
