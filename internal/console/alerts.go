@@ -86,16 +86,20 @@ func back(r *http.Request, tenantID, notice string) string {
 	return to + "?notice=" + url.QueryEscape(notice)
 }
 
-func (c *Console) acknowledge(w http.ResponseWriter, r *http.Request, v *view) {
-	v.Title, v.Nav = "Alerts", "alerts"
-	if !form(w, r) {
-		c.fail(w, r, v, &apiResult{status: http.StatusBadRequest}, nil)
-		return
+// alertAction is a button of the alerts pages: one API call on the item
+// named by the path's {id}, then back to the page with notice.
+func (c *Console) alertAction(method, prefix, suffix, notice string) func(http.ResponseWriter, *http.Request, *view) {
+	return func(w http.ResponseWriter, r *http.Request, v *view) {
+		v.Title, v.Nav = "Alerts", "alerts"
+		if !form(w, r) {
+			c.fail(w, r, v, &apiResult{status: http.StatusBadRequest}, nil)
+			return
+		}
+		if !c.fetch(w, r, v, method, prefix+url.PathEscape(r.PathValue("id"))+suffix, nil, nil, nil) {
+			return
+		}
+		http.Redirect(w, r, back(r, v.TenantID, notice), http.StatusSeeOther)
 	}
-	if !c.fetch(w, r, v, "POST", "/api/v1/alerts/"+url.PathEscape(r.PathValue("id"))+"/acknowledge", nil, nil, nil) {
-		return
-	}
-	http.Redirect(w, r, back(r, v.TenantID, "Alert acknowledged."), http.StatusSeeOther)
 }
 
 // silence mutes an alert's rule and group for the chosen time.
@@ -114,36 +118,13 @@ func (c *Console) silence(w http.ResponseWriter, r *http.Request, v *view) {
 	if err != nil || d <= 0 || d > 30*24*time.Hour {
 		d = time.Hour
 	}
-	body := map[string]any{"rule_id": a.RuleID, "ends_at": c.clock.Now().UTC().Add(d), "comment": r.PostForm.Get("comment")}
+	until := c.clock.Now().UTC().Add(d)
+	body := map[string]any{"rule_id": a.RuleID, "ends_at": until, "comment": r.PostForm.Get("comment")}
 	if len(a.Group) > 0 {
 		body["matchers"] = a.Group
 	}
 	if !c.fetch(w, r, v, "POST", "/api/v1/silences", nil, body, nil) {
 		return
 	}
-	http.Redirect(w, r, back(r, v.TenantID, "Silenced until "+c.clock.Now().UTC().Add(d).Format("2006-01-02 15:04 UTC")+"."), http.StatusSeeOther)
-}
-
-func (c *Console) expireSilence(w http.ResponseWriter, r *http.Request, v *view) {
-	v.Title, v.Nav = "Alerts", "alerts"
-	if !form(w, r) {
-		c.fail(w, r, v, &apiResult{status: http.StatusBadRequest}, nil)
-		return
-	}
-	if !c.fetch(w, r, v, "DELETE", "/api/v1/silences/"+url.PathEscape(r.PathValue("id")), nil, nil, nil) {
-		return
-	}
-	http.Redirect(w, r, back(r, v.TenantID, "Silence ended."), http.StatusSeeOther)
-}
-
-func (c *Console) retryNotification(w http.ResponseWriter, r *http.Request, v *view) {
-	v.Title, v.Nav = "Alerts", "alerts"
-	if !form(w, r) {
-		c.fail(w, r, v, &apiResult{status: http.StatusBadRequest}, nil)
-		return
-	}
-	if !c.fetch(w, r, v, "POST", "/api/v1/notifications/"+url.PathEscape(r.PathValue("id"))+"/retry", nil, nil, nil) {
-		return
-	}
-	http.Redirect(w, r, back(r, v.TenantID, "The delivery is queued again."), http.StatusSeeOther)
+	http.Redirect(w, r, back(r, v.TenantID, "Silenced until "+until.Format("2006-01-02 15:04 UTC")+"."), http.StatusSeeOther)
 }
