@@ -135,27 +135,69 @@ func Open(ctx context.Context, cfg Config) (*Log, error) {
 		nc.Close()
 		return nil, fmt.Errorf("ingest log: %w", err)
 	}
+	// JetStream's API answers over plain NATS requests, and a request can
+	// go unanswered while a cluster elects its meta leader or routes are
+	// still forming (seen in CI: one node of three waited out the whole
+	// deadline on a lost stream update). So each attempt has its own short
+	// deadline and is retried until the overall one.
 	sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	l.stream, err = l.js.CreateOrUpdateStream(sctx, jetstream.StreamConfig{
-		Name: cfg.Stream, Subjects: []string{l.subject},
-		Storage: jetstream.FileStorage, Replicas: cfg.Replicas,
-		Retention: jetstream.WorkQueuePolicy, Discard: jetstream.DiscardNew,
-		MaxBytes: cfg.MaxBytes, MaxAge: cfg.MaxAge, Duplicates: cfg.DuplicateWindow,
+	err = retryAPI(sctx, func(actx context.Context) (err error) {
+		l.stream, err = l.js.CreateOrUpdateStream(actx, jetstream.StreamConfig{
+			Name: cfg.Stream, Subjects: []string{l.subject},
+			Storage: jetstream.FileStorage, Replicas: cfg.Replicas,
+			Retention: jetstream.WorkQueuePolicy, Discard: jetstream.DiscardNew,
+			MaxBytes: cfg.MaxBytes, MaxAge: cfg.MaxAge, Duplicates: cfg.DuplicateWindow,
+		})
+		return err
 	})
 	if err != nil {
 		nc.Close()
 		return nil, fmt.Errorf("ingest log: create stream %s: %w", cfg.Stream, err)
 	}
-	l.cons, err = l.js.CreateOrUpdateConsumer(sctx, cfg.Stream, jetstream.ConsumerConfig{
-		Durable: consumerName, AckPolicy: jetstream.AckExplicitPolicy, AckWait: cfg.AckWait,
-		MaxDeliver: -1, MaxAckPending: 20 * cfg.FetchBatch * cfg.Writers,
+	err = retryAPI(sctx, func(actx context.Context) (err error) {
+		l.cons, err = l.js.CreateOrUpdateConsumer(actx, cfg.Stream, jetstream.ConsumerConfig{
+			Durable: consumerName, AckPolicy: jetstream.AckExplicitPolicy, AckWait: cfg.AckWait,
+			MaxDeliver: -1, MaxAckPending: 20 * cfg.FetchBatch * cfg.Writers,
+		})
+		return err
 	})
 	if err != nil {
 		nc.Close()
 		return nil, fmt.Errorf("ingest log: create consumer: %w", err)
 	}
 	return l, nil
+}
+
+// apiAttempt is how long one JetStream API request may go unanswered
+// before it is sent again.
+const apiAttempt = 5 * time.Second
+
+// retryAPI runs call with a deadline of apiAttempt each time until it
+// succeeds, fails with an answer from the server (a configuration the
+// server refuses is not retried), or ctx ends.
+func retryAPI(ctx context.Context, call func(context.Context) error) error {
+	for {
+		actx, cancel := context.WithTimeout(ctx, apiAttempt)
+		err := call(actx)
+		cancel()
+		var apiErr *jetstream.APIError
+		switch {
+		case err == nil, errors.As(err, &apiErr) && !retryableAPIError(apiErr), ctx.Err() != nil:
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
+}
+
+// retryableAPIError: the cluster answered, but only that it cannot yet
+// (no meta leader, not enough peers up).
+func retryableAPIError(e *jetstream.APIError) bool {
+	return e.Code == 503 || e.Code == 408 || e.Code == 500
 }
 
 // Close closes the connection; stop the writers first.
