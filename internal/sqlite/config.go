@@ -16,6 +16,15 @@ type Config struct {
 	// mode, but may lose the last ones on power loss; "FULL" survives
 	// power loss at the cost of an fsync per commit; "EXTRA" is stricter.
 	Synchronous string
+	// EventStore is how a NEW database keeps events: "rows" (a row per
+	// event with its indexes, the default) or "parts" (immutable columnar
+	// blocks, docs/STORAGE.md). A database keeps the kind it was created
+	// with (the setting event_store); `pulsestream migrate-store` moves a
+	// rows database to parts.
+	EventStore string
+	// AllowMigrating opens a database that migrate-store left half-way
+	// (only migrate-store itself sets it).
+	AllowMigrating bool
 	// CacheSizeKiB is the page cache of the writer connection; each reader
 	// gets an eighth of it (reads go through the memory map and the OS page
 	// cache, so a large per-reader cache only multiplies RSS), at least
@@ -60,6 +69,9 @@ type Config struct {
 
 // WithDefaults returns c with every zero field set to its default.
 func (c Config) WithDefaults() Config {
+	if c.EventStore == "" {
+		c.EventStore = EventStoreRows
+	}
 	if c.Synchronous == "" {
 		c.Synchronous = "NORMAL"
 	}
@@ -97,6 +109,9 @@ func (c Config) WithDefaults() Config {
 }
 
 func (c Config) validate() error {
+	if c.EventStore != EventStoreRows && c.EventStore != EventStoreParts {
+		return fmt.Errorf("sqlite: event store must be %q or %q, not %q", EventStoreRows, EventStoreParts, c.EventStore)
+	}
 	switch c.Synchronous {
 	case "NORMAL", "FULL", "EXTRA":
 	default:

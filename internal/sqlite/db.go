@@ -55,6 +55,9 @@ type DB struct {
 	tagInserts []*sql.Stmt // [n]: the n-row tag insert
 	nums       sync.Map    // tenant id → tenants.num (events.go)
 	erased     sync.Map    // tenants.num → true: the tenant has erased keys (erase.go)
+
+	// parts: events live in event_blocks, not in events (mode.go, parts*.go).
+	parts, migrating bool
 }
 
 // Open opens (creating if needed, with its folder) the database named by
@@ -98,6 +101,10 @@ func Open(ctx context.Context, dsn string, cfg Config) (*DB, error) {
 	db.read.SetMaxIdleConns(cfg.ReadConns)
 	db.read.SetConnMaxIdleTime(0)
 	if err := db.read.PingContext(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	if err := db.loadEventStore(ctx); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
