@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -79,6 +80,7 @@ func (r *Runner) Run(ctx context.Context, scenario string) (Result, error) {
 		return Result{}, fmt.Errorf("unknown scenario %q (ingest-batch, ingest-single, ingest-dup, ingest-otlp, ingest-bulk, search, searchable)", scenario)
 	}
 	cpu0, _ := procCPU(r.o.ServerPID)
+	self0, _ := procCPU(os.Getpid())
 	stopAnon := func() float64 { return 0 }
 	if r.o.ServerPID > 0 {
 		stopAnon = anonPeak(r.o.ServerPID, 200*time.Millisecond)
@@ -98,6 +100,12 @@ func (r *Runner) Run(ctx context.Context, scenario string) (Result, error) {
 		res, err = r.searchable(ctx, r.o.SearchableProbes, r.o.SearchableRate)
 	}
 	res.Backend = r.o.Backend
+	if self1, ok := procCPU(os.Getpid()); ok && res.Seconds > 0 {
+		// The generator's own CPU (this process: body building, HTTP
+		// client, progress output), so a run can tell whether the load
+		// generator, not the server, is what saturates the cores.
+		res.GeneratorCores = (self1 - self0) / res.Seconds
+	}
 	if r.o.ServerPID > 0 {
 		if cpu1, ok := procCPU(r.o.ServerPID); ok {
 			res.ServerCPUSec = cpu1 - cpu0
