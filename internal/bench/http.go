@@ -31,7 +31,11 @@ type HTTPOptions struct {
 	// (events/s; 0: none).
 	SearchableProbes int
 	SearchableRate   float64
-	Log              io.Writer
+	// NetHTTP makes the ingest scenarios send through net/http's client
+	// instead of one lean HTTP/1.1 connection per client goroutine
+	// (wire.go); https targets always use net/http.
+	NetHTTP bool
+	Log     io.Writer
 }
 
 // Runner runs scenarios against one tenant it creates.
@@ -40,6 +44,9 @@ type Runner struct {
 	client *http.Client
 	key    string
 	run    string
+	// addr and host are where ingest scenarios dial their wireConns; ""
+	// when they use client.
+	addr, host string
 
 	failures atomic.Int64
 	progress func(done, total int64)
@@ -69,6 +76,9 @@ func NewRunner(ctx context.Context, o HTTPOptions) (*Runner, error) {
 		return nil, fmt.Errorf("create bench tenant: status %d (is the admin token right?)", resp.StatusCode)
 	}
 	r.key = out.APIKey
+	if !o.NetHTTP {
+		r.addr, r.host = wireAddr(o.Target)
+	}
 	return r, nil
 }
 
@@ -136,6 +146,11 @@ func (r *Runner) ingest(ctx context.Context, name string, total, size, clients i
 		go func() {
 			defer wg.Done()
 			buf := make([]byte, 0, size*700+32)
+			var wc *wireConn
+			if r.addr != "" {
+				wc = &wireConn{addr: r.addr, host: r.host, timeout: r.client.Timeout}
+				defer wc.close()
+			}
 			for ctx.Err() == nil {
 				i := int(next.Add(1) - 1)
 				if i >= requests {
@@ -147,7 +162,7 @@ func (r *Runner) ingest(ctx context.Context, name string, total, size, clients i
 				}
 				buf = d.body(buf[:0], run, first, size, base)
 				t0 := time.Now()
-				ok := r.post(ctx, d, buf)
+				ok := r.send(ctx, wc, d, buf)
 				lat[c] = append(lat[c], time.Since(t0))
 				if !ok {
 					errs.Add(1)
@@ -169,23 +184,41 @@ func (r *Runner) ingest(ctx context.Context, name string, total, size, clients i
 	}, ctx.Err()
 }
 
+// send posts body through wc, or through net/http when wc is nil, and
+// tells whether the server accepted it.
+func (r *Runner) send(ctx context.Context, wc *wireConn, d door, body []byte) bool {
+	if wc == nil {
+		return r.post(ctx, d, body)
+	}
+	status, err := wc.post(ctx, d.path, d.contentType, r.key, body)
+	return r.accepted(d.path, status, err)
+}
+
 func (r *Runner) post(ctx context.Context, d door, body []byte) bool {
-	path := d.path
-	req, _ := http.NewRequestWithContext(ctx, "POST", r.o.Target+path, bytes.NewReader(body))
+	req, _ := http.NewRequestWithContext(ctx, "POST", r.o.Target+d.path, bytes.NewReader(body))
 	req.Header.Set("Authorization", "Bearer "+r.key)
 	req.Header.Set("Content-Type", d.contentType)
 	resp, err := r.client.Do(req)
+	if err != nil {
+		return r.accepted(d.path, 0, err)
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return r.accepted(d.path, resp.StatusCode, nil)
+}
+
+// accepted tells whether an ingest request succeeded, logging the first
+// three failures of the run.
+func (r *Runner) accepted(path string, status int, err error) bool {
 	if err != nil {
 		if r.o.Log != nil && r.failures.Add(1) <= 3 {
 			fmt.Fprintf(r.o.Log, "bench: %s: %v\n", path, err)
 		}
 		return false
 	}
-	_, _ = io.Copy(io.Discard, resp.Body)
-	resp.Body.Close()
-	ok := resp.StatusCode == http.StatusOK || resp.StatusCode == http.StatusCreated || resp.StatusCode == http.StatusAccepted // 202: log mode
+	ok := status == http.StatusOK || status == http.StatusCreated || status == http.StatusAccepted // 202: log mode
 	if !ok && r.o.Log != nil && r.failures.Add(1) <= 3 {
-		fmt.Fprintf(r.o.Log, "bench: %s answered %d\n", path, resp.StatusCode)
+		fmt.Fprintf(r.o.Log, "bench: %s answered %d\n", path, status)
 	}
 	return ok
 }
