@@ -47,6 +47,7 @@ func benchSetup(storage bool) func(fs *flag.FlagSet) runFunc {
 			fs.IntVar(&o.SingleEvents, "single-events", 200_000, "events in ingest-single")
 			fs.IntVar(&o.SingleClients, "single-clients", 50, "concurrent clients for single events")
 			fs.IntVar(&o.SearchQueries, "search-queries", 2000, "queries in search")
+			fs.BoolVar(&o.NetHTTP, "net-http-client", false, "send ingest requests through Go's net/http client (default: one lean HTTP/1.1 connection per client, which costs the generator less CPU)")
 		}
 		return func(e *env, _ config.Config, pos []string) error {
 			if err := wantArgs("bench", pos, 0); err != nil {

@@ -38,13 +38,13 @@ type wireBatch struct {
 
 func decoderInputs() (event, batch []byte) {
 	ts := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
-	event = eventJSON(nil, "run", 42, ts)
+	event = eventJSON(nil, new(timeCache), "run", 42, ts)
 	batch = append(batch, `{"events":[`...)
 	for i := range 100 {
 		if i > 0 {
 			batch = append(batch, ',')
 		}
-		batch = eventJSON(batch, "run", i, ts)
+		batch = eventJSON(batch, new(timeCache), "run", i, ts)
 	}
 	return event, append(batch, "]}"...)
 }

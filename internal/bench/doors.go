@@ -37,15 +37,16 @@ func eventTime(base time.Time, n int) time.Time { return base.Add(time.Duration(
 
 // nativeBody is one event object, or {"events":[...]} when size > 1.
 func nativeBody(b []byte, run string, first, size int, base time.Time) []byte {
+	var tc timeCache
 	if size == 1 {
-		return eventJSON(b, run, first, eventTime(base, first))
+		return eventJSON(b, &tc, run, first, eventTime(base, first))
 	}
 	b = append(b, `{"events":[`...)
 	for k := range size {
 		if k > 0 {
 			b = append(b, ',')
 		}
-		b = eventJSON(b, run, first+k, eventTime(base, first+k))
+		b = eventJSON(b, &tc, run, first+k, eventTime(base, first+k))
 	}
 	return append(b, "]}"...)
 }
@@ -53,12 +54,13 @@ func nativeBody(b []byte, run string, first, size int, base time.Time) []byte {
 // bulkBody is NDJSON: an index action with _id (the external id) and an
 // ECS-shaped document with the same content as eventJSON.
 func bulkBody(b []byte, run string, first, size int, base time.Time) []byte {
+	var tc timeCache
 	for k := range size {
 		n := first + k
 		b = append(b, `{"index":{"_id":"`...)
 		b = appendID(b, run, n)
 		b = append(b, `"}}`+"\n"+`{"@timestamp":"`...)
-		b = eventTime(base, n).UTC().AppendFormat(b, time.RFC3339Nano)
+		b = tc.appendTime(b, eventTime(base, n))
 		b = append(b, `","event":{"dataset":"`...)
 		b = append(b, types[n%len(types)]...)
 		b = append(b, `"},"log":{"level":"`...)

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -30,7 +31,11 @@ type HTTPOptions struct {
 	// (events/s; 0: none).
 	SearchableProbes int
 	SearchableRate   float64
-	Log              io.Writer
+	// NetHTTP makes the ingest scenarios send through net/http's client
+	// instead of one lean HTTP/1.1 connection per client goroutine
+	// (wire.go); https targets always use net/http.
+	NetHTTP bool
+	Log     io.Writer
 }
 
 // Runner runs scenarios against one tenant it creates.
@@ -39,6 +44,9 @@ type Runner struct {
 	client *http.Client
 	key    string
 	run    string
+	// addr and host are where ingest scenarios dial their wireConns; ""
+	// when they use client.
+	addr, host string
 
 	failures atomic.Int64
 	progress func(done, total int64)
@@ -68,6 +76,9 @@ func NewRunner(ctx context.Context, o HTTPOptions) (*Runner, error) {
 		return nil, fmt.Errorf("create bench tenant: status %d (is the admin token right?)", resp.StatusCode)
 	}
 	r.key = out.APIKey
+	if !o.NetHTTP {
+		r.addr, r.host = wireAddr(o.Target)
+	}
 	return r, nil
 }
 
@@ -79,6 +90,7 @@ func (r *Runner) Run(ctx context.Context, scenario string) (Result, error) {
 		return Result{}, fmt.Errorf("unknown scenario %q (ingest-batch, ingest-single, ingest-dup, ingest-otlp, ingest-bulk, search, searchable)", scenario)
 	}
 	cpu0, _ := procCPU(r.o.ServerPID)
+	self0, _ := procCPU(os.Getpid())
 	stopAnon := func() float64 { return 0 }
 	if r.o.ServerPID > 0 {
 		stopAnon = anonPeak(r.o.ServerPID, 200*time.Millisecond)
@@ -98,6 +110,12 @@ func (r *Runner) Run(ctx context.Context, scenario string) (Result, error) {
 		res, err = r.searchable(ctx, r.o.SearchableProbes, r.o.SearchableRate)
 	}
 	res.Backend = r.o.Backend
+	if self1, ok := procCPU(os.Getpid()); ok && res.Seconds > 0 {
+		// The generator's own CPU (this process: body building, HTTP
+		// client, progress output), so a run can tell whether the load
+		// generator, not the server, is what saturates the cores.
+		res.GeneratorCores = (self1 - self0) / res.Seconds
+	}
 	if r.o.ServerPID > 0 {
 		if cpu1, ok := procCPU(r.o.ServerPID); ok {
 			res.ServerCPUSec = cpu1 - cpu0
@@ -128,6 +146,11 @@ func (r *Runner) ingest(ctx context.Context, name string, total, size, clients i
 		go func() {
 			defer wg.Done()
 			buf := make([]byte, 0, size*700+32)
+			var wc *wireConn
+			if r.addr != "" {
+				wc = &wireConn{addr: r.addr, host: r.host, timeout: r.client.Timeout}
+				defer wc.close()
+			}
 			for ctx.Err() == nil {
 				i := int(next.Add(1) - 1)
 				if i >= requests {
@@ -139,7 +162,7 @@ func (r *Runner) ingest(ctx context.Context, name string, total, size, clients i
 				}
 				buf = d.body(buf[:0], run, first, size, base)
 				t0 := time.Now()
-				ok := r.post(ctx, d, buf)
+				ok := r.send(ctx, wc, d, buf)
 				lat[c] = append(lat[c], time.Since(t0))
 				if !ok {
 					errs.Add(1)
@@ -161,23 +184,41 @@ func (r *Runner) ingest(ctx context.Context, name string, total, size, clients i
 	}, ctx.Err()
 }
 
+// send posts body through wc, or through net/http when wc is nil, and
+// tells whether the server accepted it.
+func (r *Runner) send(ctx context.Context, wc *wireConn, d door, body []byte) bool {
+	if wc == nil {
+		return r.post(ctx, d, body)
+	}
+	status, err := wc.post(ctx, d.path, d.contentType, r.key, body)
+	return r.accepted(d.path, status, err)
+}
+
 func (r *Runner) post(ctx context.Context, d door, body []byte) bool {
-	path := d.path
-	req, _ := http.NewRequestWithContext(ctx, "POST", r.o.Target+path, bytes.NewReader(body))
+	req, _ := http.NewRequestWithContext(ctx, "POST", r.o.Target+d.path, bytes.NewReader(body))
 	req.Header.Set("Authorization", "Bearer "+r.key)
 	req.Header.Set("Content-Type", d.contentType)
 	resp, err := r.client.Do(req)
+	if err != nil {
+		return r.accepted(d.path, 0, err)
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return r.accepted(d.path, resp.StatusCode, nil)
+}
+
+// accepted tells whether an ingest request succeeded, logging the first
+// three failures of the run.
+func (r *Runner) accepted(path string, status int, err error) bool {
 	if err != nil {
 		if r.o.Log != nil && r.failures.Add(1) <= 3 {
 			fmt.Fprintf(r.o.Log, "bench: %s: %v\n", path, err)
 		}
 		return false
 	}
-	_, _ = io.Copy(io.Discard, resp.Body)
-	resp.Body.Close()
-	ok := resp.StatusCode == http.StatusOK || resp.StatusCode == http.StatusCreated || resp.StatusCode == http.StatusAccepted // 202: log mode
+	ok := status == http.StatusOK || status == http.StatusCreated || status == http.StatusAccepted // 202: log mode
 	if !ok && r.o.Log != nil && r.failures.Add(1) <= 3 {
-		fmt.Fprintf(r.o.Log, "bench: %s answered %d\n", path, resp.StatusCode)
+		fmt.Fprintf(r.o.Log, "bench: %s answered %d\n", path, status)
 	}
 	return ok
 }

@@ -27,8 +27,9 @@ func Storage(ctx context.Context, s pulse.Store, backend string, total, batch, c
 	base := now.Add(-time.Minute)
 	events := make([]*pulse.Event, total)
 	var buf []byte
+	var tc timeCache
 	for i := range events {
-		buf = eventJSON(buf[:0], run, i, base.Add(time.Duration(i)*time.Microsecond))
+		buf = eventJSON(buf[:0], &tc, run, i, base.Add(time.Duration(i)*time.Microsecond))
 		e, err := pulse.ParseEvent(buf, pulse.ParseOptions{Now: now, Retention: t.Retention()})
 		if err != nil {
 			return Result{}, err
