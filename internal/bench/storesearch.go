@@ -68,6 +68,7 @@ func SearchStore(ctx context.Context, s pulse.Store, backend string, o SearchOpt
 		go func() {
 			defer wg.Done()
 			var buf []byte
+			var tc timeCache
 			batch := make([]*pulse.Event, 0, o.Batch)
 			for ctx.Err() == nil {
 				i := int(next.Add(int64(o.Batch))) - o.Batch
@@ -76,7 +77,7 @@ func SearchStore(ctx context.Context, s pulse.Store, backend string, o SearchOpt
 				}
 				batch = batch[:0]
 				for n := i; n < min(i+o.Batch, o.Events); n++ {
-					buf = eventJSON(buf[:0], run, n, base.Add(time.Duration(n)*step))
+					buf = eventJSON(buf[:0], &tc, run, n, base.Add(time.Duration(n)*step))
 					e, err := pulse.ParseEvent(buf, pulse.ParseOptions{Now: now, Retention: t.Retention()})
 					if err != nil {
 						firstErr.CompareAndSwap(nil, err)
