@@ -26,8 +26,8 @@ func benchSetup(storage bool) func(fs *flag.FlagSet) runFunc {
 	return func(fs *flag.FlagSet) runFunc {
 		var (
 			target, admin, database, scenarios, jsonOut, serveArgs, eventStore string
-			o                                                      bench.HTTPOptions
-			storageEvents, storageClients                          int
+			o                                                                  bench.HTTPOptions
+			storageEvents, storageClients                                      int
 		)
 		fs.StringVar(&database, "database", "", "database of the started server / of bench storage (default: a new SQLite file in a temp folder; on PostgreSQL the run uses a schema of its own, dropped at the end)")
 		fs.IntVar(&o.BatchSize, "batch-size", 100, "events per batch request (and per InsertEvents in bench storage)")
