@@ -3,7 +3,6 @@ package main
 import (
 	"flag"
 	"fmt"
-	"strings"
 
 	"github.com/pulsestream/pulsestream/internal/app"
 	"github.com/pulsestream/pulsestream/internal/config"
@@ -17,9 +16,6 @@ func migrateStoreSetup(fs *flag.FlagSet) runFunc {
 	return func(e *env, cfg config.Config, pos []string) error {
 		if err := wantArgs("migrate-store", pos, 0); err != nil {
 			return err
-		}
-		if !strings.HasPrefix(cfg.DatabaseURL, "sqlite:") {
-			return fmt.Errorf("migrate-store moves a SQLite database's events into the parts store; PostgreSQL keeps its own event store, there is nothing to migrate")
 		}
 		if err := sqliteExists(cfg.DatabaseURL); err != nil {
 			return err
