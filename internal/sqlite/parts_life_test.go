@@ -246,8 +246,8 @@ func TestPartsMaintain(t *testing.T) {
 }
 
 // TestPartsMaintainChunks: with a chunk smaller than the expired events,
-// Maintain still removes them all and counts each once; a transaction
-// stops taking blocks once it has removed chunk events.
+// Maintain still removes them all, counts each once, and touches each
+// block holding expired events exactly once (an event at the cutoff stays).
 func TestPartsMaintainChunks(t *testing.T) {
 	t.Parallel()
 	db := lifeOpen(t)
@@ -269,8 +269,8 @@ func TestPartsMaintainChunks(t *testing.T) {
 		}
 		lifePut(t, db, tn, block...)
 	}
-	var txs atomic.Int64 // replaceBlock calls: one per block touched
-	ctx := context.WithValue(t.Context(), rewriteHookKey{}, func() error { txs.Add(1); return nil })
+	var replaced atomic.Int64 // replaceBlock calls: one per block touched
+	ctx := context.WithValue(t.Context(), rewriteHookKey{}, func() error { replaced.Add(1); return nil })
 	if n, err := db.Maintain(ctx, now, 2); err != nil || n != expired {
 		t.Fatalf("Maintain = %d, %v; want %d", n, err, expired)
 	}
@@ -278,8 +278,8 @@ func TestPartsMaintainChunks(t *testing.T) {
 	if got, want := lifeKeys(t, db, tn, "event_keys"), keysOf(kept); !slices.Equal(got, want) {
 		t.Errorf("event_keys %v, want %v", got, want)
 	}
-	if want := int64(12 - 1); txs.Load() != want { // blocks 1..11 hold expired events
-		t.Errorf("%d blocks replaced or dropped, want %d", txs.Load(), want)
+	if want := int64(12 - 1); replaced.Load() != want { // blocks 1..11 hold expired events
+		t.Errorf("%d blocks replaced or dropped, want %d", replaced.Load(), want)
 	}
 }
 
