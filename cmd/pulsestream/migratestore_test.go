@@ -70,6 +70,9 @@ func TestMigrateStore(t *testing.T) {
 		}
 		return ""
 	}
+	if code, out, _ := runCLI(t, getenv, "config", "print"); code != 0 || !strings.Contains(out, `event-store = "parts"`) {
+		t.Errorf("config print with PULSESTREAM_EVENT_STORE=parts: exit %d\n%s", code, out)
+	}
 	if code, _, errOut := runCLI(t, getenv, "migrate", "--database", "sqlite://"+fresh); code != 0 {
 		t.Fatalf("migrate with PULSESTREAM_EVENT_STORE=parts: exit %d, %s", code, errOut)
 	}
