@@ -491,3 +491,37 @@ func TestPartsBackupRestore(t *testing.T) {
 		t.Errorf("restored state differs:\n got %s\nwant %s", got, want)
 	}
 }
+
+// TestPartsMaintainChunkPerTransaction: a transaction takes blocks until it
+// has removed chunk events; a failure in the second transaction keeps what
+// the first committed and undoes all of the second.
+func TestPartsMaintainChunkPerTransaction(t *testing.T) {
+	t.Parallel()
+	db := lifeOpen(t)
+	now := time.Now()
+	tn := newTenant(t, db, 1)
+	for i := range 6 {
+		lifePut(t, db, tn, lifeEvent(tn, now.Add(-48*time.Hour-time.Duration(i)*time.Minute), "", fmt.Sprintf("k-%d", i)))
+	}
+	var calls atomic.Int64
+	crash := errors.New("crash in the second transaction")
+	ctx := context.WithValue(t.Context(), rewriteHookKey{}, func() error {
+		if calls.Add(1) == 4 { // chunk 2: calls 1 and 2 are the first transaction, 3 and 4 the second
+			return crash
+		}
+		return nil
+	})
+	n, err := db.Maintain(ctx, now, 2)
+	if !errors.Is(err, crash) || n != 2 {
+		t.Fatalf("Maintain = %d, %v; want 2 and the crash", n, err)
+	}
+	if got := len(lifeSeqs(t, db, tn)); got != 4 {
+		t.Errorf("%d blocks left, want 4 (the first transaction's 2 removed, the second undone)", got)
+	}
+	if got := len(lifeKeys(t, db, tn, "event_keys")); got != 4 {
+		t.Errorf("%d keys left, want 4", got)
+	}
+	if n, err := db.Maintain(t.Context(), now, 2); err != nil || n != 4 {
+		t.Fatalf("second Maintain = %d, %v; want 4", n, err)
+	}
+}
