@@ -25,9 +25,9 @@ import (
 func benchSetup(storage bool) func(fs *flag.FlagSet) runFunc {
 	return func(fs *flag.FlagSet) runFunc {
 		var (
-			target, admin, database, scenarios, jsonOut, serveArgs string
-			o                                                      bench.HTTPOptions
-			storageEvents, storageClients                          int
+			target, admin, database, scenarios, jsonOut, serveArgs, eventStore string
+			o                                                                  bench.HTTPOptions
+			storageEvents, storageClients                                      int
 		)
 		fs.StringVar(&database, "database", "", "database of the started server / of bench storage (default: a new SQLite file in a temp folder; on PostgreSQL the run uses a schema of its own, dropped at the end)")
 		fs.IntVar(&o.BatchSize, "batch-size", 100, "events per batch request (and per InsertEvents in bench storage)")
@@ -35,6 +35,7 @@ func benchSetup(storage bool) func(fs *flag.FlagSet) runFunc {
 		if storage {
 			fs.IntVar(&storageEvents, "storage-events", 1_000_000, "rows written")
 			fs.IntVar(&storageClients, "storage-clients", 8, "concurrent writers")
+			fs.StringVar(&eventStore, "event-store", "rows", "how a new SQLite database keeps events: rows or parts (an existing --database keeps its kind)")
 		} else {
 			fs.StringVar(&target, "target", "", "URL of a running server (empty: start one as a child process)")
 			fs.StringVar(&admin, "admin-token", "", "admin token of --target (to create the bench tenant)")
@@ -86,12 +87,18 @@ func benchSetup(storage bool) func(fs *flag.FlagSet) runFunc {
 			var results []bench.Result
 			if storage {
 				cfg := config.Default()
-				cfg.DatabaseURL = database
+				cfg.DatabaseURL, cfg.EventStore = database, eventStore
+				if err := cfg.Validate(); err != nil {
+					return err
+				}
 				s, err := app.OpenStore(ctx, cfg, slog.New(slog.DiscardHandler), nil)
 				if err != nil {
 					return err
 				}
 				defer s.Close()
+				if k, ok := s.(interface{ EventStoreKind() string }); ok && k.EventStoreKind() != "rows" {
+					o.Backend += "-" + k.EventStoreKind() // sqlite-parts
+				}
 				fmt.Fprintf(stderr, "bench storage: %d rows, %d per transaction, %d writers on %s\n", storageEvents, o.BatchSize, storageClients, o.Backend)
 				r, err := bench.Storage(ctx, s, o.Backend, storageEvents, o.BatchSize, storageClients)
 				if err != nil {

@@ -48,6 +48,7 @@ func root() *command {
 	return &command{name: "pulsestream", summary: "event ingestion, search and alerting", sub: []*command{
 		{name: "serve", summary: "run the HTTP server (applies migrations at start)", config: config.ServeFlags, setup: serveSetup},
 		{name: "migrate", summary: "apply every migration a server would (store and notification queue); creates a SQLite database", config: config.DatabaseFlags, setup: migrateSetup},
+		{name: "migrate-store", summary: "move a SQLite database's events from rows into the parts store (servers stopped; resumable, verified)", config: config.DatabaseFlags, setup: migrateStoreSetup},
 		{name: "tenant", summary: "create, list and update tenants", sub: []*command{
 			{name: "create", args: "NAME", summary: "create a tenant and its first API key (names are unique)", config: config.DatabaseFlags, setup: tenantCreateSetup},
 			{name: "list", summary: "list the tenants", config: config.DatabaseFlags, setup: tenantListSetup},

@@ -92,6 +92,9 @@ func OpenStore(ctx context.Context, cfg config.Config, logger *slog.Logger, obs 
 	return nil, fmt.Errorf("unsupported database URL (use sqlite://PATH or postgres://...)")
 }
 
+// errMigrateStoreSQLite: migrate-store on a PostgreSQL URL.
+var errMigrateStoreSQLite = errors.New("migrate-store moves a SQLite database's events into the parts store; PostgreSQL keeps its own event store, there is nothing to migrate")
+
 // AdminTokenSetting is the settings key holding the operator token's hash.
 const AdminTokenSetting = "admin_token_hash"
 

@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"strings"
 
 	"github.com/pulsestream/pulsestream/internal/config"
 	"github.com/pulsestream/pulsestream/internal/pulse"
@@ -19,3 +20,11 @@ func openSQLite(context.Context, config.Config, *slog.Logger, pulse.CommitObserv
 
 // RestoreSQLite is unavailable without cgo.
 func RestoreSQLite(context.Context, string, string) (string, error) { return "", errNoCgo }
+
+// MigrateStore is unavailable without cgo.
+func MigrateStore(_ context.Context, cfg config.Config, _ func(done, total int64)) error {
+	if !strings.HasPrefix(cfg.DatabaseURL, "sqlite:") {
+		return errMigrateStoreSQLite
+	}
+	return errNoCgo
+}

@@ -48,6 +48,11 @@ type Config struct {
 	PGStatementTimeout time.Duration
 	SQLiteSynchronous  string
 	SQLiteGroupWait    time.Duration // how long the group committer waits for more requests
+	// EventStore is how a NEW SQLite database keeps events: "rows" (a row
+	// per event) or "parts" (columnar blocks, docs/STORAGE.md). A database
+	// keeps the kind it was created with; `pulsestream migrate-store` moves
+	// a rows database to parts. PostgreSQL has its own event store.
+	EventStore string
 
 	LogLevel  string
 	LogFormat string
@@ -151,6 +156,7 @@ func Default() Config {
 		PGMaxConns:          16,
 		PGStatementTimeout:  5 * time.Second,
 		SQLiteSynchronous:   "NORMAL",
+		EventStore:          "rows",
 		LogLevel:            "info",
 		LogFormat:           "json",
 
@@ -242,6 +248,12 @@ func (c Config) Validate() error {
 	case "NORMAL", "FULL", "EXTRA":
 	default:
 		errs = append(errs, errors.New("--sqlite-synchronous must be NORMAL, FULL or EXTRA"))
+	}
+	switch {
+	case c.EventStore != "rows" && c.EventStore != "parts":
+		errs = append(errs, errors.New("--event-store must be rows or parts"))
+	case c.EventStore == "parts" && !strings.HasPrefix(c.DatabaseURL, "sqlite:"):
+		errs = append(errs, errors.New("--event-store parts is a SQLite event store; PostgreSQL keeps its own (leave --event-store at rows)"))
 	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":
@@ -508,6 +520,11 @@ func DatabaseFlag(fs *flag.FlagSet, dst *string) {
 	fs.StringVar(dst, "database", *dst, "database URL: sqlite://PATH (relative to the working folder), sqlite:///ABSOLUTE/PATH or postgres://...")
 }
 
+// EventStoreFlag registers --event-store on fs.
+func EventStoreFlag(fs *flag.FlagSet, dst *string) {
+	fs.StringVar(dst, "event-store", *dst, "how a NEW SQLite database keeps events: rows or parts (columnar blocks); an existing database keeps its kind (pulsestream migrate-store moves rows to parts)")
+}
+
 // strictBool is a boolean flag that takes true or false only (flag.BoolVar
 // also takes 1, t, T, TRUE, 0, f, …; "--pprof=yes" must not pass unnoticed
 // and "maybe" must not become false). --name alone means true.
@@ -538,10 +555,11 @@ func BoolVar(fs *flag.FlagSet, p *bool, name, usage string) {
 }
 
 // DatabaseFlags registers what a CLI command working on the database reads:
-// --database, --sqlite-synchronous and --config.
+// --database, --sqlite-synchronous, --event-store and --config.
 func DatabaseFlags(fs *flag.FlagSet, c *Config) {
 	DatabaseFlag(fs, &c.DatabaseURL)
 	fs.StringVar(&c.SQLiteSynchronous, "sqlite-synchronous", c.SQLiteSynchronous, "SQLite synchronous mode: NORMAL or FULL")
+	EventStoreFlag(fs, &c.EventStore)
 	FileFlag(fs)
 }
 
@@ -568,6 +586,7 @@ func ServeFlags(fs *flag.FlagSet, c *Config) {
 	fs.DurationVar(&c.PGStatementTimeout, "pg-statement-timeout", c.PGStatementTimeout, "PostgreSQL statement_timeout")
 	fs.StringVar(&c.SQLiteSynchronous, "sqlite-synchronous", c.SQLiteSynchronous, "SQLite synchronous mode: NORMAL (safe on process crash) or FULL (also on power loss)")
 	fs.DurationVar(&c.SQLiteGroupWait, "sqlite-group-wait", c.SQLiteGroupWait, "how long the SQLite group commit waits for more requests before committing (0: merge only what is queued)")
+	EventStoreFlag(fs, &c.EventStore)
 	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "debug, info, warn or error")
 	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, "json or text")
 	BoolVar(fs, &c.Pprof, "pprof", "serve /debug/pprof/ behind the admin token")

@@ -64,6 +64,8 @@ func TestValidate(t *testing.T) {
 		"max-batch-events":           func(c *Config) { c.MaxBatchEvents = 0 },
 		"sqlite-synchronous":         func(c *Config) { c.SQLiteSynchronous = "OFF" },
 		"sqlite-group-wait":          func(c *Config) { c.SQLiteGroupWait = -time.Millisecond },
+		"event-store must":           func(c *Config) { c.EventStore = "columns" },
+		"event-store parts":          func(c *Config) { c.EventStore, c.DatabaseURL = "parts", "postgres://x/y" },
 		"pg-writers":                 func(c *Config) { c.PGWriters = c.PGMaxConns + 1 },
 		"log-level":                  func(c *Config) { c.LogLevel = "loud" },
 		"webhook-workers":            func(c *Config) { c.WebhookWorkers = 1 },
@@ -340,5 +342,28 @@ func TestIngestLogFlags(t *testing.T) {
 	plain.IngestLogReplicas = 2
 	if err := plain.Validate(); err != nil {
 		t.Errorf("log settings checked without --ingest-log: %v", err)
+	}
+}
+
+// TestEventStoreFromEnv: --event-store is read from PULSESTREAM_EVENT_STORE
+// by every command that opens the database.
+func TestEventStoreFromEnv(t *testing.T) {
+	t.Parallel()
+	for name, register := range map[string]func(*flag.FlagSet, *Config){"serve": ServeFlags, "database": DatabaseFlags} {
+		c := Default()
+		fs := flag.NewFlagSet(name, flag.ContinueOnError)
+		register(fs, &c)
+		getenv := func(k string) string {
+			if k == "PULSESTREAM_EVENT_STORE" {
+				return "parts"
+			}
+			return ""
+		}
+		if err := Parse(fs, nil, getenv); err != nil || c.EventStore != "parts" {
+			t.Errorf("%s flags: event store %q, %v", name, c.EventStore, err)
+		}
+	}
+	if Default().EventStore != "rows" {
+		t.Errorf("default event store %q", Default().EventStore)
 	}
 }

@@ -25,6 +25,9 @@ func (db *DB) EraseUserEvents(ctx context.Context, tenantID, userID string, chun
 	// Set before the first erasure commits, so that every insert group
 	// from then on checks this tenant's erased keys.
 	db.erased.Store(tenant, true)
+	if db.parts {
+		return db.eraseBlocks(ctx, tenant, userID, chunk) // parts_erase.go
+	}
 	const doomed = `SELECT seq FROM events WHERE tenant = ? AND user_id = ? ORDER BY ts LIMIT ?`
 	erased := 0
 	for {
