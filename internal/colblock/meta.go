@@ -82,7 +82,7 @@ func (m *Meta) MayMatch(f *pulse.EventFilter) bool {
 		return false
 	}
 	if f.Severities != nil && !slices.ContainsFunc(f.Severities, func(s pulse.Severity) bool {
-		return s != "" && ix.severities.may(string(s))
+		return ix.severities.may(string(s))
 	}) {
 		return false
 	}
