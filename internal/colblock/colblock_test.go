@@ -194,10 +194,16 @@ func TestEncodeRefusesEmpty(t *testing.T) {
 func TestCorruptBlocks(t *testing.T) {
 	t.Parallel()
 	r := rand.New(rand.NewPCG(7, 7))
-	_, block, err := Encode(randEvents(r, 200))
-	if err != nil {
-		t.Fatal(err)
+	for _, evs := range [][]*pulse.Event{benchEvents(50), randEvents(r, 20)} {
+		_, block, err := Encode(evs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		testCorruptBlock(t, r, block)
 	}
+}
+
+func testCorruptBlock(t *testing.T, r *rand.Rand, block []byte) {
 	for _, b := range [][]byte{nil, {}, {blockVersion}, {0}, {99, 1}, append(slices.Clone(block), 0)} {
 		if _, err := Decode(b, "t"); !errors.Is(err, ErrCorrupt) {
 			t.Fatalf("Decode(%.20x): %v, want ErrCorrupt", b, err)
