@@ -108,6 +108,33 @@ func Encode(events []*pulse.Event) (Meta, []byte, error) {
 // wrapping ErrCorrupt, never a panic. The events share backing memory (one
 // allocation per column), so keeping one event keeps its block's strings.
 func Decode(block []byte, tenantID string) ([]*pulse.Event, error) {
+	return DecodeColumns(block, tenantID, AllColumns)
+}
+
+// Columns selects the fields DecodeColumns reads.
+type Columns uint16
+
+// The columns DecodeColumns may leave out; ID and Timestamp are always read.
+const (
+	ColReceivedAt Columns = 1 << iota
+	ColExternalID
+	ColEventType
+	ColSeverity
+	ColService
+	ColEndpoint
+	ColStatusCode
+	ColUserID
+	ColMessage
+	ColTags
+	ColPayload
+	ColContentHash
+	AllColumns = 1<<iota - 1
+)
+
+// DecodeColumns is Decode reading only the ID, the Timestamp and the
+// fields cols selects; the others are left zero, and their compressed
+// bytes are skipped unread (and unchecked).
+func DecodeColumns(block []byte, tenantID string, cols Columns) ([]*pulse.Event, error) {
 	if len(block) == 0 || block[0] != blockVersion {
 		return nil, corrupt("unknown block version")
 	}
@@ -117,23 +144,27 @@ func Decode(block []byte, tenantID string) ([]*pulse.Event, error) {
 		return nil, corrupt("event count")
 	}
 	// Each column is checked to hold n rows before the events are allocated.
-	cols := make([]func(evs []pulse.Event), 0, 13)
-	col := func(read func(c *reader) func(evs []pulse.Event)) {
+	sets := make([]func(evs []pulse.Event), 0, 14)
+	col := func(c Columns, read func(c *reader) func(evs []pulse.Event)) {
+		if c != 0 && cols&c == 0 {
+			r.bytes(r.count(len(r.b)))
+			return
+		}
 		raw, err := r.section()
 		if err != nil || r.bad {
 			r.bad = true
 			return
 		}
-		c := &reader{b: raw}
-		set := read(c)
-		if c.bad || len(c.b) != 0 {
+		cr := &reader{b: raw}
+		set := read(cr)
+		if cr.bad || len(cr.b) != 0 {
 			r.bad = true
 			return
 		}
-		cols = append(cols, set)
+		sets = append(sets, set)
 	}
-	str := func(set func(e *pulse.Event, s string)) {
-		col(func(c *reader) func([]pulse.Event) {
+	str := func(c Columns, set func(e *pulse.Event, s string)) {
+		col(c, func(c *reader) func([]pulse.Event) {
 			vals := c.strings(n)
 			return func(evs []pulse.Event) {
 				for i, s := range vals {
@@ -142,19 +173,19 @@ func Decode(block []byte, tenantID string) ([]*pulse.Event, error) {
 			}
 		})
 	}
-	col(func(c *reader) func([]pulse.Event) { return setIDs(c, n) })
-	col(func(c *reader) func([]pulse.Event) {
+	col(0, func(c *reader) func([]pulse.Event) { return setIDs(c, n) })
+	col(0, func(c *reader) func([]pulse.Event) {
 		return setTimes(c, n, func(e *pulse.Event, t time.Time) { e.Timestamp = t })
 	})
-	col(func(c *reader) func([]pulse.Event) {
+	col(ColReceivedAt, func(c *reader) func([]pulse.Event) {
 		return setTimes(c, n, func(e *pulse.Event, t time.Time) { e.ReceivedAt = t })
 	})
-	str(func(e *pulse.Event, s string) { e.ExternalID = s })
-	str(func(e *pulse.Event, s string) { e.EventType = s })
-	str(func(e *pulse.Event, s string) { e.Severity = pulse.Severity(s) })
-	str(func(e *pulse.Event, s string) { e.Service = s })
-	str(func(e *pulse.Event, s string) { e.Endpoint = s })
-	col(func(c *reader) func([]pulse.Event) {
+	str(ColExternalID, func(e *pulse.Event, s string) { e.ExternalID = s })
+	str(ColEventType, func(e *pulse.Event, s string) { e.EventType = s })
+	str(ColSeverity, func(e *pulse.Event, s string) { e.Severity = pulse.Severity(s) })
+	str(ColService, func(e *pulse.Event, s string) { e.Service = s })
+	str(ColEndpoint, func(e *pulse.Event, s string) { e.Endpoint = s })
+	col(ColStatusCode, func(c *reader) func([]pulse.Event) {
 		codes := make([]int, n)
 		for i := range codes {
 			codes[i] = int(c.varint())
@@ -165,16 +196,16 @@ func Decode(block []byte, tenantID string) ([]*pulse.Event, error) {
 			}
 		}
 	})
-	str(func(e *pulse.Event, s string) { e.UserID = s })
-	str(func(e *pulse.Event, s string) { e.Message = s })
-	col(func(c *reader) func([]pulse.Event) { return setTags(c, n) })
-	col(func(c *reader) func([]pulse.Event) { return setPayloads(c, n) })
-	str(func(e *pulse.Event, s string) { e.ContentHash = s })
+	str(ColUserID, func(e *pulse.Event, s string) { e.UserID = s })
+	str(ColMessage, func(e *pulse.Event, s string) { e.Message = s })
+	col(ColTags, func(c *reader) func([]pulse.Event) { return setTags(c, n) })
+	col(ColPayload, func(c *reader) func([]pulse.Event) { return setPayloads(c, n) })
+	str(ColContentHash, func(e *pulse.Event, s string) { e.ContentHash = s })
 	if r.bad || len(r.b) != 0 {
 		return nil, corrupt("column")
 	}
 	evs := make([]pulse.Event, n)
-	for _, set := range cols {
+	for _, set := range sets {
 		set(evs)
 	}
 	out := make([]*pulse.Event, n)

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"math/bits"
 	"math/rand/v2"
 	"reflect"
 	"slices"
@@ -243,5 +244,50 @@ func TestCorruptMeta(t *testing.T) {
 	hand := Meta{Count: 3, MinTS: base, MaxTS: base.Add(time.Second), MinID: "a", MaxID: "b"}
 	if got, err := UnmarshalMeta(MarshalMeta(hand)); err != nil || !reflect.DeepEqual(got, hand) {
 		t.Fatalf("hand-made meta: %v %+v", err, got)
+	}
+}
+
+// TestDecodeColumns: a projection gives the ids, the timestamps and the
+// fields it selects, the others zero.
+func TestDecodeColumns(t *testing.T) {
+	t.Parallel()
+	r := rand.New(rand.NewPCG(5, 5))
+	_, block, err := Encode(randEvents(r, 50))
+	if err != nil {
+		t.Fatal(err)
+	}
+	all, err := Decode(block, "t")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fields := map[Columns]func(dst, src *pulse.Event){
+		ColReceivedAt:  func(d, s *pulse.Event) { d.ReceivedAt = s.ReceivedAt },
+		ColExternalID:  func(d, s *pulse.Event) { d.ExternalID = s.ExternalID },
+		ColEventType:   func(d, s *pulse.Event) { d.EventType = s.EventType },
+		ColSeverity:    func(d, s *pulse.Event) { d.Severity = s.Severity },
+		ColService:     func(d, s *pulse.Event) { d.Service = s.Service },
+		ColEndpoint:    func(d, s *pulse.Event) { d.Endpoint = s.Endpoint },
+		ColStatusCode:  func(d, s *pulse.Event) { d.StatusCode = s.StatusCode },
+		ColUserID:      func(d, s *pulse.Event) { d.UserID = s.UserID },
+		ColMessage:     func(d, s *pulse.Event) { d.Message = s.Message },
+		ColTags:        func(d, s *pulse.Event) { d.Tags = s.Tags },
+		ColPayload:     func(d, s *pulse.Event) { d.Payload = s.Payload },
+		ColContentHash: func(d, s *pulse.Event) { d.ContentHash = s.ContentHash },
+	}
+	if len(fields) != bits.OnesCount(uint(AllColumns)) {
+		t.Fatalf("%d columns tested, %d exist", len(fields), bits.OnesCount(uint(AllColumns)))
+	}
+	for c, set := range fields {
+		got, err := DecodeColumns(block, "t", c|ColEventType)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, e := range got {
+			want := &pulse.Event{ID: all[i].ID, TenantID: "t", Timestamp: all[i].Timestamp, EventType: all[i].EventType}
+			set(want, all[i])
+			if !reflect.DeepEqual(e, want) {
+				t.Fatalf("columns %b, event %d:\n got %+v\nwant %+v", c, i, e, want)
+			}
+		}
 	}
 }
