@@ -161,5 +161,3 @@ func tagHash(k, v string) uint64 {
 	d.WriteString(v)
 	return d.Sum64()
 }
-
-func xxhashString(s string) uint64 { return xxhash.Sum64String(s) }
