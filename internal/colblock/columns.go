@@ -348,7 +348,11 @@ func setTimes(r *reader, n int, set func(*pulse.Event, time.Time)) func([]pulse.
 // appendTags appends each row's number of tags, then the keys and the
 // values of all rows in key order, and adds the pairs to the tag bloom.
 func appendTags(b []byte, ev []*pulse.Event, ix *indexBuilder) []byte {
-	var keys, vals []string
+	total := 0
+	for _, e := range ev {
+		total += len(e.Tags)
+	}
+	keys, vals := make([]string, 0, total), make([]string, 0, total)
 	for _, e := range ev {
 		b = binary.AppendUvarint(b, uint64(len(e.Tags)))
 		start := len(keys)
