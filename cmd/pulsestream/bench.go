@@ -27,7 +27,8 @@ func benchSetup(storage bool) func(fs *flag.FlagSet) runFunc {
 		var (
 			target, admin, database, scenarios, jsonOut, serveArgs, eventStore string
 			o                                                                  bench.HTTPOptions
-			storageEvents, storageClients                                      int
+			storageEvents, storageClients, searchEvents, searchQueries         int
+			searchSpan                                                         time.Duration
 		)
 		fs.StringVar(&database, "database", "", "database of the started server / of bench storage (default: a new SQLite file in a temp folder; on PostgreSQL the run uses a schema of its own, dropped at the end)")
 		fs.IntVar(&o.BatchSize, "batch-size", 100, "events per batch request (and per InsertEvents in bench storage)")
@@ -35,6 +36,9 @@ func benchSetup(storage bool) func(fs *flag.FlagSet) runFunc {
 		if storage {
 			fs.IntVar(&storageEvents, "storage-events", 1_000_000, "rows written")
 			fs.IntVar(&storageClients, "storage-clients", 8, "concurrent writers")
+			fs.IntVar(&searchEvents, "search-events", 0, "instead of the write test: fill a tenant with this many events spread over --search-span, then time filtered and q= searches on the store (0: off)")
+			fs.DurationVar(&searchSpan, "search-span", 7*24*time.Hour, "time span of the --search-events timestamps, ending now")
+			fs.IntVar(&searchQueries, "search-queries", 200, "runs of each query after --search-events")
 			fs.StringVar(&eventStore, "event-store", "rows", "how a new SQLite database keeps events: rows or parts (an existing --database keeps its kind)")
 		} else {
 			fs.StringVar(&target, "target", "", "URL of a running server (empty: start one as a child process)")
@@ -99,12 +103,22 @@ func benchSetup(storage bool) func(fs *flag.FlagSet) runFunc {
 				if k, ok := s.(interface{ EventStoreKind() string }); ok && k.EventStoreKind() != "rows" {
 					o.Backend += "-" + k.EventStoreKind() // sqlite-parts
 				}
-				fmt.Fprintf(stderr, "bench storage: %d rows, %d per transaction, %d writers on %s\n", storageEvents, o.BatchSize, storageClients, o.Backend)
-				r, err := bench.Storage(ctx, s, o.Backend, storageEvents, o.BatchSize, storageClients)
-				if err != nil {
-					return err
+				if searchEvents > 0 {
+					fmt.Fprintf(stderr, "bench storage: filling %d events over %v, then %d runs of each search, on %s\n", searchEvents, searchSpan, searchQueries, o.Backend)
+					rs, err := bench.SearchStore(ctx, s, o.Backend, bench.SearchOptions{Events: searchEvents, Span: searchSpan,
+						Batch: o.BatchSize, Clients: storageClients, Queries: searchQueries, Log: stderr})
+					if err != nil {
+						return err
+					}
+					results = append(results, rs...)
+				} else {
+					fmt.Fprintf(stderr, "bench storage: %d rows, %d per transaction, %d writers on %s\n", storageEvents, o.BatchSize, storageClients, o.Backend)
+					r, err := bench.Storage(ctx, s, o.Backend, storageEvents, o.BatchSize, storageClients)
+					if err != nil {
+						return err
+					}
+					results = append(results, r)
 				}
-				results = append(results, r)
 			} else {
 				if target == "" {
 					admin = pulseTokenForBench()
