@@ -70,6 +70,8 @@ type Config struct {
 	// between writing the merged block and deleting its sources; an error
 	// fails the merge there (parts_merge.go).
 	mergeFault func() error
+	// noMerger (tests only) starts no merger goroutine; MergeNow still merges.
+	noMerger bool
 }
 
 // WithDefaults returns c with every zero field set to its default.

@@ -134,7 +134,7 @@ func Open(ctx context.Context, dsn string, cfg Config) (*DB, error) {
 	db.started = true
 	go db.commitLoop()
 	go db.checkpointLoop()
-	if db.parts {
+	if db.parts && !cfg.noMerger {
 		go db.mergeLoop()
 	} else {
 		close(db.mergeDone)
