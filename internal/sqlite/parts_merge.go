@@ -20,11 +20,17 @@ import (
 // source is still there, so a merge that raced with a retention pass or an
 // erasure rolls back and is planned again). A crash or a failure at any
 // point leaves either the sources or the merged block, never both.
+//
+// The bounds keep each merge transaction short, so that the committer,
+// which waits for the writer meanwhile, is never stalled long: a merge
+// reads at most mergeMaxBlocks blocks, mergeMaxEvents events and
+// mergeMaxBytes encoded bytes. Only small blocks (below half of both
+// bounds) are merged, so that any two of them fit in one merge.
 const (
 	mergeFanIn     = 8        // small blocks of one tenant and level that start a merge
 	mergeMaxBlocks = 64       // most blocks one merge reads
 	mergeMaxEvents = 64 << 10 // most events of a merged block
-	mergeSmall     = 32 << 10 // blocks with fewer events are merged again
+	mergeMaxBytes  = 8 << 20  // most encoded bytes of the blocks one merge reads
 	mergeEvery     = 10 * time.Second
 	mergeRetries   = 8 // lost races in a row before mergeAll gives up for now
 )
@@ -138,8 +144,8 @@ func (db *DB) mergeOnce(ctx context.Context) (int, error) {
 }
 
 // planMerge picks the oldest small blocks of the first tenant and level
-// that has mergeFanIn of them, up to mergeMaxBlocks blocks and
-// mergeMaxEvents events, and reads their events.
+// that has mergeFanIn of them, within the bounds of one merge, and reads
+// their events.
 func (db *DB) planMerge(ctx context.Context, tx *sql.Tx) (mergePlan, error) {
 	type group struct {
 		tenant int64
@@ -148,30 +154,33 @@ func (db *DB) planMerge(ctx context.Context, tx *sql.Tx) (mergePlan, error) {
 	groups, err := queryRows(ctx, tx, "merge blocks", func(row scanner) (group, error) {
 		var g group
 		return g, row.Scan(&g.tenant, &g.level)
-	}, `SELECT tenant, level FROM event_blocks WHERE count < ? GROUP BY tenant, level HAVING count(*) >= ?`, mergeSmall, mergeFanIn)
+	}, `SELECT tenant, level FROM event_blocks WHERE count < ? AND bytes < ? GROUP BY tenant, level HAVING count(*) >= ?`,
+		mergeMaxEvents/2, mergeMaxBytes/2, mergeFanIn)
 	if err != nil {
 		return mergePlan{}, err
 	}
 	for _, g := range groups {
 		type source struct {
 			key      blockKey
+			bytes    int
 			tenantID string
 		}
 		blocks, err := queryRows(ctx, tx, "merge blocks", func(row scanner) (source, error) {
 			var s source
-			return s, row.Scan(&s.key.seq, &s.key.count, &s.key.minID, &s.key.maxID, &s.tenantID)
-		}, `SELECT b.seq, b.count, b.min_id, b.max_id, t.id FROM event_blocks AS b JOIN tenants AS t ON t.num = b.tenant
-			WHERE b.tenant = ? AND b.level = ? AND b.count < ? ORDER BY b.seq LIMIT ?`, g.tenant, g.level, mergeSmall, mergeMaxBlocks)
+			return s, row.Scan(&s.key.seq, &s.key.count, &s.key.minID, &s.key.maxID, &s.bytes, &s.tenantID)
+		}, `SELECT b.seq, b.count, b.min_id, b.max_id, b.bytes, t.id FROM event_blocks AS b JOIN tenants AS t ON t.num = b.tenant
+			WHERE b.tenant = ? AND b.level = ? AND b.count < ? AND b.bytes < ? ORDER BY b.seq LIMIT ?`,
+			g.tenant, g.level, mergeMaxEvents/2, mergeMaxBytes/2, mergeMaxBlocks)
 		if err != nil {
 			return mergePlan{}, err
 		}
 		plan := mergePlan{tenant: g.tenant, level: g.level}
-		n := 0
+		events, bytes := 0, 0
 		for _, b := range blocks {
-			if n+b.key.count > mergeMaxEvents {
+			if events+b.key.count > mergeMaxEvents || bytes+b.bytes > mergeMaxBytes {
 				break
 			}
-			n += b.key.count
+			events, bytes = events+b.key.count, bytes+b.bytes
 			plan.seqs = append(plan.seqs, b.key.seq)
 		}
 		if len(plan.seqs) < 2 {
