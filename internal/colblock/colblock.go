@@ -60,7 +60,7 @@ type row struct {
 	UserID, Message                                        string
 	Tags                                                   map[string]string
 	TS, Received                                           int64
-	Payload                                                json.RawMessage
+	Payload                                                json.RawMessage `json:",omitempty"` // absent, not null: an empty payload reads back empty
 	Hash                                                   string
 }
 
