@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"slices"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -250,5 +251,86 @@ func TestPartsMergerRunsInBackground(t *testing.T) {
 	}
 	if got := storedIDs(t, db, tenantID); !slices.Equal(got, sortedCopy(ids)) {
 		t.Fatalf("%d events stored, want %d", len(got), len(ids))
+	}
+}
+
+// TestPartsCloseStopsMerger: Close returns only after the merger goroutine
+// has ended.
+func TestPartsCloseStopsMerger(t *testing.T) {
+	t.Parallel()
+	db, err := Open(t.Context(), filepath.Join(t.TempDir(), "pulse.db"), Config{EventStore: EventStoreParts})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tenantID := partsTenant(t, db)
+	insertBatches(t, db, tenantID, mergeFanIn+1, 3) // wakes the merger
+	if err := db.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	select {
+	case <-db.mergeDone:
+	default:
+		t.Fatal("the merger still runs after Close")
+	}
+}
+
+// TestPartsConcurrentExactlyOnce: writers racing with the same external
+// ids (and the merger running) create each exactly once; every other
+// answer is a duplicate or conflict naming the created event.
+func TestPartsConcurrentExactlyOnce(t *testing.T) {
+	t.Parallel()
+	db := openPartsDB(t, Config{})
+	tenantID := partsTenant(t, db)
+	const writers, keys = 8, 60
+	results := make([][]pulse.InsertResult, writers)
+	var wg sync.WaitGroup
+	for w := range writers {
+		wg.Go(func() {
+			for start := 0; start < keys; start += 20 {
+				var events []*pulse.Event
+				for k := start; k < start+20; k++ {
+					e := partsEvent(tenantID, 3*k, time.Now()) // n%3 == 0: an external id
+					e.ContentHash = fmt.Sprintf("h%d-%d", k, w%2)
+					events = append(events, e, partsEvent(tenantID, 3*k+1, time.Now())) // and one without
+				}
+				res, err := db.InsertEvents(t.Context(), tenantID, events)
+				if err != nil {
+					t.Errorf("InsertEvents: %v", err)
+					return
+				}
+				for i, r := range res {
+					if i%2 == 0 {
+						results[w] = append(results[w], r)
+					} else if r.Status != pulse.Created {
+						t.Errorf("an event without external id: %v", r.Status)
+					}
+				}
+			}
+		})
+	}
+	wg.Wait()
+	created := map[int]string{}
+	for w := range writers {
+		for k, r := range results[w] {
+			if r.Status == pulse.Created {
+				if created[k] != "" {
+					t.Fatalf("key %d created twice", k)
+				}
+				created[k] = r.ID
+			}
+		}
+	}
+	if len(created) != keys {
+		t.Fatalf("%d keys created, want %d", len(created), keys)
+	}
+	for w := range writers {
+		for k, r := range results[w] {
+			if r.ID != created[k] {
+				t.Fatalf("writer %d key %d: %v %s, want the id %s", w, k, r.Status, r.ID, created[k])
+			}
+		}
+	}
+	if got := storedIDs(t, db, tenantID); len(got) != keys+writers*keys {
+		t.Fatalf("%d events stored, want %d", len(got), keys+writers*keys)
 	}
 }

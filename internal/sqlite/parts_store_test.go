@@ -87,3 +87,7 @@ func BenchmarkInsertParallel(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkSearchTextParts: q= on a parts database (storetest.BenchSearchText;
+// BenchmarkSearchText is the rows database).
+func BenchmarkSearchTextParts(b *testing.B) { storetest.BenchSearchText(b, openParts(b)) }
