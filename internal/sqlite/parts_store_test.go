@@ -91,3 +91,6 @@ func BenchmarkInsertParallel(b *testing.B) {
 // BenchmarkSearchTextParts: q= on a parts database (storetest.BenchSearchText;
 // BenchmarkSearchText is the rows database).
 func BenchmarkSearchTextParts(b *testing.B) { storetest.BenchSearchText(b, openParts(b)) }
+
+// BenchmarkSearchFilteredParts: BenchmarkSearchFiltered on a parts database.
+func BenchmarkSearchFilteredParts(b *testing.B) { benchSearchFiltered(b, openParts(b)) }
