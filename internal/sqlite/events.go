@@ -88,7 +88,7 @@ func (db *DB) insertGroup(ctx context.Context, tx *sql.Tx, reqs []insertReq) ([]
 		}
 	}
 	for _, f := range fresh {
-		if e := reqs[f.r].events[f.i]; inserted[e.ID] > 0 { // seq starts at 1
+		if e := reqs[f.r].events[f.i]; inserted[e.ID] != 0 { // seq starts at 1
 			results[f.r][f.i] = pulse.InsertResult{Status: pulse.Created, ID: e.ID}
 		}
 	}

@@ -64,7 +64,7 @@ func TestPartsReadsMatchRows(t *testing.T) {
 		}
 		for name, f := range filters {
 			want, got := searchAll(t, rows, tenantID, f), searchAll(t, parts, tenantID, f)
-			sameEvents(t, name+" by cursor", got, want)
+			sameAnswer(t, name+" by cursor", got, want)
 			for _, off := range []int{0, 3, 40} {
 				g := f
 				g.Offset = off
@@ -73,7 +73,7 @@ func TestPartsReadsMatchRows(t *testing.T) {
 				if err1 != nil || err2 != nil {
 					t.Fatal(err1, err2)
 				}
-				sameEvents(t, fmt.Sprintf("%s offset %d", name, off), p, w)
+				sameAnswer(t, fmt.Sprintf("%s offset %d", name, off), p, w)
 			}
 			for _, budget := range []int{pulse.MaxTextScan, 17} {
 				g := f
@@ -83,7 +83,7 @@ func TestPartsReadsMatchRows(t *testing.T) {
 				if err1 != nil || err2 != nil {
 					t.Fatal(err1, err2)
 				}
-				sameEvents(t, fmt.Sprintf("%s q= budget %d", name, budget), p, w)
+				sameAnswer(t, fmt.Sprintf("%s q= budget %d", name, budget), p, w)
 				if (wr == nil) != (pr == nil) || wr != nil && *wr != *pr {
 					t.Errorf("%s q= budget %d: resume %v, want %v", name, budget, pr, wr)
 				}
@@ -153,7 +153,7 @@ func searchAll(t *testing.T, db *DB, tenantID string, f pulse.EventFilter) []*pu
 	}
 }
 
-func sameEvents(t *testing.T, what string, got, want []*pulse.Event) {
+func sameAnswer(t *testing.T, what string, got, want []*pulse.Event) {
 	t.Helper()
 	ids := func(es []*pulse.Event) string {
 		var b strings.Builder
