@@ -179,7 +179,25 @@ outer:
 	return false
 }
 
-// SearchText answers a search whose filter has Text on a store that cannot
+// TextSearcher is an EventStore that answers a q= search itself, with
+// SearchText's contract (the parts event store skips whole blocks by
+// their token filters). SearchText uses it when the store has it.
+type TextSearcher interface {
+	SearchText(ctx context.Context, tenantID string, f EventFilter, budget int) (events []*Event, resume *Cursor, err error)
+}
+
+// SearchText answers a search whose filter has Text: through the store's
+// own SearchText when it is a TextSearcher, by ScanText otherwise. Work
+// per request is bounded by budget candidates (events that pass every
+// other filter); see ScanText for the answer and resume.
+func SearchText(ctx context.Context, s EventStore, tenantID string, f EventFilter, budget int) (events []*Event, resume *Cursor, err error) {
+	if ts, ok := s.(TextSearcher); ok {
+		return ts.SearchText(ctx, tenantID, f, budget)
+	}
+	return ScanText(ctx, s, tenantID, f, budget)
+}
+
+// ScanText answers a search whose filter has Text on a store that cannot
 // match text itself: it reads the candidates (the events matching every
 // other filter) newest first in growing chunks and keeps those whose text
 // matches, until f.Limit matches (after skipping f.Offset) or budget
@@ -188,7 +206,7 @@ outer:
 // of the last candidate examined, where the next request continues (the
 // API's next_cursor). Work per request is thus bounded by budget events,
 // whatever the store holds (docs/STORAGE.md).
-func SearchText(ctx context.Context, s EventStore, tenantID string, f EventFilter, budget int) (events []*Event, resume *Cursor, err error) {
+func ScanText(ctx context.Context, s EventStore, tenantID string, f EventFilter, budget int) (events []*Event, resume *Cursor, err error) {
 	limit := f.Limit
 	if limit <= 0 {
 		limit = DefaultSearchLimit

@@ -484,6 +484,9 @@ const scanColumns = `e.id, t.id, e.event_type, e.severity, e.service, e.endpoint
 
 // ScanEvents returns events in id order with the fields rules need.
 func (db *DB) ScanEvents(ctx context.Context, s pulse.EventScan) ([]*pulse.Event, error) {
+	if db.parts {
+		return db.scanParts(ctx, s)
+	}
 	var b strings.Builder
 	var args []any
 	cols := scanColumns
@@ -530,6 +533,9 @@ func (db *DB) ScanEvents(ctx context.Context, s pulse.EventScan) ([]*pulse.Event
 
 // MaxEventID returns the greatest event id, "" when there are no events.
 func (db *DB) MaxEventID(ctx context.Context) (string, error) {
+	if db.parts {
+		return db.maxEventIDParts(ctx)
+	}
 	var id sql.NullString
 	if err := db.read.QueryRowContext(ctx, `SELECT max(id) FROM events`).Scan(&id); err != nil {
 		return "", storeErr("max event id", err)

@@ -65,6 +65,13 @@ type Config struct {
 	// Observer, when set, is told about every group commit and every
 	// request refused because the queue is full (metrics).
 	Observer pulse.CommitObserver
+
+	// mergeFault, when set (tests only), runs inside each merge transaction
+	// between writing the merged block and deleting its sources; an error
+	// fails the merge there (parts_merge.go).
+	mergeFault func() error
+	// noMerger (tests only) starts no merger goroutine; MergeNow still merges.
+	noMerger bool
 }
 
 // WithDefaults returns c with every zero field set to its default.

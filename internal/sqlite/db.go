@@ -58,6 +58,11 @@ type DB struct {
 
 	// parts: events live in event_blocks, not in events (mode.go, parts*.go).
 	parts, migrating bool
+	keyInserts       []*sql.Stmt // [n]: the n-row event_keys insert (parts_insert.go)
+	blocks           *blockCache // decoded blocks (parts_cache.go)
+	mergeWake        chan struct{}
+	mergeDone        chan struct{}
+	sinceMerge       int // level-0 blocks written since the merger's last wake; the committer's
 }
 
 // Open opens (creating if needed, with its folder) the database named by
@@ -85,7 +90,8 @@ func Open(ctx context.Context, dsn string, cfg Config) (*DB, error) {
 
 	db := &DB{path: path, cfg: cfg, queue: make(chan insertReq, cfg.MaxQueuedRequests),
 		closing: make(chan struct{}), loopDone: make(chan struct{}),
-		ckptWake: make(chan struct{}, 1), ckptDone: make(chan struct{})}
+		ckptWake: make(chan struct{}, 1), ckptDone: make(chan struct{}),
+		mergeWake: make(chan struct{}, 1), mergeDone: make(chan struct{}), blocks: newBlockCache(blockCacheEvents)}
 	db.write = sql.OpenDB(newConnector(path, cfg, true))
 	db.write.SetMaxOpenConns(1)
 	db.write.SetMaxIdleConns(1)
@@ -128,6 +134,11 @@ func Open(ctx context.Context, dsn string, cfg Config) (*DB, error) {
 	db.started = true
 	go db.commitLoop()
 	go db.checkpointLoop()
+	if db.parts && !cfg.noMerger {
+		go db.mergeLoop()
+	} else {
+		close(db.mergeDone)
+	}
 	return db, nil
 }
 
@@ -147,13 +158,14 @@ func (db *DB) migrate(ctx context.Context) error {
 }
 
 // Close stops the group committer (queued writes are refused with
-// EUNAVAILABLE; a group being committed finishes), then the checkpointer,
-// and closes every connection.
+// EUNAVAILABLE; a group being committed finishes), then the checkpointer
+// and the merger (a merge under way finishes), and closes every connection.
 func (db *DB) Close() error {
 	db.closeOnce.Do(func() { close(db.closing) })
 	if db.started {
 		<-db.loopDone
 		<-db.ckptDone
+		<-db.mergeDone
 	}
 	db.closeInserts()
 	var errs []error
@@ -247,7 +259,13 @@ type scanner interface{ Scan(dest ...any) error }
 // queryAll runs a query on the read pool and scans every row; the result is
 // never nil, so that an empty list encodes as [].
 func queryAll[T any](ctx context.Context, db *DB, op string, scan func(scanner) (T, error), query string, args ...any) ([]T, error) {
-	rows, err := db.read.QueryContext(ctx, query, args...)
+	return queryRows(ctx, db.read, op, scan, query, args...)
+}
+
+// queryRows runs a query on q (the read pool or a transaction) and scans
+// every row; the result is never nil.
+func queryRows[T any](ctx context.Context, q querier, op string, scan func(scanner) (T, error), query string, args ...any) ([]T, error) {
+	rows, err := q.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, storeErr(op, err)
 	}

@@ -45,49 +45,16 @@ func (db *DB) tenantNum(ctx context.Context, tenantID string) (num int64, ok boo
 // INSERT ... ON CONFLICT DO NOTHING RETURNING id, seq, and the rows not
 // returned are resolved against what is stored (an earlier request, or an
 // earlier request of this group). Repeats inside one request follow their
-// first occurrence.
+// first occurrence. A parts database stores the group as blocks instead
+// (insertGroupParts).
 func (db *DB) insertGroup(ctx context.Context, tx *sql.Tx, reqs []insertReq) ([][]pulse.InsertResult, error) {
-	type ref struct{ r, i int } // request, event
-	results := make([][]pulse.InsertResult, len(reqs))
-	firstOf := make([]map[string]int, len(reqs)) // per request: external_id → first occurrence
-	var fresh []ref
-	for r, req := range reqs {
-		results[r] = make([]pulse.InsertResult, len(req.events))
-		firstOf[r] = make(map[string]int, len(req.events))
-		for i, e := range req.events {
-			if e.ExternalID != "" {
-				if _, ok := firstOf[r][e.ExternalID]; ok {
-					continue
-				}
-				firstOf[r][e.ExternalID] = i
-			}
-			fresh = append(fresh, ref{r, i})
-		}
+	if db.parts {
+		return db.insertGroupParts(ctx, tx, reqs)
 	}
-
-	// Keys of erased events stay taken (EraseUserEvents): those events are
-	// answered from erased_keys and not inserted. Only tenants that ever
-	// erased pay this lookup.
-	erasedKeys := map[int64][]string{}
-	for _, f := range fresh {
-		if t, x := reqs[f.r].tenant, reqs[f.r].events[f.i].ExternalID; x != "" && db.hasErased(t) {
-			erasedKeys[t] = append(erasedKeys[t], x)
-		}
-	}
-	for tenant, xs := range erasedKeys {
-		refs, err := lookupErased(ctx, tx, tenant, xs)
-		if err != nil {
-			return nil, err
-		}
-		fresh = slices.DeleteFunc(fresh, func(f ref) bool {
-			e := reqs[f.r].events[f.i]
-			stored, ok := refs[e.ExternalID]
-			if ok && reqs[f.r].tenant == tenant {
-				results[f.r][f.i] = resolve(e, stored)
-				return true
-			}
-			return false
-		})
+	results, firstOf, fresh := splitRepeats(reqs)
+	fresh, err := db.answerErased(ctx, tx, reqs, fresh, results)
+	if err != nil {
+		return nil, err
 	}
 
 	inserted := make(map[string]int64, len(fresh)) // id → seq
@@ -120,47 +87,15 @@ func (db *DB) insertGroup(ctx context.Context, tx *sql.Tx, reqs []insertReq) ([]
 			return nil, storeErr("insert events", err)
 		}
 	}
-
-	lost := map[int64][]string{} // tenant → external ids stored before
 	for _, f := range fresh {
-		e := reqs[f.r].events[f.i]
-		if _, ok := inserted[e.ID]; ok {
+		if e := reqs[f.r].events[f.i]; inserted[e.ID] != 0 { // seq starts at 1
 			results[f.r][f.i] = pulse.InsertResult{Status: pulse.Created, ID: e.ID}
-		} else {
-			lost[reqs[f.r].tenant] = append(lost[reqs[f.r].tenant], e.ExternalID)
 		}
 	}
-	stored := make(map[int64]map[string]pulse.StoredRef, len(lost))
-	for tenant, ids := range lost {
-		refs, err := lookupExternalIDs(ctx, tx, tenant, ids)
-		if err != nil {
-			return nil, err
-		}
-		stored[tenant] = refs
+	if err := resolveTaken(ctx, tx, "events", reqs, fresh, results); err != nil {
+		return nil, err
 	}
-	for _, f := range fresh {
-		if results[f.r][f.i].Status != 0 {
-			continue
-		}
-		e := reqs[f.r].events[f.i]
-		ref, ok := stored[reqs[f.r].tenant][e.ExternalID]
-		if !ok {
-			return nil, fmt.Errorf("insert events: event %d neither stored nor found", f.i)
-		}
-		results[f.r][f.i] = resolve(e, ref)
-	}
-	for r, req := range reqs {
-		for i, e := range req.events {
-			if results[r][i].Status == 0 { // a repeat inside the request
-				f := firstOf[r][e.ExternalID]
-				ref := pulse.StoredRef{ID: results[r][f].ID, ContentHash: req.events[f].ContentHash}
-				if results[r][f].Status == pulse.Conflict {
-					ref.ContentHash = "" // the stored content is not the first occurrence's
-				}
-				results[r][i] = resolve(e, ref)
-			}
-		}
-	}
+	answerRepeats(reqs, results, firstOf)
 
 	tagArgs := args[:0]
 	flushTags := func() error {
@@ -193,6 +128,108 @@ func (db *DB) insertGroup(ctx context.Context, tx *sql.Tx, reqs []insertReq) ([]
 		return nil, err
 	}
 	return results, nil
+}
+
+// eventRef is one event of a group: request r, event i.
+type eventRef struct{ r, i int }
+
+// splitRepeats makes the group's empty results and returns, per request,
+// each external id's first occurrence, and the events to store: all but
+// the repeats of an external id inside one request.
+func splitRepeats(reqs []insertReq) (results [][]pulse.InsertResult, firstOf []map[string]int, fresh []eventRef) {
+	results = make([][]pulse.InsertResult, len(reqs))
+	firstOf = make([]map[string]int, len(reqs)) // per request: external_id → first occurrence
+	for r, req := range reqs {
+		results[r] = make([]pulse.InsertResult, len(req.events))
+		firstOf[r] = make(map[string]int, len(req.events))
+		for i, e := range req.events {
+			if e.ExternalID != "" {
+				if _, ok := firstOf[r][e.ExternalID]; ok {
+					continue
+				}
+				firstOf[r][e.ExternalID] = i
+			}
+			fresh = append(fresh, eventRef{r, i})
+		}
+	}
+	return results, firstOf, fresh
+}
+
+// answerErased answers the events of fresh whose key belongs to an erased
+// event (EraseUserEvents: those keys stay taken) and returns the others.
+// Only tenants that ever erased pay this lookup.
+func (db *DB) answerErased(ctx context.Context, tx *sql.Tx, reqs []insertReq, fresh []eventRef, results [][]pulse.InsertResult) ([]eventRef, error) {
+	erasedKeys := map[int64][]string{}
+	for _, f := range fresh {
+		if t, x := reqs[f.r].tenant, reqs[f.r].events[f.i].ExternalID; x != "" && db.hasErased(t) {
+			erasedKeys[t] = append(erasedKeys[t], x)
+		}
+	}
+	for tenant, xs := range erasedKeys {
+		refs, err := lookupErased(ctx, tx, tenant, xs)
+		if err != nil {
+			return nil, err
+		}
+		fresh = slices.DeleteFunc(fresh, func(f eventRef) bool {
+			e := reqs[f.r].events[f.i]
+			stored, ok := refs[e.ExternalID]
+			if ok && reqs[f.r].tenant == tenant {
+				results[f.r][f.i] = resolve(e, stored)
+				return true
+			}
+			return false
+		})
+	}
+	return fresh, nil
+}
+
+// resolveTaken answers the events of refs not yet answered — their
+// external id was stored before (by an earlier request, or one earlier in
+// this group) — from what table (events or event_keys) holds.
+func resolveTaken(ctx context.Context, tx *sql.Tx, table string, reqs []insertReq, refs []eventRef, results [][]pulse.InsertResult) error {
+	lost := map[int64][]string{} // tenant → external ids stored before
+	for _, f := range refs {
+		if results[f.r][f.i].Status == 0 {
+			lost[reqs[f.r].tenant] = append(lost[reqs[f.r].tenant], reqs[f.r].events[f.i].ExternalID)
+		}
+	}
+	stored := make(map[int64]map[string]pulse.StoredRef, len(lost))
+	for tenant, ids := range lost {
+		refs, err := lookupKeys(ctx, tx, table, tenant, ids)
+		if err != nil {
+			return err
+		}
+		stored[tenant] = refs
+	}
+	for _, f := range refs {
+		if results[f.r][f.i].Status != 0 {
+			continue
+		}
+		e := reqs[f.r].events[f.i]
+		ref, ok := stored[reqs[f.r].tenant][e.ExternalID]
+		if !ok {
+			return fmt.Errorf("insert events: event %d neither stored nor found", f.i)
+		}
+		results[f.r][f.i] = resolve(e, ref)
+	}
+	return nil
+}
+
+// answerRepeats answers each repeat of an external id inside a request
+// like its first occurrence.
+func answerRepeats(reqs []insertReq, results [][]pulse.InsertResult, firstOf []map[string]int) {
+	for r, req := range reqs {
+		for i, e := range req.events {
+			if results[r][i].Status == 0 { // a repeat inside the request
+				f := firstOf[r][e.ExternalID]
+				ref := pulse.StoredRef{ID: results[r][f].ID, ContentHash: req.events[f].ContentHash}
+				if results[r][f].Status == pulse.Conflict {
+					ref.ContentHash = "" // the stored content is not the first occurrence's
+				}
+				results[r][i] = resolve(e, ref)
+			}
+		}
+	}
 }
 
 const (
@@ -242,11 +279,14 @@ func (db *DB) prepareInserts(ctx context.Context) error {
 			db.tagInserts[n] = stmt
 		}
 	}
+	if db.parts {
+		return db.prepareKeyInserts(ctx)
+	}
 	return nil
 }
 
 func (db *DB) closeInserts() {
-	for _, stmt := range append(db.inserts, db.tagInserts...) {
+	for _, stmt := range slices.Concat(db.inserts, db.tagInserts, db.keyInserts) {
 		if stmt != nil {
 			stmt.Close()
 		}
@@ -283,6 +323,22 @@ func resolve(e *pulse.Event, ref pulse.StoredRef) pulse.InsertResult {
 		return pulse.InsertResult{Status: pulse.Duplicate, ID: ref.ID}
 	}
 	return pulse.InsertResult{Status: pulse.Conflict, ID: ref.ID}
+}
+
+// eventRows is the rows of events (each of tenantID) for insertGroup.
+func eventRows(tenantID string, tenant int64, events []*pulse.Event) ([][]any, error) {
+	rows := make([][]any, len(events))
+	for i, e := range events {
+		if e.TenantID != tenantID {
+			return nil, fmt.Errorf("insert events: event %d belongs to another tenant", i)
+		}
+		row, err := eventRow(e, tenant)
+		if err != nil {
+			return nil, err
+		}
+		rows[i] = row
+	}
+	return rows, nil
 }
 
 // eventRow is e's values in insertColumns order.
@@ -345,6 +401,9 @@ func (db *DB) GetEvent(ctx context.Context, tenantID, id string) (*pulse.Event, 
 	} else if !ok {
 		return nil, storeErr("get event", sql.ErrNoRows)
 	}
+	if db.parts {
+		return db.getEventParts(ctx, tenant, tenantID, id)
+	}
 	e, err := scanEventRow(db.read.QueryRowContext(ctx, `SELECT `+selectColumns+` FROM events AS e WHERE e.id = ? AND e.tenant = ?`, id, tenant), tenantID)
 	if err != nil {
 		return nil, storeErr("get event", err)
@@ -363,7 +422,7 @@ func (db *DB) LookupExternalIDs(ctx context.Context, tenantID string, externalID
 	} else if !ok {
 		return map[string]pulse.StoredRef{}, nil
 	}
-	refs, err := lookupExternalIDs(ctx, db.read, tenant, externalIDs)
+	refs, err := lookupKeys(ctx, db.read, db.keysTable(), tenant, externalIDs)
 	if err != nil || !db.hasErased(tenant) || len(refs) == len(externalIDs) {
 		return refs, err
 	}
@@ -378,19 +437,22 @@ type querier interface {
 	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
 }
 
-// lookupExternalIDs reads what is stored for externalIDs, on the read pool
-// or inside a write transaction.
-func lookupExternalIDs(ctx context.Context, q querier, tenant int64, externalIDs []string) (map[string]pulse.StoredRef, error) {
-	return lookupKeys(ctx, q, "events", tenant, externalIDs)
-}
-
 // lookupErased reads the erased keys among externalIDs (erase.go).
 func lookupErased(ctx context.Context, q querier, tenant int64, externalIDs []string) (map[string]pulse.StoredRef, error) {
 	return lookupKeys(ctx, q, "erased_keys", tenant, externalIDs)
 }
 
+// keysTable is the table that holds stored events' external ids.
+func (db *DB) keysTable() string {
+	if db.parts {
+		return "event_keys"
+	}
+	return "events"
+}
+
 // lookupKeys reads (external_id, id, content_hash) of the tenant's
-// externalIDs from table, events or erased_keys (a constant, never input).
+// externalIDs from table, events, event_keys or erased_keys (a constant,
+// never input).
 func lookupKeys(ctx context.Context, q querier, table string, tenant int64, externalIDs []string) (map[string]pulse.StoredRef, error) {
 	out := make(map[string]pulse.StoredRef, len(externalIDs))
 	for len(externalIDs) > 0 {

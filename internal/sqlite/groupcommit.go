@@ -3,7 +3,6 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"fmt"
 	"time"
 
 	"github.com/pulsestream/pulsestream/internal/pulse"
@@ -41,16 +40,14 @@ func (db *DB) InsertEvents(ctx context.Context, tenantID string, events []*pulse
 	} else if !ok {
 		return nil, &pulse.Error{Code: pulse.ENOTFOUND, Message: "unknown tenant", ID: tenantID}
 	}
-	rows := make([][]any, len(events))
-	for i, e := range events {
-		if e.TenantID != tenantID {
-			return nil, fmt.Errorf("insert events: event %d belongs to another tenant", i)
-		}
-		row, err := eventRow(e, tenant)
-		if err != nil {
-			return nil, err
-		}
-		rows[i] = row
+	var rows [][]any // a parts database stores events as blocks, not rows
+	if db.parts {
+		err = checkParts(tenantID, events)
+	} else {
+		rows, err = eventRows(tenantID, tenant, events)
+	}
+	if err != nil {
+		return nil, err
 	}
 	req := insertReq{ctx: ctx, tenant: tenant, events: events, rows: rows, done: make(chan pulse.InsertAnswer, 1), state: new(pulse.QueuedWrite)}
 	select {
@@ -145,6 +142,9 @@ func (db *DB) commitGroup(group []insertReq) {
 	}
 	if err == nil {
 		db.noteCommitted(n)
+		if db.parts {
+			db.noteBlocksWritten()
+		}
 	}
 	if db.cfg.Observer != nil {
 		db.cfg.Observer.GroupCommitted(pulse.GroupCommit{Requests: len(live), Events: n,

@@ -44,8 +44,15 @@ func writeBlock(ctx context.Context, tx *sql.Tx, tenant int64, level int, events
 	if err != nil {
 		return 0, err
 	}
+	return writeEncoded(ctx, tx, tenant, level, meta, data)
+}
+
+// writeEncoded stores a block colblock.Encode made, so that a caller can
+// encode before its transaction (the merger: the writer never waits for
+// the encoding of a large block).
+func writeEncoded(ctx context.Context, tx *sql.Tx, tenant int64, level int, meta colblock.Meta, data []byte) (int64, error) {
 	var seq int64
-	err = tx.QueryRowContext(ctx, `INSERT INTO event_blocks (tenant, level, count, min_ts, max_ts, min_id, max_id, bytes, meta, data)
+	err := tx.QueryRowContext(ctx, `INSERT INTO event_blocks (tenant, level, count, min_ts, max_ts, min_id, max_id, bytes, meta, data)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING seq`,
 		tenant, level, meta.Count, micros(meta.MinTS), micros(meta.MaxTS), meta.MinID, meta.MaxID, len(data),
 		colblock.MarshalMeta(meta), data).Scan(&seq)

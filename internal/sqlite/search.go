@@ -20,6 +20,9 @@ func (db *DB) SearchEvents(ctx context.Context, tenantID string, f pulse.EventFi
 	} else if !ok {
 		return []*pulse.Event{}, nil // an unknown tenant sees nothing
 	}
+	if db.parts {
+		return db.searchParts(ctx, tenant, tenantID, f)
+	}
 	query, args := searchQuery(tenant, f)
 	return queryAll(ctx, db, "search events", scanEvent(tenantID), query, args...)
 }
@@ -135,6 +138,9 @@ func (db *DB) EventHistogram(ctx context.Context, tenantID string, q pulse.Histo
 		return nil, err
 	} else if !ok {
 		return nil, nil
+	}
+	if db.parts {
+		return db.histogramParts(ctx, tenant, tenantID, q)
 	}
 	var b strings.Builder
 	step := q.Interval.Microseconds()

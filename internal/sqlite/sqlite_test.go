@@ -104,7 +104,8 @@ func testEvent(tenantID string, ts time.Time) *pulse.Event {
 
 func benchTenant(b *testing.B, db *sqlite.DB) string {
 	b.Helper()
-	tn, _ := pulse.NewTenant(uuid.Must(uuid.NewV7()).String(), "bench", pulse.DefaultRateLimitPerMinute, pulse.DefaultRetentionDays, time.Now())
+	id := uuid.Must(uuid.NewV7()).String()
+	tn, _ := pulse.NewTenant(id, "bench-"+id, pulse.DefaultRateLimitPerMinute, pulse.DefaultRetentionDays, time.Now())
 	if err := db.CreateTenant(b.Context(), tn); err != nil {
 		b.Fatal(err)
 	}
@@ -136,8 +137,9 @@ func BenchmarkInsertBatch100(b *testing.B) {
 
 // BenchmarkSearchFiltered searches 50 000 events of one tenant (among
 // 60 000) by service, severity and tag, 50 per page, following the cursor.
-func BenchmarkSearchFiltered(b *testing.B) {
-	db := openTest(b)
+func BenchmarkSearchFiltered(b *testing.B) { benchSearchFiltered(b, openTest(b)) }
+
+func benchSearchFiltered(b *testing.B, db *sqlite.DB) {
 	tenantID, otherID := benchTenant(b, db), benchTenant(b, db)
 	base := time.Now().Add(-time.Hour)
 	services := []string{"api", "billing", "worker", "auth"}

@@ -1,0 +1,101 @@
+package sqlite
+
+import (
+	"container/list"
+	"context"
+	"sync"
+
+	"github.com/pulsestream/pulsestream/internal/pulse"
+)
+
+// blockCacheEvents bounds the decoded-block cache: about 200,000 events
+// (a few hundred MiB at most for large events, typically far less). A
+// block larger than the whole bound is read but not kept.
+const blockCacheEvents = 200_000
+
+// blockKey names a block's content. Blocks never change, but a seq may be
+// used again after the block with the highest seq is deleted (seq is a
+// plain rowid): the count and id range, which a reused seq cannot repeat
+// (its events are new, with newer ids), keep a stale entry from matching.
+type blockKey struct {
+	seq          int64
+	count        int
+	minID, maxID string
+}
+
+// blockCache keeps recently decoded blocks, least recently used dropped
+// first; safe for concurrent use. The events it hands out are shared:
+// callers never modify them (reads return copies, see copyEvent).
+type blockCache struct {
+	mu     sync.Mutex
+	max    int // events
+	size   int
+	lru    *list.List // of *cachedBlock, most recent first
+	blocks map[blockKey]*list.Element
+}
+
+type cachedBlock struct {
+	key    blockKey
+	events []*pulse.Event
+}
+
+func newBlockCache(maxEvents int) *blockCache {
+	return &blockCache{max: maxEvents, lru: list.New(), blocks: map[blockKey]*list.Element{}}
+}
+
+func (c *blockCache) get(k blockKey) ([]*pulse.Event, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	el, ok := c.blocks[k]
+	if !ok {
+		return nil, false
+	}
+	c.lru.MoveToFront(el)
+	return el.Value.(*cachedBlock).events, true
+}
+
+func (c *blockCache) put(k blockKey, events []*pulse.Event) {
+	if len(events) > c.max {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if _, ok := c.blocks[k]; ok {
+		return // another reader decoded it meanwhile
+	}
+	c.blocks[k] = c.lru.PushFront(&cachedBlock{k, events})
+	c.size += len(events)
+	for c.size > c.max {
+		old := c.lru.Remove(c.lru.Back()).(*cachedBlock)
+		delete(c.blocks, old.key)
+		c.size -= len(old.events)
+	}
+}
+
+// len is the number of cached events (tests).
+func (c *blockCache) len() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.size
+}
+
+// blockEvents returns the events of block k (of tenantID), sorted by
+// (timestamp, id), from the cache or read through q.
+func (db *DB) blockEvents(ctx context.Context, q queryer, k blockKey, tenantID string) ([]*pulse.Event, error) {
+	if events, ok := db.blocks.get(k); ok {
+		return events, nil
+	}
+	events, err := readBlock(ctx, q, k.seq, tenantID)
+	if err != nil {
+		return nil, err
+	}
+	db.blocks.put(k, events)
+	return events, nil
+}
+
+// copyEvent is what a read returns for a cached event: a copy the caller
+// may change (its Tags map and Payload are still shared and read-only).
+func copyEvent(e *pulse.Event) *pulse.Event {
+	c := *e
+	return &c
+}
