@@ -30,20 +30,10 @@ func openParts(t testing.TB) *sqlite.DB {
 	return db
 }
 
-// partsPending are the conformance cases of retention and erasure, which
-// parts-life implements for parts databases (Maintain, EraseUserEvents).
-var partsPending = map[string]bool{
-	"MaintainRetentionPerTenant": true, "MaintainSmallChunks": true, "MaintainFreesExternalIDs": true,
-	"UserErase": true, "UserEraseSticks": true, "UserEraseInterrupted": true,
-}
-
 // TestPartsStore runs the whole conformance suite on a parts database.
 func TestPartsStore(t *testing.T) {
 	t.Parallel()
 	storetest.Run(t, func(t *testing.T) pulse.Store {
-		if partsPending[filepath.Base(t.Name())] {
-			t.Skip("retention/erasure of a parts database: parts-life's Maintain and EraseUserEvents")
-		}
 		return openParts(t)
 	})
 }

@@ -166,31 +166,46 @@ func (c *stopAfter) Done() <-chan struct{} {
 // least what it reported), leaves the rest whole, and a second call
 // finishes; other users are untouched throughout.
 func testUserEraseInterrupted(t *testing.T, s pulse.Store) {
-	tn := createTenant(t, s, 0)
 	const total = 120
-	userEvents(t, s, tn.ID, "alice", total)
-	bob := userEvents(t, s, tn.ID, "bob", 4)
-	inner, cancel := context.WithCancel(t.Context())
-	defer cancel()
-	ctx := &stopAfter{Context: inner, cancel: cancel}
-	ctx.left.Store(40)
-	n, err := s.EraseUserEvents(ctx, tn.ID, "alice", 3)
-	if err == nil {
-		t.Fatalf("the interrupted erase finished (%d events): stop it earlier", n)
+	// Where a store checks its context differs, so the interruption point
+	// grows until the first transaction has committed: a cut before it
+	// must leave everything (and report 0).
+	for budget := int64(20); ; budget *= 2 {
+		tn := createTenant(t, s, 0)
+		userEvents(t, s, tn.ID, "alice", total)
+		bob := userEvents(t, s, tn.ID, "bob", 4)
+		inner, cancel := context.WithCancel(t.Context())
+		ctx := &stopAfter{Context: inner, cancel: cancel}
+		ctx.left.Store(budget)
+		n, err := s.EraseUserEvents(ctx, tn.ID, "alice", 3)
+		cancel()
+		if err == nil {
+			t.Fatalf("the erase finished (%d events) before its %d-th context check: stop it earlier", n, budget)
+		}
+		left := len(exportAll(t, s, tn.ID, "alice", 50))
+		if n == 0 {
+			if left != total {
+				t.Fatalf("interrupted with 0 erased reported, but %d of %d left", left, total)
+			}
+			if budget > 1<<16 {
+				t.Fatalf("no transaction committed in %d context checks", budget)
+			}
+			continue
+		}
+		if left == 0 || left > total-n {
+			t.Fatalf("interrupted after %d erased: %d left of %d", n, left, total)
+		}
+		if left%3 != 0 && left != total-n {
+			t.Errorf("%d left: a chunk was half erased", left)
+		}
+		m, err := s.EraseUserEvents(t.Context(), tn.ID, "alice", 3)
+		if err != nil || m != left {
+			t.Fatalf("repeated erase = %d, %v; want %d", m, err, left)
+		}
+		if got := exportAll(t, s, tn.ID, "alice", 50); len(got) != 0 {
+			t.Errorf("%d events left after the repeat", len(got))
+		}
+		checkSearch(t, "bob", exportAll(t, s, tn.ID, "bob", 50), reference(bob, pulse.EventFilter{Limit: 10}))
+		return
 	}
-	left := len(exportAll(t, s, tn.ID, "alice", 50))
-	if n == 0 || left == 0 || left > total-n {
-		t.Fatalf("interrupted after %d erased: %d left of %d", n, left, total)
-	}
-	if left%3 != 0 && left != total-n {
-		t.Errorf("%d left: a chunk was half erased", left)
-	}
-	m, err := s.EraseUserEvents(t.Context(), tn.ID, "alice", 3)
-	if err != nil || m != left {
-		t.Fatalf("repeated erase = %d, %v; want %d", m, err, left)
-	}
-	if got := exportAll(t, s, tn.ID, "alice", 50); len(got) != 0 {
-		t.Errorf("%d events left after the repeat", len(got))
-	}
-	checkSearch(t, "bob", exportAll(t, s, tn.ID, "bob", 50), reference(bob, pulse.EventFilter{Limit: 10}))
 }
