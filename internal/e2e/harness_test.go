@@ -15,6 +15,7 @@ import (
 
 	"github.com/pulsestream/pulsestream/internal/app"
 	"github.com/pulsestream/pulsestream/internal/config"
+	"github.com/pulsestream/pulsestream/internal/sqlite"
 	"github.com/pulsestream/pulsestream/internal/testkit"
 )
 
@@ -33,9 +34,28 @@ type backend struct {
 func backends() []backend {
 	bs := []backend{{name: "sqlite", url: func(t *testing.T) string {
 		return "sqlite://" + t.TempDir() + "/pulsestream.db"
-	}}}
+	}}, {name: "parts", url: partsURL}}
 	bs = append(bs, backend{name: "postgres", url: postgresURL})
 	return bs
+}
+
+// partsURL creates a SQLite database of the parts event store
+// (docs/STORAGE.md) and returns its URL: a database keeps the kind it was
+// created with, so the node under test opens it as parts whatever its
+// configuration says.
+func partsURL(t *testing.T) string {
+	url := "sqlite://" + t.TempDir() + "/pulsestream.db"
+	db, err := sqlite.Open(context.Background(), url, sqlite.Config{EventStore: sqlite.EventStoreParts})
+	if err != nil {
+		t.Fatalf("create a parts database: %v", err)
+	}
+	if kind := db.EventStoreKind(); kind != sqlite.EventStoreParts {
+		t.Fatalf("new database is %q, want parts", kind)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return url
 }
 
 const adminToken = "test-admin-token-0123456789"

@@ -2,6 +2,7 @@ package chaos
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -18,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pulsestream/pulsestream/internal/sqlite"
 	"github.com/pulsestream/pulsestream/internal/testkit"
 )
 
@@ -300,8 +302,24 @@ type backend struct {
 func backends() []backend {
 	return []backend{
 		{"sqlite", func(t *testing.T) string { return "sqlite://" + filepath.Join(t.TempDir(), "pulsestream.db") }},
+		{"parts", partsURL},
 		{"postgres", postgresURL},
 	}
+}
+
+// partsURL creates a SQLite database of the parts event store
+// (docs/STORAGE.md) and returns its URL; the server keeps the kind a
+// database was created with.
+func partsURL(t *testing.T) string {
+	url := "sqlite://" + filepath.Join(t.TempDir(), "pulsestream.db")
+	db, err := sqlite.Open(context.Background(), url, sqlite.Config{EventStore: sqlite.EventStoreParts})
+	if err != nil {
+		t.Fatalf("create a parts database: %v", err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return url
 }
 
 // postgresURL creates a fresh schema and returns a URL whose search_path
