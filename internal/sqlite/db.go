@@ -60,6 +60,7 @@ type DB struct {
 	parts, migrating bool
 	keyInserts       []*sql.Stmt // [n]: the n-row event_keys insert (parts_insert.go)
 	blocks           *blockCache // decoded blocks (parts_cache.go)
+	metas            metaCache   // block metas (parts_meta.go)
 	mergeWake        chan struct{}
 	mergeDone        chan struct{}
 	sinceMerge       int // level-0 blocks written since the merger's last wake; the committer's

@@ -18,6 +18,7 @@ type blockInfo struct {
 	Seq, Tenant  int64
 	Level, Count int
 	Meta         colblock.Meta
+	headOnly     bool // Meta holds the row's columns only (scanBlockHeads)
 }
 
 // blockInfoColumns are what scanBlockInfo reads.

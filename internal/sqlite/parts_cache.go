@@ -8,10 +8,10 @@ import (
 	"github.com/pulsestream/pulsestream/internal/pulse"
 )
 
-// blockCacheEvents bounds the decoded-block cache: about 200,000 events
+// blockCacheEvents bounds the decoded-block cache: about 100,000 events
 // (a few hundred MiB at most for large events, typically far less). A
 // block larger than the whole bound is read but not kept.
-const blockCacheEvents = 200_000
+const blockCacheEvents = 100_000
 
 // blockKey names a block's content. Blocks never change, but a seq may be
 // used again after the block with the highest seq is deleted (seq is a

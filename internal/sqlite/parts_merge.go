@@ -29,7 +29,7 @@ import (
 const (
 	mergeFanIn     = 8        // small blocks of one tenant and level that start a merge
 	mergeMaxBlocks = 64       // most blocks one merge reads
-	mergeMaxEvents = 64 << 10 // most events of a merged block
+	mergeMaxEvents = 16 << 10 // most events of a merged block
 	mergeMaxBytes  = 8 << 20  // most encoded bytes of the blocks one merge reads
 	mergeEvery     = 10 * time.Second
 	mergeRetries   = 8 // lost races in a row before mergeAll gives up for now

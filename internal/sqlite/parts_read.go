@@ -57,13 +57,16 @@ func newBlockPager(tx *sql.Tx, tenant, lo, hi int64) *blockPager {
 // peek returns the next block, nil after the last.
 func (p *blockPager) peek(ctx context.Context) (*blockInfo, error) {
 	if len(p.page) == 0 && !p.done {
-		rows, err := p.tx.QueryContext(ctx, `SELECT `+blockInfoColumns+` FROM event_blocks
+		// The meta (blooms: tens of KiB per block) is not read here but
+		// per block the walk reaches (metaOf): a newest-first page usually
+		// looks at one or two blocks of the page.
+		rows, err := p.tx.QueryContext(ctx, `SELECT `+blockHeadColumns+` FROM event_blocks
 			WHERE tenant = ? AND max_ts >= ? AND min_ts <= ? AND (max_ts, seq) < (?, ?)
 			ORDER BY max_ts DESC, seq DESC LIMIT ?`, p.tenant, p.lo, p.hi, p.atTS, p.atSeq, blockPage)
 		if err != nil {
 			return nil, storeErr("read blocks", err)
 		}
-		p.page, err = scanBlocks(rows)
+		p.page, err = scanBlockHeads(rows)
 		if err != nil {
 			return nil, err
 		}
@@ -170,7 +173,11 @@ func (it *newestFirst) next(ctx context.Context) (*pulse.Event, error) {
 		}
 		if b != nil && (len(it.open) == 0 || micros(b.Meta.MaxTS) >= micros(it.open[0].cur.Timestamp)) {
 			it.blocks.pop()
-			if !b.Meta.MayMatch(it.may) {
+			meta, err := it.db.metaOf(ctx, it.tx, b, it.may)
+			if err != nil {
+				return nil, err
+			}
+			if !meta.MayMatch(it.may) {
 				continue
 			}
 			events, err := it.db.blockEvents(ctx, it.tx, b.key(), it.tenantID)
@@ -375,7 +382,11 @@ func (db *DB) histogramParts(ctx context.Context, tenant int64, tenantID string,
 			if err != nil || b == nil {
 				return err
 			}
-			if !b.Meta.MayMatch(&f) {
+			meta, err := db.metaOf(ctx, tx, b, &f)
+			if err != nil {
+				return err
+			}
+			if !meta.MayMatch(&f) {
 				continue
 			}
 			events, err := db.blockEvents(ctx, tx, b.key(), tenantID)
