@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -38,31 +37,15 @@ func (f *failFirst) InsertEvents(ctx context.Context, tenantID string, events []
 // version (one event, JSON head) left in the stream is written too.
 func TestLogFailedWriteAndOldMessageStoredOnce(t *testing.T) {
 	t.Parallel()
-	nodes := testkit.StartNATS(t, 1)
-	db, err := postgres.Open(t.Context(), testkit.PostgresSchema(t, "natslogb"), postgres.Config{MaxConns: 4})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	tn, err := pulse.NewTenant(pulse.NewID(), "logb", pulse.DefaultRateLimitPerMinute, pulse.DefaultRetentionDays, time.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := db.CreateTenant(t.Context(), tn); err != nil {
-		t.Fatal(err)
-	}
 	reg := prometheus.NewRegistry()
-	log, err := natslog.Open(t.Context(), natslog.Config{URL: nodes[0].URL, Stream: "T_BATCH", Registerer: reg})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { log.Close() })
+	url := testkit.StartNATS(t, 1)[0].URL
+	db, tn, log := openLog(t, natslog.Config{URL: url, Stream: "T_BATCH", Registerer: reg})
 
 	// The previous version's message, as it wrote it.
 	const oldID = "0b7e1c7a-2f6e-4f7e-9a51-1f0c3f3b9d10"
 	old := fmt.Sprintf(`{"tenant":%q,"id":%q,"external_id":"old-1","event_type":"log.old","severity":"info","service":"s","timestamp":%q,"received_at":%q,"content_hash":"h-old"}`+"\n"+`{"a": 1}`,
 		tn.ID, oldID, time.Now().UTC().Format(time.RFC3339Nano), time.Now().UTC().Format(time.RFC3339Nano))
-	nc, err := nats.Connect(nodes[0].URL)
+	nc, err := nats.Connect(url)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -93,32 +76,7 @@ func TestLogFailedWriteAndOldMessageStoredOnce(t *testing.T) {
 	}
 
 	ins := &failFirst{store: db}
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		log.Run(ctx, ins)
-	}()
-	defer func() { cancel(); wg.Wait() }()
-	for deadline := time.Now().Add(30 * time.Second); ; {
-		backlog, err := log.Backlog(t.Context())
-		if err == nil && backlog == 0 && ins.failed.Load() {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("backlog %d (%v) 30 s after the append", backlog, err)
-		}
-		time.Sleep(50 * time.Millisecond) // waiting for the writers
-	}
-	stored, err := db.SearchEvents(t.Context(), tn.ID, pulse.EventFilter{Limit: 1000})
-	if err != nil {
-		t.Fatal(err)
-	}
-	count := map[string]int{}
-	for _, e := range stored {
-		count[e.ID]++
-	}
+	count := writeAll(t, log, ins, ins.failed.Load, db, tn.ID)
 	for _, e := range events {
 		if count[e.ID] != 1 {
 			t.Errorf("event %s (external id %q) stored %d times", e.ID, e.ExternalID, count[e.ID])
@@ -127,8 +85,8 @@ func TestLogFailedWriteAndOldMessageStoredOnce(t *testing.T) {
 	if count[oldID] != 1 {
 		t.Errorf("the old-format event stored %d times", count[oldID])
 	}
-	if len(stored) != len(events)+1 {
-		t.Errorf("%d events stored, want %d", len(stored), len(events)+1)
+	if len(count) != len(events)+1 {
+		t.Errorf("%d events stored, want %d", len(count), len(events)+1)
 	}
 	if got := counter(t, reg, "pulsestream_ingest_log_poison_messages_total"); got != 0 {
 		t.Errorf("%v messages dropped as poison", got)
