@@ -48,22 +48,6 @@ type wireEvent struct {
 	ContentHash string            `json:"content_hash"`
 }
 
-// encodeV1 is the version 1 body of e; only tests write it now (old
-// messages in the stream).
-func encodeV1(e *pulse.Event) ([]byte, error) {
-	head, err := json.Marshal(wireEvent{
-		Tenant: e.TenantID, ID: e.ID, ExternalID: e.ExternalID, EventType: e.EventType, Severity: e.Severity,
-		Service: e.Service, Endpoint: e.Endpoint, StatusCode: e.StatusCode, UserID: e.UserID, Message: e.Message,
-		Tags: e.Tags, Timestamp: e.Timestamp, ReceivedAt: e.ReceivedAt, ContentHash: e.ContentHash,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("encode event: %w", err)
-	}
-	body := make([]byte, 0, len(head)+1+len(e.Payload))
-	body = append(append(head, '\n'), e.Payload...)
-	return body, nil
-}
-
 // decodeV1 is the event of a version 1 body.
 func decodeV1(body []byte) (*pulse.Event, error) {
 	head, payload, ok := bytes.Cut(body, []byte{'\n'})

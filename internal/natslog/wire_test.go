@@ -152,3 +152,19 @@ func TestChunks(t *testing.T) {
 		}
 	}
 }
+
+// encodeV1 is the version 1 body of e, as the previous version of
+// Append wrote it.
+func encodeV1(e *pulse.Event) ([]byte, error) {
+	head, err := json.Marshal(wireEvent{
+		Tenant: e.TenantID, ID: e.ID, ExternalID: e.ExternalID, EventType: e.EventType, Severity: e.Severity,
+		Service: e.Service, Endpoint: e.Endpoint, StatusCode: e.StatusCode, UserID: e.UserID, Message: e.Message,
+		Tags: e.Tags, Timestamp: e.Timestamp, ReceivedAt: e.ReceivedAt, ContentHash: e.ContentHash,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("encode event: %w", err)
+	}
+	body := make([]byte, 0, len(head)+1+len(e.Payload))
+	body = append(append(head, '\n'), e.Payload...)
+	return body, nil
+}
