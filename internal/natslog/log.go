@@ -30,7 +30,7 @@ type Config struct {
 	// refuses a server whose max_payload cannot carry it.
 	MaxEventBytes int
 
-	FetchBatch int           // messages one writer fetches at once; default 1000
+	FetchBatch int           // events one writer stores at once (from one or more messages); default 1000
 	AckWait    time.Duration // a fetched message unacknowledged this long is re-delivered; default 30s
 	Writers    int           // writer goroutines per node; default 4
 
@@ -91,6 +91,7 @@ type Log struct {
 	js      jetstream.JetStream
 	stream  jetstream.Stream
 	cons    jetstream.Consumer
+	maxBody int // bytes of events one message may carry
 	metrics *metrics
 }
 
@@ -130,6 +131,7 @@ func Open(ctx context.Context, cfg Config) (*Log, error) {
 		return nil, fmt.Errorf("ingest log: the NATS server accepts messages of at most %d bytes, too few for events of --max-payload-bytes=%d (+%d for the other fields): lower --max-payload-bytes to %d or raise max_payload in the NATS server's configuration",
 			max, cfg.MaxEventBytes, headroom, max-headroom)
 	}
+	l.maxBody = int(nc.MaxPayload()) - maxHeaders
 	l.js, err = jetstream.New(nc, jetstream.WithPublishAsyncMaxPending(16384), jetstream.WithPublishAsyncTimeout(cfg.Timeout))
 	if err != nil {
 		nc.Close()
@@ -221,12 +223,45 @@ func (l *Log) Ping(ctx context.Context) error {
 // retryAfter is what a refused request is told to wait.
 const retryAfter = time.Second
 
-// Append publishes events (of tenantID, carrying ID and ContentHash) and
-// returns once JetStream has stored every one on a quorum, one result per
-// event: Created (durable in the log; a writer stores it later) or, when
-// JetStream saw its Nats-Msg-Id within the duplicate window, Duplicate or
-// Conflict with the first event's id — the id is empty when that message
-// has already left the log (written: the store knows it).
+// maxMessageEvents caps the events of one message (a batch request's
+// largest); maxHeaders is what a message's headers may take of max_payload.
+const (
+	maxMessageEvents = 1000
+	maxHeaders       = 4 << 10
+)
+
+// chunk is one message of an Append: events[from:to].
+type chunk struct{ from, to int }
+
+// chunks splits events into messages of at most maxMessageEvents events
+// and maxBody bytes, in order; the same events always split the same way,
+// so a retry of a request gets the same Nats-Msg-Ids.
+func chunks(events []*pulse.Event, maxBody int) []chunk {
+	var out []chunk
+	from, size := 0, 0
+	for i, e := range events {
+		n := eventSize(e)
+		if i > from && (i-from == maxMessageEvents || size+n > maxBody) {
+			out = append(out, chunk{from, i})
+			from, size = i, 0
+		}
+		size += n
+	}
+	if len(events) > from {
+		out = append(out, chunk{from, len(events)})
+	}
+	return out
+}
+
+// Append publishes events (of tenantID, carrying ID and ContentHash) — one
+// message per request, or several when it exceeds maxMessageEvents or the
+// server's max_payload — and returns once JetStream has stored every
+// message on a quorum, one result per event: Created (durable in the log;
+// a writer stores it later) or, when JetStream saw the message's
+// Nats-Msg-Id within the duplicate window (the same request sent again),
+// Duplicate or Conflict with the first event's id for each event with an
+// external id — the id is empty when that message has already left the
+// log (written: the store knows it).
 //
 // Errors: EUNAVAILABLE (503) when no event reached the log (not connected,
 // no stream leader, the log full); EUNKNOWN (503 outcome_unknown) when some
@@ -236,14 +271,12 @@ func (l *Log) Append(ctx context.Context, tenantID string, events []*pulse.Event
 	start := time.Now()
 	ctx, cancel := context.WithTimeout(ctx, l.cfg.Timeout)
 	defer cancel()
-	futures := make([]jetstream.PubAckFuture, 0, len(events))
+	parts := chunks(events, l.maxBody)
+	futures := make([]jetstream.PubAckFuture, 0, len(parts))
 	var failed error
-	for _, e := range events {
-		body, err := encode(e)
-		if err != nil {
-			return nil, err
-		}
-		f, err := l.js.PublishMsgAsync(&nats.Msg{Subject: l.subject, Data: body}, jetstream.WithMsgID(msgID(e)))
+	for _, c := range parts {
+		msg := &nats.Msg{Subject: l.subject, Data: encodeBatch(tenantID, events[c.from:c.to])}
+		f, err := l.js.PublishMsgAsync(msg, jetstream.WithMsgID(msgID(tenantID, events[c.from:c.to])))
 		if err != nil {
 			failed = err
 			break
@@ -252,15 +285,17 @@ func (l *Log) Append(ctx context.Context, tenantID string, events []*pulse.Event
 	}
 	results := make([]pulse.InsertResult, len(events))
 	stored, unknown := 0, failed != nil && len(futures) > 0
-	var dups []int
-	seqs := make([]uint64, len(events))
+	var dups []int // indexes into parts
+	seqs := make([]uint64, len(parts))
 wait:
 	for i, f := range futures {
 		select {
 		case ack := <-f.Ok():
 			stored++
-			results[i] = pulse.InsertResult{Status: pulse.Created, ID: events[i].ID}
-			if ack.Duplicate && events[i].ExternalID != "" {
+			for j := parts[i].from; j < parts[i].to; j++ {
+				results[j] = pulse.InsertResult{Status: pulse.Created, ID: events[j].ID}
+			}
+			if ack.Duplicate {
 				dups, seqs[i] = append(dups, i), ack.Sequence
 			}
 		case err := <-f.Err():
@@ -292,22 +327,42 @@ wait:
 		return nil, &pulse.Error{Code: pulse.EUNAVAILABLE, Message: msg, Err: fmt.Errorf("ingest log: publish: %w", failed), RetryAfter: retryAfter}
 	}
 	for _, i := range dups {
-		l.metrics.duplicates.Inc()
-		results[i] = pulse.InsertResult{Status: pulse.Duplicate}
-		raw, err := l.stream.GetMsg(ctx, seqs[i])
-		if err != nil {
-			continue // written already (or unreachable): the caller asks the store
-		}
-		orig, err := decode(raw.Data)
-		if err != nil {
-			continue
-		}
-		results[i].ID = orig.ID
-		if !events[i].SameContent(orig.ContentHash) {
-			results[i].Status = pulse.Conflict
-		}
+		l.settleDuplicate(ctx, events[parts[i].from:parts[i].to], results[parts[i].from:parts[i].to], seqs[i])
 	}
 	return results, nil
+}
+
+// settleDuplicate answers the events of a message JetStream dropped as a
+// replay of the message at seq: each event with an external id is a
+// Duplicate (or Conflict, other content) of the event of the first message
+// with that external id, whose id it gets when that message is still in
+// the log. An event without one kept its own id in the Nats-Msg-Id, so it
+// was in the first message under that same id: it stays Created.
+func (l *Log) settleDuplicate(ctx context.Context, events []*pulse.Event, results []pulse.InsertResult, seq uint64) {
+	var orig map[string]*pulse.Event
+	if raw, err := l.stream.GetMsg(ctx, seq); err == nil { // else written already (or unreachable): the caller asks the store
+		if first, err := decodeMessage(raw.Data); err == nil {
+			orig = make(map[string]*pulse.Event, len(first))
+			for _, e := range first {
+				if e.ExternalID != "" {
+					orig[e.ExternalID] = e
+				}
+			}
+		}
+	}
+	for j, e := range events {
+		if e.ExternalID == "" {
+			continue
+		}
+		l.metrics.duplicates.Inc()
+		results[j] = pulse.InsertResult{Status: pulse.Duplicate}
+		if o := orig[e.ExternalID]; o != nil {
+			results[j].ID = o.ID
+			if !e.SameContent(o.ContentHash) {
+				results[j].Status = pulse.Conflict
+			}
+		}
+	}
 }
 
 // refused reports an error after which the message is certainly not in the

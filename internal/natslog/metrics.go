@@ -29,11 +29,11 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		}, []string{"reason"}),
 		duplicates: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "pulsestream_ingest_log_duplicates_total",
-			Help: "Events JetStream recognised as replays of an external_id within its duplicate window.",
+			Help: "Events with an external_id in messages JetStream recognised as replays (the same request sent again) within its duplicate window.",
 		}),
 		backlog: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "pulsestream_ingest_log_backlog_messages",
-			Help: "Accepted events waiting in the ingest log to be written to the database (consumer lag).",
+			Help: "Messages (each one ingest request's accepted events, or up to 1000 of them) waiting in the ingest log to be written to the database (consumer lag).",
 		}),
 		backlogBytes: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "pulsestream_ingest_log_backlog_bytes",
@@ -45,7 +45,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		}),
 		batch: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "pulsestream_ingest_log_write_batch_events",
-			Help:    "Messages a writer fetched and wrote at once.",
+			Help:    "Events a writer fetched and wrote at once (from one or more messages).",
 			Buckets: prometheus.ExponentialBuckets(1, 4, 7),
 		}),
 		written: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -62,7 +62,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		}),
 		poison: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "pulsestream_ingest_log_poison_messages_total",
-			Help: "Messages in the log that were not events and were dropped.",
+			Help: "Messages in the log that no known format decodes, dropped.",
 		}),
 	}
 	if reg != nil {

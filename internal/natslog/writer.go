@@ -41,12 +41,26 @@ func (l *Log) Run(ctx context.Context, store Inserter) {
 // while at high rates the client-side buffer fills batches at once.
 const linger = 5 * time.Millisecond
 
-// runWriter pulls messages continuously (the client keeps up to FetchBatch
-// of them buffered, overlapping pull requests) and writes them in batches:
-// everything available up to FetchBatch, waiting at most linger for more.
+// pulled is a message a writer pulled, decoded (events nil: poison).
+type pulled struct {
+	msg    jetstream.Msg
+	events []*pulse.Event
+}
+
+// bufferBytes is what one writer keeps pulled ahead: a bound on memory
+// whatever the messages carry (one event or a thousand), at least two of
+// the largest messages.
+func (l *Log) bufferBytes() int {
+	return max(8<<20, 2*int(l.nc.MaxPayload()))
+}
+
+// runWriter pulls messages continuously (the client keeps up to
+// bufferBytes of them buffered, overlapping pull requests) and writes them
+// in batches: everything available up to FetchBatch events, waiting at
+// most linger for more.
 func (l *Log) runWriter(ctx context.Context, store Inserter) {
 	for ctx.Err() == nil {
-		it, err := l.cons.Messages(jetstream.PullMaxMessages(l.cfg.FetchBatch))
+		it, err := l.cons.Messages(jetstream.PullMaxBytes(l.bufferBytes()))
 		if err != nil {
 			l.cfg.Logger.Debug("ingest log: pull failed; will retry", "err", err)
 			sleep(ctx, pause)
@@ -87,27 +101,44 @@ func (l *Log) drain(ctx context.Context, it jetstream.MessagesContext, store Ins
 			sleep(ctx, pause/4)
 			continue
 		}
-		msgs := []jetstream.Msg{m}
+		batch := []pulled{l.decode(m)}
+		events := len(batch[0].events)
 		lctx, cancel := context.WithTimeout(ctx, linger)
-		for len(msgs) < l.cfg.FetchBatch {
+		for events < l.cfg.FetchBatch {
 			m, err := it.Next(jetstream.NextContext(lctx))
 			if err != nil {
 				break
 			}
-			msgs = append(msgs, m)
+			p := l.decode(m)
+			batch, events = append(batch, p), events+len(p.events)
 		}
 		cancel()
-		if !l.write(ctx, store, msgs) {
+		if !l.write(ctx, store, batch) {
 			sleep(ctx, pause)
 		}
 	}
 }
 
-// write stores one fetched batch, one InsertEvents per tenant, and
+// decode decodes m; a message no known format decodes is dropped (TERM):
+// keeping it would re-deliver it forever.
+func (l *Log) decode(m jetstream.Msg) pulled {
+	if md, err := m.Metadata(); err == nil && md.NumDelivered > 1 {
+		l.metrics.redeliveries.Inc()
+	}
+	events, err := decodeMessage(m.Data())
+	if err != nil {
+		l.cfg.Logger.Error("ingest log: dropping a message that is not events", "err", err)
+		l.metrics.poison.Inc()
+		_ = m.Term()
+	}
+	return pulled{msg: m, events: events}
+}
+
+// write stores one pulled batch, one InsertEvents per tenant, and
 // acknowledges each tenant's messages after its commit; a tenant whose
 // write fails gets its messages back after a pause (NAK with delay), the
 // others are not held back. It reports whether every write succeeded.
-func (l *Log) write(ctx context.Context, store Inserter, msgs []jetstream.Msg) bool {
+func (l *Log) write(ctx context.Context, store Inserter, batch []pulled) bool {
 	type group struct {
 		events []*pulse.Event
 		msgs   []jetstream.Msg
@@ -115,32 +146,28 @@ func (l *Log) write(ctx context.Context, store Inserter, msgs []jetstream.Msg) b
 	}
 	groups := map[string]*group{}
 	var order []string
-	for _, m := range msgs {
-		if md, err := m.Metadata(); err == nil && md.NumDelivered > 1 {
-			l.metrics.redeliveries.Inc()
+	events := 0
+	for _, p := range batch {
+		if len(p.events) == 0 {
+			continue // poison, dropped
 		}
-		e, err := decode(m.Data())
-		if err != nil {
-			// Not an event this code wrote: keeping it would re-deliver
-			// it forever.
-			l.cfg.Logger.Error("ingest log: dropping a message that is not an event", "err", err)
-			l.metrics.poison.Inc()
-			_ = m.Term()
-			continue
-		}
-		g := groups[e.TenantID]
+		tenant := p.events[0].TenantID // a message holds one tenant's events
+		g := groups[tenant]
 		if g == nil {
 			g = &group{seen: map[string]bool{}}
-			groups[e.TenantID] = g
-			order = append(order, e.TenantID)
+			groups[tenant] = g
+			order = append(order, tenant)
 		}
-		g.msgs = append(g.msgs, m)
-		if !g.seen[e.ID] { // one message re-delivered within the batch
-			g.seen[e.ID] = true
-			g.events = append(g.events, e)
+		g.msgs = append(g.msgs, p.msg)
+		for _, e := range p.events {
+			if !g.seen[e.ID] { // one message re-delivered within the batch
+				g.seen[e.ID] = true
+				g.events = append(g.events, e)
+				events++
+			}
 		}
 	}
-	l.metrics.batch.Observe(float64(len(msgs)))
+	l.metrics.batch.Observe(float64(events))
 	ok := true
 	for _, tenant := range order {
 		g := groups[tenant]

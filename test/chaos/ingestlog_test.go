@@ -48,6 +48,25 @@ func postEvent(srv *server, key, body string) (int, string, map[string]string, t
 	return resp.StatusCode, resp.Header.Get("Retry-After"), out, lat
 }
 
+// postBatch sends events as one batch and returns the status and the
+// per-event results.
+func postBatch(srv *server, key string, events ...string) (int, []map[string]any) {
+	body := `{"events":[` + strings.Join(events, ",") + `]}`
+	req, _ := http.NewRequest(http.MethodPost, srv.URL+"/api/v1/events/batch", strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+key)
+	resp, err := apiClient.Do(req)
+	if err != nil {
+		return 0, nil
+	}
+	defer resp.Body.Close()
+	var out struct {
+		Results []map[string]any `json:"results"`
+	}
+	_ = json.NewDecoder(resp.Body).Decode(&out)
+	return resp.StatusCode, out.Results
+}
+
 func eventBody(ext, msg string) string {
 	return fmt.Sprintf(`{"event_type":"log.test","service":"chaos","severity":"info","external_id":%q,"message":%q}`, ext, msg)
 }
@@ -184,6 +203,18 @@ func TestChaosIngestLogReplays(t *testing.T) {
 	if st, _, ans, _ := postEvent(b, key, eventBody("r-1", "other content")); st != http.StatusConflict || ans["id"] != first["id"] {
 		t.Errorf("other content inside the window: %d %v; want 409 naming %s", st, ans, first["id"])
 	}
+	// Inside the window, one event sent again inside another request (a
+	// batch, another node): JetStream recognises whole requests only, so
+	// it is answered 202 accepted with a new id, and the database keeps one
+	// copy (DEPLOYMENT.md, "Replays JetStream cannot recognise").
+	st, _, alone, _ := postEvent(a, key, eventBody("r-3", "three"))
+	if st != http.StatusAccepted {
+		t.Fatalf("send r-3: %d %v", st, alone)
+	}
+	st, inBatch := postBatch(b, key, eventBody("r-3", "three"), eventBody("r-4", "four"))
+	if st != http.StatusAccepted || len(inBatch) != 2 || inBatch[0]["status"] != "accepted" || inBatch[0]["id"] == alone["id"] {
+		t.Fatalf("r-3 again inside a batch: %d %v; want 202 accepted with a new id", st, inBatch)
+	}
 	// After the window, with the first copy still in the log: the log
 	// takes the replay as new, and the database will keep one of the two.
 	st, _, late, _ := postEvent(a, key, eventBody("r-2", "two"))
@@ -215,6 +246,12 @@ func TestChaosIngestLogReplays(t *testing.T) {
 	// first (a failed write returns its messages out of order): once.
 	if ids := storedIDs(t, b, key, "r-2"); len(ids) != 1 || ids[0] != late["id"] && ids[0] != again["id"] {
 		t.Errorf("r-2 stored as %v; want once, as %s or %s", ids, late["id"], again["id"])
+	}
+	if ids := storedIDs(t, b, key, "r-3"); len(ids) != 1 || ids[0] != alone["id"] && ids[0] != inBatch[0]["id"] {
+		t.Errorf("r-3 stored as %v; want once, as %s or %v", ids, alone["id"], inBatch[0]["id"])
+	}
+	if ids := storedIDs(t, b, key, "r-4"); len(ids) != 1 {
+		t.Errorf("r-4 stored as %v; want once", ids)
 	}
 	if n := metricValue(a, `pulsestream_ingest_log_written_events_total{outcome="duplicate"}`) + metricValue(b, `pulsestream_ingest_log_written_events_total{outcome="duplicate"}`); n < 1 {
 		t.Errorf("the writers report %v duplicates; want the second copy of r-2 absorbed", n)
