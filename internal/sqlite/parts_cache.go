@@ -80,8 +80,12 @@ func (c *blockCache) len() int {
 }
 
 // blockEvents returns the events of block k (of tenantID), sorted by
-// (timestamp, id), from the cache or read through q.
-func (db *DB) blockEvents(ctx context.Context, q queryer, k blockKey, tenantID string) ([]*pulse.Event, error) {
+// (timestamp, id), from the cache or read through q. A block read is
+// kept in the cache only when keep: a read that walks many blocks (a
+// rare value over a long range, a histogram) keeps its first few only
+// (cacheFirst), so that it cannot push out the blocks every other search
+// uses.
+func (db *DB) blockEvents(ctx context.Context, q queryer, k blockKey, tenantID string, keep bool) ([]*pulse.Event, error) {
 	if events, ok := db.blocks.get(k); ok {
 		return events, nil
 	}
@@ -89,9 +93,14 @@ func (db *DB) blockEvents(ctx context.Context, q queryer, k blockKey, tenantID s
 	if err != nil {
 		return nil, err
 	}
-	db.blocks.put(k, events)
+	if keep {
+		db.blocks.put(k, events)
+	}
 	return events, nil
 }
+
+// cacheFirst is how many blocks one walk may add to the block cache.
+const cacheFirst = 4
 
 // copyEvent is what a read returns for a cached event: a copy the caller
 // may change (its Tags map and Payload are still shared and read-only).

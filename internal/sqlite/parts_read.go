@@ -85,23 +85,6 @@ func (p *blockPager) peek(ctx context.Context) (*blockInfo, error) {
 
 func (p *blockPager) pop() { p.page = p.page[1:] }
 
-// scanBlocks reads rows of blockInfoColumns and closes rows.
-func scanBlocks(rows *sql.Rows) ([]blockInfo, error) {
-	defer rows.Close()
-	var out []blockInfo
-	for rows.Next() {
-		b, err := scanBlockInfo(rows)
-		if err != nil {
-			return nil, storeErr("read blocks", err)
-		}
-		out = append(out, b)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, storeErr("read blocks", err)
-	}
-	return out, nil
-}
-
 // newestFirst yields a tenant's events that pass a filter in the search
 // order — (timestamp, id) descending — across blocks whose time ranges
 // overlap: a k-way merge that opens a block only once the next event may
@@ -115,6 +98,7 @@ type newestFirst struct {
 	lo       int64              // Start, microseconds
 	blocks   *blockPager
 	open     blockHeap
+	opened   int // blocks decoded so far (blockEvents keeps the first cacheFirst)
 }
 
 // blockIter is an open block: events ascending, cur the next to yield.
@@ -180,7 +164,8 @@ func (it *newestFirst) next(ctx context.Context) (*pulse.Event, error) {
 			if !meta.MayMatch(it.may) {
 				continue
 			}
-			events, err := it.db.blockEvents(ctx, it.tx, b.key(), it.tenantID)
+			it.opened++
+			events, err := it.db.blockEvents(ctx, it.tx, b.key(), it.tenantID, it.opened <= cacheFirst)
 			if err != nil {
 				return nil, err
 			}
@@ -330,17 +315,17 @@ func (db *DB) SearchText(ctx context.Context, tenantID string, f pulse.EventFilt
 func (db *DB) getEventParts(ctx context.Context, tenant int64, tenantID, id string) (*pulse.Event, error) {
 	var found *pulse.Event
 	err := db.readTx(ctx, "get event", func(tx *sql.Tx) error {
-		rows, err := tx.QueryContext(ctx, `SELECT `+blockInfoColumns+` FROM event_blocks
+		rows, err := tx.QueryContext(ctx, `SELECT `+blockHeadColumns+` FROM event_blocks
 			WHERE tenant = ? AND max_id >= ? AND min_id <= ?`, tenant, id, id)
 		if err != nil {
 			return storeErr("get event", err)
 		}
-		blocks, err := scanBlocks(rows)
+		blocks, err := scanBlockHeads(rows)
 		if err != nil {
 			return err
 		}
 		for _, b := range blocks {
-			events, err := db.blockEvents(ctx, tx, b.key(), tenantID)
+			events, err := db.blockEvents(ctx, tx, b.key(), tenantID, true)
 			if err != nil {
 				return err
 			}
@@ -377,6 +362,7 @@ func (db *DB) histogramParts(ctx context.Context, tenant int64, tenantID string,
 		if !f.End.IsZero() {
 			hi = micros(f.End) - 1
 		}
+		opened := 0
 		for p := newBlockPager(tx, tenant, lo, hi); ; p.pop() {
 			b, err := p.peek(ctx)
 			if err != nil || b == nil {
@@ -389,7 +375,8 @@ func (db *DB) histogramParts(ctx context.Context, tenant int64, tenantID string,
 			if !meta.MayMatch(&f) {
 				continue
 			}
-			events, err := db.blockEvents(ctx, tx, b.key(), tenantID)
+			opened++
+			events, err := db.blockEvents(ctx, tx, b.key(), tenantID, opened <= cacheFirst)
 			if err != nil {
 				return err
 			}
@@ -494,7 +481,7 @@ func (db *DB) scanParts(ctx context.Context, s pulse.EventScan) ([]*pulse.Event,
 			if len(blocks) > 0 && (len(open) == 0 || blocks[0].key.minID <= open[0][0].ID) {
 				k := blocks[0]
 				blocks = blocks[1:]
-				events, err := db.blockEvents(ctx, tx, k.key, k.tenantID)
+				events, err := db.blockEvents(ctx, tx, k.key, k.tenantID, true)
 				if err != nil {
 					return err
 				}
