@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
 	"os"
 	"sync"
 	"sync/atomic"
@@ -225,15 +224,7 @@ func (r *Runner) accepted(path string, status int, err error) bool {
 
 // search runs filtered newest-100 queries over the tenant's events.
 func (r *Runner) search(ctx context.Context) (Result, error) {
-	queries := []url.Values{
-		{"service": {"checkout"}, "limit": {"100"}},
-		{"min_severity": {"error"}, "limit": {"100"}},
-		{"service": {"payments"}, "status_code_min": {"500"}, "limit": {"100"}},
-		{"tag": {"region:eu-1"}, "limit": {"100"}},
-		{"event_type": {"http.error"}, "severity": {"error"}, "limit": {"100"}},
-		{"user_id": {"user-42"}, "limit": {"100"}},
-		{"limit": {"100"}},
-	}
+	queries := filteredQueries()
 	var lat latencies
 	per := make([]latencies, len(queries))
 	errs := 0
