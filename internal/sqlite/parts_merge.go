@@ -105,7 +105,7 @@ func (db *DB) mergeAll(ctx context.Context, stop <-chan struct{}) (int, error) {
 type mergePlan struct {
 	tenant int64
 	level  int
-	seqs   []int64
+	seqs   []blockKey
 	events []*pulse.Event
 }
 
@@ -123,6 +123,9 @@ func (db *DB) mergeOnce(ctx context.Context) (int, error) {
 	meta, data, err := colblock.Encode(plan.events)
 	if err != nil {
 		return 0, err
+	}
+	if db.cfg.mergePlanned != nil {
+		db.cfg.mergePlanned()
 	}
 	wctx, cancel := context.WithTimeout(ctx, db.cfg.GroupTimeout)
 	defer cancel()
@@ -181,7 +184,7 @@ func (db *DB) planMerge(ctx context.Context, tx *sql.Tx) (mergePlan, error) {
 				break
 			}
 			events, bytes = events+b.key.count, bytes+b.bytes
-			plan.seqs = append(plan.seqs, b.key.seq)
+			plan.seqs = append(plan.seqs, b.key)
 		}
 		if len(plan.seqs) < 2 {
 			continue
