@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"errors"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -59,4 +60,69 @@ func TestPartsMergeRaceSeqReused(t *testing.T) {
 		}
 	}
 	storedIDs(t, db, tenantID) // no event twice
+}
+
+// TestPartsSubMicrosecondBounds: a start_time or end_time with
+// nanoseconds (RFC 3339 allows them) selects what a rows database
+// selects, which compares microseconds: ts >= µs(start), ts < µs(end).
+func TestPartsSubMicrosecondBounds(t *testing.T) {
+	t.Parallel()
+	rows, err := Open(t.Context(), filepath.Join(t.TempDir(), "rows.db"), Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { rows.Close() })
+	parts := openPartsDB(t, Config{noMerger: true})
+	tenantID := pulse.NewID()
+	at := time.Now().Add(-time.Hour).UTC().Truncate(time.Microsecond)
+	for _, db := range []*DB{rows, parts} {
+		tn, _ := pulse.NewTenant(tenantID, "t", pulse.MaxRateLimitPerMinute, 30, time.Now())
+		if err := db.CreateTenant(t.Context(), tn); err != nil {
+			t.Fatal(err)
+		}
+		// One block with an older event and one at `at`, one with `at` alone.
+		for _, batch := range [][]time.Duration{{-time.Second, 0}, {0}} {
+			var events []*pulse.Event
+			for i, d := range batch {
+				events = append(events, partsEvent(tenantID, i+1, at.Add(d)))
+			}
+			if _, err := db.InsertEvents(t.Context(), tenantID, events); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	half := at.Add(500 * time.Nanosecond)
+	for _, f := range []pulse.EventFilter{{End: half}, {Start: half}} {
+		want, err := rows.SearchEvents(t.Context(), tenantID, f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := parts.SearchEvents(t.Context(), tenantID, f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != len(want) {
+			t.Errorf("start %v end %v: parts found %d events, rows %d", f.Start, f.End, len(got), len(want))
+		}
+		q := pulse.HistogramQuery{Filter: f, Interval: time.Hour}
+		wh, err := rows.EventHistogram(t.Context(), tenantID, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		gh, err := parts.EventHistogram(t.Context(), tenantID, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if sum(gh) != sum(wh) {
+			t.Errorf("start %v end %v: parts histogram counts %d events, rows %d", f.Start, f.End, sum(gh), sum(wh))
+		}
+	}
+}
+
+func sum(cs []pulse.HistogramCount) int64 {
+	var n int64
+	for _, c := range cs {
+		n += c.Count
+	}
+	return n
 }
