@@ -1,8 +1,10 @@
 package sqlite
 
 import (
+	"database/sql"
 	"errors"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -125,4 +127,36 @@ func sum(cs []pulse.HistogramCount) int64 {
 		n += c.Count
 	}
 	return n
+}
+
+// TestPartsMergeBoundsDecodedBytes: small blocks of large, compressible
+// payloads are small on disk; a merge must still bound what it decodes
+// (and what colblock.Encode may refuse past MaxColumnBytes, which would
+// stop the merger at the same plan every time).
+func TestPartsMergeBoundsDecodedBytes(t *testing.T) {
+	t.Parallel()
+	db := openPartsDB(t, Config{noMerger: true})
+	tenantID := partsTenant(t, db)
+	payload := []byte(`{"a":"` + strings.Repeat("a", 4<<20) + `"}`) // shared by every event
+	for i := range 24 {
+		e := partsEvent(tenantID, i, time.Now().Add(-time.Minute))
+		e.Payload = payload
+		if _, err := db.InsertEvents(t.Context(), tenantID, []*pulse.Event{e}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var plan mergePlan
+	if err := db.readTx(t.Context(), "test", func(tx *sql.Tx) (err error) {
+		plan, err = db.planMerge(t.Context(), tx)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	raw := 0
+	for _, e := range plan.events {
+		raw += len(e.Payload)
+	}
+	if len(plan.seqs) < 2 || raw > mergeMaxRawBytes {
+		t.Fatalf("a merge of %d blocks decodes %d payload bytes (want 2 or more blocks, at most %d bytes)", len(plan.seqs), raw, mergeMaxRawBytes)
+	}
 }
