@@ -93,10 +93,22 @@ func (db *DB) insertGroupParts(ctx context.Context, tx *sql.Tx, reqs []insertReq
 		}
 	}
 	for _, t := range tenants {
-		if _, err := writeBlock(ctx, tx, t, 0, created[t]); err != nil {
-			return nil, err
+		// A block per mergeMaxRawBytes of decoded bytes: a group of large
+		// payloads must not make a column colblock.Encode refuses.
+		events := created[t]
+		for len(events) > 0 {
+			n, raw := 0, 0
+			for ; n < len(events); n++ {
+				if raw += rawBytes(events[n : n+1]); n > 0 && raw > mergeMaxRawBytes {
+					break
+				}
+			}
+			if _, err := writeBlock(ctx, tx, t, 0, events[:n]); err != nil {
+				return nil, err
+			}
+			events = events[n:]
+			db.sinceMerge++
 		}
-		db.sinceMerge++
 	}
 	return results, nil
 }

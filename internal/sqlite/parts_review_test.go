@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pulsestream/pulsestream/internal/colblock"
 	"github.com/pulsestream/pulsestream/internal/pulse"
 )
 
@@ -158,5 +159,34 @@ func TestPartsMergeBoundsDecodedBytes(t *testing.T) {
 	}
 	if len(plan.seqs) < 2 || raw > mergeMaxRawBytes {
 		t.Fatalf("a merge of %d blocks decodes %d payload bytes (want 2 or more blocks, at most %d bytes)", len(plan.seqs), raw, mergeMaxRawBytes)
+	}
+}
+
+// TestPartsInsertLargeGroup: one group commit whose events of one tenant
+// hold more payload bytes than one block column takes (colblock's
+// MaxColumnBytes) is stored, in several blocks, instead of failing the
+// group (and every other request in it).
+func TestPartsInsertLargeGroup(t *testing.T) {
+	t.Parallel()
+	db := openPartsDB(t, Config{noMerger: true})
+	tenantID := partsTenant(t, db)
+	payload := []byte(`{"a":"` + strings.Repeat("a", 4<<20) + `"}`) // shared by every event
+	var events []*pulse.Event
+	for i := range colblock.MaxColumnBytes/len(payload) + 1 {
+		e := partsEvent(tenantID, i, time.Now().Add(-time.Minute))
+		e.Payload = payload
+		events = append(events, e)
+	}
+	res, err := db.InsertEvents(t.Context(), tenantID, events)
+	if err != nil {
+		t.Fatalf("InsertEvents of %d events of %d payload bytes: %v", len(events), len(payload), err)
+	}
+	for i, r := range res {
+		if r.Status != pulse.Created {
+			t.Fatalf("event %d: %v", i, r.Status)
+		}
+	}
+	if got := storedIDs(t, db, tenantID); len(got) != len(events) {
+		t.Fatalf("%d events stored, want %d", len(got), len(events))
 	}
 }
