@@ -48,6 +48,28 @@ func writeBlock(ctx context.Context, tx *sql.Tx, tenant int64, level int, events
 	return writeEncoded(ctx, tx, tenant, level, meta, data)
 }
 
+// writeBlocks stores events (of tenant; at least one) as blocks of level
+// of at most mergeMaxRawBytes decoded each (rawBytes; an event larger
+// alone is a block of its own) inside tx, so that large payloads never
+// make a column colblock.Encode refuses, and returns how many it wrote.
+func writeBlocks(ctx context.Context, tx *sql.Tx, tenant int64, level int, events []*pulse.Event) (int, error) {
+	blocks := 0
+	for len(events) > 0 {
+		n, raw := 0, 0
+		for ; n < len(events); n++ {
+			if raw += rawBytes(events[n : n+1]); n > 0 && raw > mergeMaxRawBytes {
+				break
+			}
+		}
+		if _, err := writeBlock(ctx, tx, tenant, level, events[:n]); err != nil {
+			return blocks, err
+		}
+		events = events[n:]
+		blocks++
+	}
+	return blocks, nil
+}
+
 // writeEncoded stores a block colblock.Encode made, so that a caller can
 // encode before its transaction (the merger: the writer never waits for
 // the encoding of a large block).

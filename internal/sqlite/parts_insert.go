@@ -78,7 +78,8 @@ func (db *DB) insertGroupParts(ctx context.Context, tx *sql.Tx, reqs []insertReq
 	}
 	answerRepeats(reqs, results, firstOf)
 
-	// One block per tenant, tenants in the order of their first request.
+	// One block per tenant (more for large payloads, writeBlocks), tenants
+	// in the order of their first request.
 	var tenants []int64
 	created := map[int64][]*pulse.Event{}
 	for r, req := range reqs {
@@ -93,22 +94,11 @@ func (db *DB) insertGroupParts(ctx context.Context, tx *sql.Tx, reqs []insertReq
 		}
 	}
 	for _, t := range tenants {
-		// A block per mergeMaxRawBytes of decoded bytes: a group of large
-		// payloads must not make a column colblock.Encode refuses.
-		events := created[t]
-		for len(events) > 0 {
-			n, raw := 0, 0
-			for ; n < len(events); n++ {
-				if raw += rawBytes(events[n : n+1]); n > 0 && raw > mergeMaxRawBytes {
-					break
-				}
-			}
-			if _, err := writeBlock(ctx, tx, t, 0, events[:n]); err != nil {
-				return nil, err
-			}
-			events = events[n:]
-			db.sinceMerge++
+		n, err := writeBlocks(ctx, tx, t, 0, created[t])
+		if err != nil {
+			return nil, err
 		}
+		db.sinceMerge += n
 	}
 	return results, nil
 }
