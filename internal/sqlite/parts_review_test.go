@@ -190,3 +190,30 @@ func TestPartsInsertLargeGroup(t *testing.T) {
 		t.Fatalf("%d events stored, want %d", len(got), len(events))
 	}
 }
+
+// TestBlockCacheBoundsBytes: the block cache is bounded by decoded bytes
+// too, not by events alone: a tenant's events of large (compressible)
+// payloads must not fill memory through the cache.
+func TestBlockCacheBoundsBytes(t *testing.T) {
+	t.Parallel()
+	payload := make([]byte, 4<<20) // shared by every event
+	c := newBlockCache(blockCacheEvents)
+	var keys []blockKey
+	for seq := range int64(200) {
+		k := blockKey{seq: seq, count: 1, minID: "a", maxID: "b"}
+		keys = append(keys, k)
+		c.put(k, []*pulse.Event{{Payload: payload}})
+	}
+	held := 0
+	for _, k := range keys {
+		if events, ok := c.get(k); ok {
+			held += rawBytes(events)
+		}
+	}
+	if held > 512<<20 {
+		t.Fatalf("the block cache holds %d MiB of payloads", held>>20)
+	}
+	if held == 0 {
+		t.Fatal("the block cache holds nothing")
+	}
+}
