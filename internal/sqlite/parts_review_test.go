@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pulsestream/pulsestream/internal/colblock"
 	"github.com/pulsestream/pulsestream/internal/pulse"
 )
 
@@ -162,28 +161,34 @@ func TestPartsMergeBoundsDecodedBytes(t *testing.T) {
 	}
 }
 
-// TestPartsInsertLargeGroup: one group commit whose events of one tenant
-// hold more payload bytes than one block column takes (colblock's
-// MaxColumnBytes) is stored, in several blocks, instead of failing the
-// group (and every other request in it).
+// TestPartsInsertLargeGroup: a group commit cuts a tenant's events into
+// blocks of at most mergeMaxRawBytes decoded, so that a group of large
+// payloads never makes a column colblock.Encode refuses (past
+// MaxColumnBytes, which failed the group and every request in it).
 func TestPartsInsertLargeGroup(t *testing.T) {
 	t.Parallel()
-	db := openPartsDB(t, Config{noMerger: true})
+	db := openPartsDB(t, Config{noMerger: true, GroupTimeout: time.Minute})
 	tenantID := partsTenant(t, db)
 	payload := []byte(`{"a":"` + strings.Repeat("a", 4<<20) + `"}`) // shared by every event
 	var events []*pulse.Event
-	for i := range colblock.MaxColumnBytes/len(payload) + 1 {
+	for i := range 20 {
 		e := partsEvent(tenantID, i, time.Now().Add(-time.Minute))
 		e.Payload = payload
 		events = append(events, e)
 	}
 	res, err := db.InsertEvents(t.Context(), tenantID, events)
 	if err != nil {
-		t.Fatalf("InsertEvents of %d events of %d payload bytes: %v", len(events), len(payload), err)
+		t.Fatalf("InsertEvents: %v", err)
 	}
 	for i, r := range res {
 		if r.Status != pulse.Created {
 			t.Fatalf("event %d: %v", i, r.Status)
+		}
+	}
+	blocks := blockRows(t, db)
+	for _, b := range blocks {
+		if b.count*len(payload) > mergeMaxRawBytes {
+			t.Errorf("block %d holds %d events of %d payload bytes (bound %d)", b.seq, b.count, len(payload), mergeMaxRawBytes)
 		}
 	}
 	if got := storedIDs(t, db, tenantID); len(got) != len(events) {
