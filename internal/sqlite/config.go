@@ -70,6 +70,9 @@ type Config struct {
 	// between writing the merged block and deleting its sources; an error
 	// fails the merge there (parts_merge.go).
 	mergeFault func() error
+	// mergePlanned, when set (tests only), runs after a merge read its
+	// sources and before its write transaction (parts_merge.go).
+	mergePlanned func()
 	// noMerger (tests only) starts no merger goroutine; MergeNow still merges.
 	noMerger bool
 }

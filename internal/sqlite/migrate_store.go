@@ -192,7 +192,7 @@ func (db *DB) moveChunk(ctx context.Context, chunk int) (int, error) {
 		defer key.Close()
 		for _, tenant := range slices.Sorted(maps.Keys(byTenant)) {
 			events := byTenant[tenant]
-			if _, err := writeBlock(ctx, tx, tenant, 1, events); err != nil {
+			if _, err := writeBlocks(ctx, tx, tenant, 1, events); err != nil {
 				return err
 			}
 			for _, e := range events {

@@ -48,6 +48,28 @@ func writeBlock(ctx context.Context, tx *sql.Tx, tenant int64, level int, events
 	return writeEncoded(ctx, tx, tenant, level, meta, data)
 }
 
+// writeBlocks stores events (of tenant; at least one) as blocks of level
+// of at most mergeMaxRawBytes decoded each (rawBytes; an event larger
+// alone is a block of its own) inside tx, so that large payloads never
+// make a column colblock.Encode refuses, and returns how many it wrote.
+func writeBlocks(ctx context.Context, tx *sql.Tx, tenant int64, level int, events []*pulse.Event) (int, error) {
+	blocks := 0
+	for len(events) > 0 {
+		n, raw := 0, 0
+		for ; n < len(events); n++ {
+			if raw += rawBytes(events[n : n+1]); n > 0 && raw > mergeMaxRawBytes {
+				break
+			}
+		}
+		if _, err := writeBlock(ctx, tx, tenant, level, events[:n]); err != nil {
+			return blocks, err
+		}
+		events = events[n:]
+		blocks++
+	}
+	return blocks, nil
+}
+
 // writeEncoded stores a block colblock.Encode made, so that a caller can
 // encode before its transaction (the merger: the writer never waits for
 // the encoding of a large block).
@@ -63,19 +85,23 @@ func writeEncoded(ctx context.Context, tx *sql.Tx, tenant int64, level int, meta
 	return seq, nil
 }
 
-// deleteBlocks removes the blocks seqs inside tx. It fails (and the caller
+// deleteBlocks removes the blocks keys inside tx. It fails (and the caller
 // rolls back) unless every one was still there: a merge, a retention pass
-// and an erasure that raced for the same block cannot both apply.
-func deleteBlocks(ctx context.Context, tx *sql.Tx, seqs []int64) error {
-	for _, seq := range seqs {
-		res, err := tx.ExecContext(ctx, `DELETE FROM event_blocks WHERE seq = ?`, seq)
+// and an erasure that raced for the same block cannot both apply. A block
+// is matched by its whole key, not its seq alone: a seq freed by a delete
+// is given to the next block written (seq is a plain rowid), which a merge
+// planned before must not take for its source.
+func deleteBlocks(ctx context.Context, tx *sql.Tx, keys []blockKey) error {
+	for _, k := range keys {
+		res, err := tx.ExecContext(ctx, `DELETE FROM event_blocks WHERE seq = ? AND count = ? AND min_id = ? AND max_id = ?`,
+			k.seq, k.count, k.minID, k.maxID)
 		if err != nil {
 			return storeErr("delete block", err)
 		}
 		if n, err := res.RowsAffected(); err != nil {
 			return storeErr("delete block", err)
 		} else if n != 1 {
-			return fmt.Errorf("delete block %d: %w", seq, errBlockGone)
+			return fmt.Errorf("delete block %d: %w", k.seq, errBlockGone)
 		}
 	}
 	return nil

@@ -8,10 +8,14 @@ import (
 	"github.com/pulsestream/pulsestream/internal/pulse"
 )
 
-// blockCacheEvents bounds the decoded-block cache: about 100,000 events
-// (a few hundred MiB at most for large events, typically far less). A
-// block larger than the whole bound is read but not kept.
-const blockCacheEvents = 100_000
+// blockCacheEvents and blockCacheBytes bound the decoded-block cache:
+// about 100,000 events and 256 MiB of payloads, messages and tags
+// (rawBytes; events of large compressible payloads are small on disk). A
+// block larger than either bound is read but not kept.
+const (
+	blockCacheEvents = 100_000
+	blockCacheBytes  = 256 << 20
+)
 
 // blockKey names a block's content. Blocks never change, but a seq may be
 // used again after the block with the highest seq is deleted (seq is a
@@ -30,6 +34,7 @@ type blockCache struct {
 	mu     sync.Mutex
 	max    int // events
 	size   int
+	bytes  int        // rawBytes of the cached events, at most blockCacheBytes
 	lru    *list.List // of *cachedBlock, most recent first
 	blocks map[blockKey]*list.Element
 }
@@ -37,6 +42,7 @@ type blockCache struct {
 type cachedBlock struct {
 	key    blockKey
 	events []*pulse.Event
+	bytes  int
 }
 
 func newBlockCache(maxEvents int) *blockCache {
@@ -55,7 +61,8 @@ func (c *blockCache) get(k blockKey) ([]*pulse.Event, bool) {
 }
 
 func (c *blockCache) put(k blockKey, events []*pulse.Event) {
-	if len(events) > c.max {
+	bytes := rawBytes(events)
+	if len(events) > c.max || bytes > blockCacheBytes {
 		return
 	}
 	c.mu.Lock()
@@ -63,12 +70,14 @@ func (c *blockCache) put(k blockKey, events []*pulse.Event) {
 	if _, ok := c.blocks[k]; ok {
 		return // another reader decoded it meanwhile
 	}
-	c.blocks[k] = c.lru.PushFront(&cachedBlock{k, events})
+	c.blocks[k] = c.lru.PushFront(&cachedBlock{k, events, bytes})
 	c.size += len(events)
-	for c.size > c.max {
+	c.bytes += bytes
+	for c.size > c.max || c.bytes > blockCacheBytes {
 		old := c.lru.Remove(c.lru.Back()).(*cachedBlock)
 		delete(c.blocks, old.key)
 		c.size -= len(old.events)
+		c.bytes -= old.bytes
 	}
 }
 

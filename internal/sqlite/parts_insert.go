@@ -78,7 +78,8 @@ func (db *DB) insertGroupParts(ctx context.Context, tx *sql.Tx, reqs []insertReq
 	}
 	answerRepeats(reqs, results, firstOf)
 
-	// One block per tenant, tenants in the order of their first request.
+	// One block per tenant (more for large payloads, writeBlocks), tenants
+	// in the order of their first request.
 	var tenants []int64
 	created := map[int64][]*pulse.Event{}
 	for r, req := range reqs {
@@ -93,10 +94,11 @@ func (db *DB) insertGroupParts(ctx context.Context, tx *sql.Tx, reqs []insertReq
 		}
 	}
 	for _, t := range tenants {
-		if _, err := writeBlock(ctx, tx, t, 0, created[t]); err != nil {
+		n, err := writeBlocks(ctx, tx, t, 0, created[t])
+		if err != nil {
 			return nil, err
 		}
-		db.sinceMerge++
+		db.sinceMerge += n
 	}
 	return results, nil
 }

@@ -101,7 +101,7 @@ func replaceBlock(ctx context.Context, tx *sql.Tx, b blockInfo, kept []*pulse.Ev
 			return err
 		}
 	}
-	return deleteBlocks(ctx, tx, []int64{b.Seq})
+	return deleteBlocks(ctx, tx, []blockKey{b.key()})
 }
 
 // rewriteHookKey carries, in tests only, a func() error that replaceBlock

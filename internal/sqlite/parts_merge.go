@@ -31,8 +31,13 @@ const (
 	mergeMaxBlocks = 64       // most blocks one merge reads
 	mergeMaxEvents = 16 << 10 // most events of a merged block
 	mergeMaxBytes  = 8 << 20  // most encoded bytes of the blocks one merge reads
-	mergeEvery     = 10 * time.Second
-	mergeRetries   = 8 // lost races in a row before mergeAll gives up for now
+	// mergeMaxRawBytes: most decoded bytes (rawBytes) of the blocks one merge
+	// reads. Compressible payloads make blocks far larger decoded than
+	// stored; without it a merge could decode hundreds of MiB and make a
+	// column colblock.Encode refuses, failing the same plan at every wake.
+	mergeMaxRawBytes = 64 << 20
+	mergeEvery       = 10 * time.Second
+	mergeRetries     = 8 // lost races in a row before mergeAll gives up for now
 )
 
 // noteBlocksWritten is called by the committer after each commit; it wakes
@@ -105,8 +110,21 @@ func (db *DB) mergeAll(ctx context.Context, stop <-chan struct{}) (int, error) {
 type mergePlan struct {
 	tenant int64
 	level  int
-	seqs   []int64
+	seqs   []blockKey
 	events []*pulse.Event
+}
+
+// rawBytes is about what events take decoded: their payloads, messages
+// and tags (the fields that can be large).
+func rawBytes(events []*pulse.Event) int {
+	n := 0
+	for _, e := range events {
+		n += len(e.Payload) + len(e.Message)
+		for k, v := range e.Tags {
+			n += len(k) + len(v)
+		}
+	}
+	return n
 }
 
 // mergeOnce does at most one merge and returns how many blocks it merged
@@ -123,6 +141,9 @@ func (db *DB) mergeOnce(ctx context.Context) (int, error) {
 	meta, data, err := colblock.Encode(plan.events)
 	if err != nil {
 		return 0, err
+	}
+	if db.cfg.mergePlanned != nil {
+		db.cfg.mergePlanned()
 	}
 	wctx, cancel := context.WithTimeout(ctx, db.cfg.GroupTimeout)
 	defer cancel()
@@ -175,25 +196,30 @@ func (db *DB) planMerge(ctx context.Context, tx *sql.Tx) (mergePlan, error) {
 			return mergePlan{}, err
 		}
 		plan := mergePlan{tenant: g.tenant, level: g.level}
-		events, bytes := 0, 0
+		events, bytes, raw := 0, 0, 0
 		for _, b := range blocks {
 			if events+b.key.count > mergeMaxEvents || bytes+b.bytes > mergeMaxBytes {
 				break
 			}
-			events, bytes = events+b.key.count, bytes+b.bytes
-			plan.seqs = append(plan.seqs, b.key.seq)
-		}
-		if len(plan.seqs) < 2 {
-			continue
-		}
-		for _, b := range blocks[:len(plan.seqs)] {
-			events, ok := db.blocks.get(b.key) // not put: a merge's sources are going away
+			evs, ok := db.blocks.get(b.key) // not put: a merge's sources are going away
 			if !ok {
-				if events, err = readBlock(ctx, tx, b.key.seq, b.tenantID); err != nil {
+				if evs, err = readBlock(ctx, tx, b.key.seq, b.tenantID); err != nil {
 					return mergePlan{}, err
 				}
 			}
-			plan.events = append(plan.events, events...)
+			r := rawBytes(evs)
+			if r >= mergeMaxRawBytes/2 {
+				continue // large decoded: not a small block
+			}
+			if raw+r > mergeMaxRawBytes {
+				break
+			}
+			events, bytes, raw = events+b.key.count, bytes+b.bytes, raw+r
+			plan.seqs = append(plan.seqs, b.key)
+			plan.events = append(plan.events, evs...)
+		}
+		if len(plan.seqs) < 2 {
+			continue
 		}
 		return plan, nil
 	}

@@ -216,6 +216,18 @@ func (it *newestFirst) advance(bi *blockIter) bool {
 	return false
 }
 
+// microBounds cuts f's Start and End to the microsecond, as the rows
+// queries compare them (ts >= µs(Start), ts < µs(End)): a time given with
+// nanoseconds selects the same events in both stores.
+func microBounds(f *pulse.EventFilter) {
+	if !f.Start.IsZero() {
+		f.Start = fromMicros(micros(f.Start))
+	}
+	if !f.End.IsZero() {
+		f.End = fromMicros(micros(f.End))
+	}
+}
+
 // searchLimit is SearchEvents' page size for f.
 func searchLimit(f *pulse.EventFilter) int {
 	if f.Limit <= 0 {
@@ -228,6 +240,7 @@ func searchLimit(f *pulse.EventFilter) int {
 // not read f.Text (SearchText does).
 func (db *DB) searchParts(ctx context.Context, tenant int64, tenantID string, f pulse.EventFilter) ([]*pulse.Event, error) {
 	f.Text = nil
+	microBounds(&f)
 	limit, skip := searchLimit(&f), max(f.Offset, 0)
 	out := []*pulse.Event{}
 	err := db.readTx(ctx, "search events", func(tx *sql.Tx) error {
@@ -272,6 +285,7 @@ func (db *DB) SearchText(ctx context.Context, tenantID string, f pulse.EventFilt
 	if err != nil || !ok {
 		return events, nil, err
 	}
+	microBounds(&f)
 	limit, skip := f.Limit, f.Offset
 	if limit <= 0 {
 		limit = pulse.DefaultSearchLimit
@@ -347,6 +361,7 @@ func (db *DB) getEventParts(ctx context.Context, tenant int64, tenantID, id stri
 func (db *DB) histogramParts(ctx context.Context, tenant int64, tenantID string, q pulse.HistogramQuery) ([]pulse.HistogramCount, error) {
 	f := q.Filter
 	f.Text, f.After = nil, nil
+	microBounds(&f)
 	step := q.Interval.Microseconds()
 	type cell struct {
 		b int64

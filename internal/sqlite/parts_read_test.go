@@ -203,7 +203,13 @@ func TestPartsReadsReturnCopies(t *testing.T) {
 
 func TestBlockCache(t *testing.T) {
 	t.Parallel()
-	events := func(n int) []*pulse.Event { return make([]*pulse.Event, n) }
+	events := func(n int) []*pulse.Event {
+		out := make([]*pulse.Event, n)
+		for i := range out {
+			out[i] = &pulse.Event{}
+		}
+		return out
+	}
 	k := func(seq int64) blockKey { return blockKey{seq: seq, count: 1, minID: "a", maxID: "b"} }
 	c := newBlockCache(10)
 	c.put(k(1), events(4))
