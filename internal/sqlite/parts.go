@@ -88,9 +88,9 @@ func writeEncoded(ctx context.Context, tx *sql.Tx, tenant int64, level int, meta
 // deleteBlocks removes the blocks keys inside tx. It fails (and the caller
 // rolls back) unless every one was still there: a merge, a retention pass
 // and an erasure that raced for the same block cannot both apply. A block
-// is matched by its whole key, not its seq alone: a seq freed by a delete
-// is given to the next block written (seq is a plain rowid), which a merge
-// planned before must not take for its source.
+// is matched by its whole key, not its seq alone, although seq is never
+// reused (AUTOINCREMENT, migration 00100): a merge planned before must
+// never take another block for its source.
 func deleteBlocks(ctx context.Context, tx *sql.Tx, keys []blockKey) error {
 	for _, k := range keys {
 		res, err := tx.ExecContext(ctx, `DELETE FROM event_blocks WHERE seq = ? AND count = ? AND min_id = ? AND max_id = ?`,

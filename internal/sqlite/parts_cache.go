@@ -17,10 +17,10 @@ const (
 	blockCacheBytes  = 256 << 20
 )
 
-// blockKey names a block's content. Blocks never change, but a seq may be
-// used again after the block with the highest seq is deleted (seq is a
-// plain rowid): the count and id range, which a reused seq cannot repeat
-// (its events are new, with newer ids), keep a stale entry from matching.
+// blockKey names a block's content. Blocks never change and seq is never
+// reused (AUTOINCREMENT); the count and id range are part of the key all
+// the same, so that an entry can only ever match the block it was read
+// from.
 type blockKey struct {
 	seq          int64
 	count        int

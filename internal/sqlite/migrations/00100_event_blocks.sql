@@ -7,7 +7,7 @@
 
 -- +goose Up
 CREATE TABLE event_blocks (
-    seq    INTEGER NOT NULL PRIMARY KEY, -- the rowid: order of writing
+    seq    INTEGER NOT NULL PRIMARY KEY AUTOINCREMENT, -- never reused: a block deleted and a new one never share a seq
     tenant INTEGER NOT NULL,             -- tenants.num
     level  INTEGER NOT NULL,             -- 0: one group commit's events; n: merged n times
     count  INTEGER NOT NULL,             -- events in the block
