@@ -41,28 +41,18 @@ func (db *DB) eraseBlocks(ctx context.Context, tenant int64, userID string, chun
 				if !b.Meta.MayHaveUser(userID) {
 					continue
 				}
-				events, err := readBlock(ctx, tx, b.Seq, "")
+				taken := 0
+				k, err := removeFromBlock(ctx, tx, b, func(e *pulse.Event) bool {
+					if e.UserID == userID && n+taken < chunk {
+						taken++
+						return true
+					}
+					return false
+				}, true)
 				if err != nil {
 					return err
 				}
-				var kept, gone []*pulse.Event
-				for _, e := range events {
-					if e.UserID == userID && n+len(gone) < chunk {
-						gone = append(gone, e)
-					} else {
-						kept = append(kept, e)
-					}
-				}
-				if len(gone) == 0 {
-					continue
-				}
-				if err := replaceBlock(ctx, tx, b, kept); err != nil {
-					return err
-				}
-				if err := dropKeys(ctx, tx, tenant, gone, true); err != nil {
-					return err
-				}
-				n += len(gone)
+				n += k
 			}
 			return nil
 		})

@@ -34,25 +34,11 @@ func (db *DB) expireBlocks(ctx context.Context, tenant, cutoff int64, chunk int)
 				if n >= chunk {
 					break
 				}
-				events, err := readBlock(ctx, tx, b.Seq, "")
+				k, err := removeFromBlock(ctx, tx, b, func(e *pulse.Event) bool { return micros(e.Timestamp) < cutoff }, false)
 				if err != nil {
 					return err
 				}
-				var kept, gone []*pulse.Event
-				for _, e := range events {
-					if micros(e.Timestamp) < cutoff {
-						gone = append(gone, e)
-					} else {
-						kept = append(kept, e)
-					}
-				}
-				if err := replaceBlock(ctx, tx, b, kept); err != nil {
-					return err
-				}
-				if err := dropKeys(ctx, tx, tenant, gone, false); err != nil {
-					return err
-				}
-				n += len(gone)
+				n += k
 			}
 			return nil
 		})
@@ -85,6 +71,35 @@ func txBlockInfos(ctx context.Context, tx *sql.Tx, query string, args ...any) ([
 		return nil, storeErr("list blocks", err)
 	}
 	return out, nil
+}
+
+// removeFromBlock rewrites block b without the events gone picks (deleting
+// it when none is left) and deletes their keys — with erase, keeping them
+// in erased_keys — inside tx. It returns how many events it removed; 0
+// leaves the block as it was.
+func removeFromBlock(ctx context.Context, tx *sql.Tx, b blockInfo, gone func(*pulse.Event) bool, erase bool) (int, error) {
+	events, err := readBlock(ctx, tx, b.Seq, "")
+	if err != nil {
+		return 0, err
+	}
+	var kept, removed []*pulse.Event
+	for _, e := range events {
+		if gone(e) {
+			removed = append(removed, e)
+		} else {
+			kept = append(kept, e)
+		}
+	}
+	if len(removed) == 0 {
+		return 0, nil
+	}
+	if err := replaceBlock(ctx, tx, b, kept); err != nil {
+		return 0, err
+	}
+	if err := dropKeys(ctx, tx, b.Tenant, removed, erase); err != nil {
+		return 0, err
+	}
+	return len(removed), nil
 }
 
 // replaceBlock replaces block b by a block of the same level holding kept
