@@ -1,8 +1,10 @@
 package sqlite
 
 import (
+	"bytes"
 	"container/list"
 	"context"
+	"strings"
 	"sync"
 
 	"github.com/pulsestream/pulsestream/internal/pulse"
@@ -115,5 +117,26 @@ const cacheFirst = 4
 // may change (its Tags map and Payload are still shared and read-only).
 func copyEvent(e *pulse.Event) *pulse.Event {
 	c := *e
+	return &c
+}
+
+// cloneEvent is a copy of e that shares no memory with it: a decoded
+// block's events share one buffer per column, so a shallow copy of one
+// event keeps the whole block's strings alive.
+func cloneEvent(e *pulse.Event) *pulse.Event {
+	c := *e
+	c.ID, c.TenantID, c.ExternalID = strings.Clone(e.ID), strings.Clone(e.TenantID), strings.Clone(e.ExternalID)
+	c.EventType, c.Severity = strings.Clone(e.EventType), pulse.Severity(strings.Clone(string(e.Severity)))
+	c.Service, c.Endpoint, c.UserID = strings.Clone(e.Service), strings.Clone(e.Endpoint), strings.Clone(e.UserID)
+	c.Message, c.ContentHash = strings.Clone(e.Message), strings.Clone(e.ContentHash)
+	if e.Tags != nil {
+		c.Tags = make(map[string]string, len(e.Tags))
+		for k, v := range e.Tags {
+			c.Tags[strings.Clone(k)] = strings.Clone(v)
+		}
+	}
+	if e.Payload != nil {
+		c.Payload = bytes.Clone(e.Payload)
+	}
 	return &c
 }

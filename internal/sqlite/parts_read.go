@@ -179,6 +179,9 @@ func (it *newestFirst) next(ctx context.Context) (*pulse.Event, error) {
 			if end := it.cand.End; !end.IsZero() {
 				bi.pos = min(bi.pos, sort.Search(len(events), func(i int) bool { return !events[i].Timestamp.Before(end) })-1)
 			}
+			if it.opened > cacheFirst {
+				it.keepMatches(bi)
+			}
 			if it.advance(bi) {
 				heap.Push(&it.open, bi)
 			}
@@ -196,6 +199,28 @@ func (it *newestFirst) next(ctx context.Context) (*pulse.Event, error) {
 		}
 		return e, nil
 	}
+}
+
+// keepMatches makes an open block that is not in the cache hold only
+// what the walk may still yield: when few of its events pass the filter,
+// they are copied out (cloneEvent) and the decoded block is let go. A
+// walk for a rare value opens many blocks and keeps each open until its
+// last match is yielded; without this it would hold them all decoded
+// (tens of MiB for 30 blocks of 16,384 events).
+func (it *newestFirst) keepMatches(bi *blockIter) {
+	var keep []*pulse.Event
+	for i := 0; i <= bi.pos; i++ {
+		e := bi.events[i]
+		if micros(e.Timestamp) >= it.lo && it.cand.Matches(e) {
+			if keep = append(keep, e); len(keep) > len(bi.events)/8 {
+				return // many match: the block itself is the cheaper copy
+			}
+		}
+	}
+	for i, e := range keep {
+		keep[i] = cloneEvent(e)
+	}
+	bi.events, bi.pos = keep, len(keep)-1
 }
 
 // advance moves bi to its next event that passes the filter.
