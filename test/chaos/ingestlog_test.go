@@ -253,8 +253,13 @@ func TestChaosIngestLogReplays(t *testing.T) {
 	if ids := storedIDs(t, b, key, "r-4"); len(ids) != 1 {
 		t.Errorf("r-4 stored as %v; want once", ids)
 	}
-	if n := metricValue(a, `pulsestream_ingest_log_written_events_total{outcome="duplicate"}`) + metricValue(b, `pulsestream_ingest_log_written_events_total{outcome="duplicate"}`); n < 1 {
-		t.Errorf("the writers report %v duplicates; want the second copy of r-2 absorbed", n)
+	// Every node runs writers, so any of the three may have written it.
+	dups := 0.0
+	for _, n := range []*server{a, b, c} {
+		dups += metricValue(n, `pulsestream_ingest_log_written_events_total{outcome="duplicate"}`)
+	}
+	if dups < 1 {
+		t.Errorf("the writers report %v duplicates; want the second copy of r-2 absorbed", dups)
 	}
 }
 
