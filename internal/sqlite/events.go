@@ -37,6 +37,40 @@ func (db *DB) tenantNum(ctx context.Context, tenantID string) (num int64, ok boo
 	return num, true, nil
 }
 
+// insertChunks runs the prepared multi-row INSERT … RETURNING statements
+// stmts[n] (n rows) over refs, in chunks of at most max rows (pieces):
+// row appends one ref's column values to the arguments, and every row the
+// statements return — the rows that went in — is passed to scan. args is
+// a buffer to reuse.
+func insertChunks(ctx context.Context, tx *sql.Tx, op string, stmts []*sql.Stmt, max int, refs []eventRef, args []any,
+	row func(args []any, f eventRef) []any, scan func(*sql.Rows) error) error {
+	start := 0
+	for _, size := range pieces(len(refs), max) {
+		args = args[:0]
+		for _, f := range refs[start : start+size] {
+			args = row(args, f)
+		}
+		start += size
+		rows, err := tx.StmtContext(ctx, stmts[size]).QueryContext(ctx, args...)
+		if err != nil {
+			return storeErr(op, err)
+		}
+		for rows.Next() {
+			if err := scan(rows); err != nil {
+				rows.Close()
+				return storeErr(op, err)
+			}
+		}
+		if err := rows.Close(); err != nil {
+			return storeErr(op, err)
+		}
+		if err := rows.Err(); err != nil {
+			return storeErr(op, err)
+		}
+	}
+	return nil
+}
+
 // insertGroup stores the events of every request of one group commit
 // inside tx (see groupcommit.go) and returns each request's results. All
 // the group's rows go in together, up to insertChunk rows per statement, so that
@@ -59,33 +93,17 @@ func (db *DB) insertGroup(ctx context.Context, tx *sql.Tx, reqs []insertReq) ([]
 
 	inserted := make(map[string]int64, len(fresh)) // id → seq
 	args := make([]any, 0, insertChunk*eventColumnCount)
-	start := 0
-	for _, size := range pieces(len(fresh), insertChunk) {
-		chunk := fresh[start : start+size]
-		start += size
-		args = args[:0]
-		for _, f := range chunk {
-			args = append(args, reqs[f.r].rows[f.i]...)
-		}
-		rows, err := tx.StmtContext(ctx, db.inserts[len(chunk)]).QueryContext(ctx, args...)
-		if err != nil {
-			return nil, storeErr("insert events", err)
-		}
-		for rows.Next() {
+	err = insertChunks(ctx, tx, "insert events", db.inserts, insertChunk, fresh, args,
+		func(args []any, f eventRef) []any { return append(args, reqs[f.r].rows[f.i]...) },
+		func(rows *sql.Rows) error {
 			var id string
 			var seq int64
-			if err := rows.Scan(&id, &seq); err != nil {
-				rows.Close()
-				return nil, storeErr("insert events", err)
-			}
+			err := rows.Scan(&id, &seq)
 			inserted[id] = seq
-		}
-		if err := rows.Close(); err != nil {
-			return nil, storeErr("insert events", err)
-		}
-		if err := rows.Err(); err != nil {
-			return nil, storeErr("insert events", err)
-		}
+			return err
+		})
+	if err != nil {
+		return nil, err
 	}
 	for _, f := range fresh {
 		if e := reqs[f.r].events[f.i]; inserted[e.ID] != 0 { // seq starts at 1

@@ -39,34 +39,19 @@ func (db *DB) insertGroupParts(ctx context.Context, tx *sql.Tx, reqs []insertReq
 	}
 
 	inserted := make(map[string]bool, len(keyed)) // ids whose key went in
-	args := make([]any, 0, min(len(keyed), keyChunk)*5)
-	start := 0
-	for _, size := range pieces(len(keyed), keyChunk) {
-		chunk := keyed[start : start+size]
-		start += size
-		args = args[:0]
-		for _, f := range chunk {
+	err = insertChunks(ctx, tx, "insert events: keys", db.keyInserts, keyChunk, keyed, make([]any, 0, min(len(keyed), keyChunk)*5),
+		func(args []any, f eventRef) []any {
 			e := reqs[f.r].events[f.i]
-			args = append(args, reqs[f.r].tenant, e.ExternalID, e.ID, e.ContentHash, micros(e.Timestamp))
-		}
-		rows, err := tx.StmtContext(ctx, db.keyInserts[size]).QueryContext(ctx, args...)
-		if err != nil {
-			return nil, storeErr("insert events: keys", err)
-		}
-		for rows.Next() {
+			return append(args, reqs[f.r].tenant, e.ExternalID, e.ID, e.ContentHash, micros(e.Timestamp))
+		},
+		func(rows *sql.Rows) error {
 			var id string
-			if err := rows.Scan(&id); err != nil {
-				rows.Close()
-				return nil, storeErr("insert events: keys", err)
-			}
+			err := rows.Scan(&id)
 			inserted[id] = true
-		}
-		if err := rows.Close(); err != nil {
-			return nil, storeErr("insert events: keys", err)
-		}
-		if err := rows.Err(); err != nil {
-			return nil, storeErr("insert events: keys", err)
-		}
+			return err
+		})
+	if err != nil {
+		return nil, err
 	}
 	for _, f := range keyed {
 		if e := reqs[f.r].events[f.i]; inserted[e.ID] {
